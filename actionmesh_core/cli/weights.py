@@ -1,0 +1,63 @@
+"""`actionmesh weights check DIR`: which models a weights root holds, complete and compatible or not.
+Reads safetensors headers only."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..errors import InputError, WeightsError
+from ..models.registry import MODEL_NAMES, check_checkpoint, get_spec
+
+OPTIONAL_MODELS = {"rmbg": "only needed for frames without alpha or masks"}
+BYTES_PER_DTYPE = {"float32": 4, "float16": 2, "bfloat16": 2, "int64": 8}
+
+
+def register(subparsers) -> None:
+    weights = subparsers.add_parser("weights", help="inspect model weights")
+    actions = weights.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", help="check every model under a weights root (headers only)")
+    check.add_argument("root", nargs="?", help="weights root (default: $ACTIONMESH_WEIGHTS)")
+    check.set_defaults(func=run_check)
+
+
+def _describe(tensors) -> str:
+    dtypes = sorted({t.dtype for t in tensors.values()})
+    size = sum(BYTES_PER_DTYPE.get(t.dtype, 4) * _numel(t.shape) for t in tensors.values())
+    return f"{len(tensors)} tensors, {'/'.join(dtypes)}, {size / 1e9:.2f} GB"
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def run_check(args: argparse.Namespace) -> int:
+    root = args.root or os.environ.get("ACTIONMESH_WEIGHTS")
+    if not root:
+        raise InputError("give a weights root (actionmesh weights check DIR) or set ACTIONMESH_WEIGHTS")
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder")
+    print(f"weights root: {root}")
+    failures = 0
+    for name in MODEL_NAMES:
+        try:
+            folder, _, _, tensors, report = check_checkpoint(name, root)
+        except WeightsError as exc:
+            optional = OPTIONAL_MODELS.get(name)
+            status = f"not found (optional: {optional})" if optional else "MISSING"
+            failures += optional is None
+            print(f"  {name:24s} {status}\n      {exc}")
+            continue
+        if report.ok:
+            print(f"  {name:24s} OK        {folder}  ({_describe(tensors)})")
+        else:
+            failures += 1
+            summary = report.summary().replace("\n", "\n      ")
+            print(f"  {name:24s} BROKEN    {folder}\n      {summary}\n      expected files from {get_spec(name).source}")
+    print("all required models are complete" if not failures else f"{failures} required model(s) missing or broken")
+    return 0 if not failures else 1

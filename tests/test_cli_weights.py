@@ -1,0 +1,45 @@
+"""`actionmesh weights check`."""
+
+import torch
+from safetensors.torch import save_file
+
+from actionmesh_core.cli import main
+from actionmesh_core.models import build_model, save_model
+from actionmesh_core.models.presets import TINY_CONFIGS
+
+LAYOUT = {"actionmesh-denoiser": "ActionMesh/denoiser", "actionmesh-autoencoder": "ActionMesh/autoencoder",
+          "triposg-dit": "TripoSG/transformer", "triposg-vae": "TripoSG/vae", "dinov2": "dinov2"}
+
+
+def write_root(root):
+    for name, sub in LAYOUT.items():
+        save_model(name, build_model(name, TINY_CONFIGS[name]), root / sub, dtype=torch.bfloat16)
+
+
+def test_complete_root_reports_ok_and_rmbg_as_optional(tmp_path, capsys):
+    write_root(tmp_path)
+    assert main(["weights", "check", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" OK ") == 5 and "bfloat16" in out
+    assert "rmbg" in out and "optional" in out
+    assert "all required models are complete" in out
+
+
+def test_broken_and_missing_models_are_reported(tmp_path, capsys):
+    write_root(tmp_path)
+    folder = tmp_path / "ActionMesh/autoencoder"
+    model = build_model("actionmesh-autoencoder", TINY_CONFIGS["actionmesh-autoencoder"])
+    save_file({k: v for k, v in model.state_dict().items() if k != "proj_out.bias"}, str(folder / "model.safetensors"))
+    for f in (tmp_path / "TripoSG/vae").iterdir():
+        f.unlink()
+    assert main(["weights", "check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "actionmesh-autoencoder   BROKEN" in out and "missing: proj_out.bias" in out
+    assert "triposg-vae              MISSING" in out
+    assert "2 required model(s) missing or broken" in out
+
+
+def test_no_root_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.delenv("ACTIONMESH_WEIGHTS", raising=False)
+    assert main(["weights", "check"]) == 2
+    assert "set ACTIONMESH_WEIGHTS" in capsys.readouterr().err

@@ -1,0 +1,133 @@
+"""Attention: the fused head layout, inflation, RoPE, backends."""
+
+import math
+
+import pytest
+import torch
+
+from actionmesh_core.models.attention import Attention, attention_backend, scaled_dot_product
+from actionmesh_core.models.rope import apply_rope, relative_positions, rope_tables
+
+
+def reference_self_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
+    """Written from the spec's words: concatenate [q|k|v] on channels, reshape (B, S, H, 3*D), split in three."""
+    B, S, _ = x.shape
+    H, D = attn.heads, attn.head_dim
+    qkv = torch.cat([attn.to_q(x), attn.to_k(x), attn.to_v(x)], dim=-1).reshape(B, S, H, 3 * D)
+    q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
+    if attn.norm_q is not None:
+        q = q * torch.rsqrt(q.pow(2).mean(-1, keepdim=True) + 1e-6) * attn.norm_q.weight
+        k = k * torch.rsqrt(k.pow(2).mean(-1, keepdim=True) + 1e-6) * attn.norm_k.weight
+    weights = torch.softmax(torch.einsum("bshd,bthd->bhst", q, k) / math.sqrt(D), dim=-1)
+    out = torch.einsum("bhst,bthd->bshd", weights, v).reshape(B, S, H * D)
+    return attn.to_out[0](out)
+
+
+def reference_cross_attention(attn: Attention, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    B, S, _ = x.shape
+    H, D = attn.heads, attn.head_dim
+    if attn.norm_cross is not None:
+        c = attn.norm_cross(c)
+    q = attn.to_q(x).reshape(B, S, H, D)
+    kv = torch.cat([attn.to_k(c), attn.to_v(c)], dim=-1).reshape(B, c.shape[1], H, 2 * D)
+    k, v = kv[..., :D], kv[..., D:]
+    weights = torch.softmax(torch.einsum("bshd,bthd->bhst", q, k) / math.sqrt(D), dim=-1)
+    return attn.to_out[0](torch.einsum("bhst,bthd->bshd", weights, v).reshape(B, S, H * D))
+
+
+def standard_split_self_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
+    """What a port that ignored the layout would compute."""
+    B, S, _ = x.shape
+    H, D = attn.heads, attn.head_dim
+    q, k, v = (p(x).reshape(B, S, H, D).transpose(1, 2) for p in (attn.to_q, attn.to_k, attn.to_v))
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, S, H * D)
+    return attn.to_out[0](out)
+
+
+@pytest.mark.parametrize("qk_norm", [False, True])
+def test_self_attention_uses_the_fused_per_head_layout(qk_norm):
+    attn = Attention(64, 4, qk_norm=qk_norm)
+    if qk_norm:
+        torch.nn.init.normal_(attn.norm_q.weight, 1.0, 0.3)
+        torch.nn.init.normal_(attn.norm_k.weight, 1.0, 0.3)
+    x = torch.randn(2, 10, 64)
+    torch.testing.assert_close(attn(x), reference_self_attention(attn, x), atol=1e-5, rtol=1e-4)
+    # the silent error the layout quirk invites: a standard split gives clearly different outputs
+    assert (attn(x) - standard_split_self_attention(attn, x)).abs().max() > 1e-2
+
+
+def test_cross_attention_uses_the_fused_kv_layout_and_context_norm():
+    attn = Attention(64, 4, kv_dim=48, norm_cross=True)
+    x, c = torch.randn(2, 7, 64), torch.randn(2, 11, 48)
+    torch.testing.assert_close(attn(x, c), reference_cross_attention(attn, x, c), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(attn(x, kv=attn.context_kv(c)), attn(x, c))
+
+
+def test_inflated_attention_over_one_frame_equals_plain_attention():
+    attn = Attention(64, 4, qk_norm=True)
+    x = torch.randn(3, 9, 64)
+    tables = rope_tables(torch.zeros(3, 1), 16)  # position 0 is the identity rotation
+    torch.testing.assert_close(attn(x, frames=1, rope=tables), attn(x))
+
+
+def test_inflated_attention_is_joint_attention_over_all_frames_of_a_batch_item():
+    attn = Attention(64, 4, qk_norm=True)
+    frames, batch = 3, 2
+    x = torch.randn(batch * frames, 5, 64)  # (b t) folded
+    inflated = attn(x, frames=frames)
+    joint = attn(x.reshape(batch, frames * 5, 64)).reshape(batch * frames, 5, 64)
+    torch.testing.assert_close(inflated, joint, atol=1e-5, rtol=1e-4)
+    per_frame = attn(x)
+    assert (inflated - per_frame).abs().max() > 1e-3  # frames do see each other
+
+
+def test_rope_scores_depend_only_on_relative_frame_offsets():
+    q, k = torch.randn(1, 1, 2, 16), torch.randn(1, 1, 2, 16)
+
+    def score(p, r):
+        qr = apply_rope(q, rope_tables(torch.tensor([[float(p)]]), 16))
+        kr = apply_rope(k, rope_tables(torch.tensor([[float(r)]]), 16))
+        return (qr * kr).sum(-1)
+
+    torch.testing.assert_close(score(3, 1), score(10, 8))
+    torch.testing.assert_close(score(0, 5), score(7, 12))
+    assert (score(3, 1) - score(3, 2)).abs().max() > 1e-3
+
+
+def test_rope_rotates_interleaved_pairs_and_keeps_norms():
+    x = torch.randn(2, 4, 3, 8)
+    tables = rope_tables(torch.tensor([[0.0, 1.0, 2.0, 5.0]] * 2), 8)
+    y = apply_rope(x, tables)
+    torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))
+    # pair 0 uses frequency 1: rotation by the position angle; pair (0, 1) are channels 0 and 1
+    angle = torch.tensor(5.0)
+    expected0 = x[0, 3, :, 0] * angle.cos() - x[0, 3, :, 1] * angle.sin()
+    torch.testing.assert_close(y[0, 3, :, 0], expected0)
+
+
+def test_relative_positions_subtract_the_window_minimum():
+    assert relative_positions(torch.tensor([[15.0, 16, 17], [30, 29, 28]])).tolist() == [[0, 1, 2], [2, 1, 0]]
+
+
+@pytest.mark.parametrize("backend", ["sdpa", "auto"])
+def test_backends_agree_with_the_math_path(backend):
+    q, k, v = torch.randn(2, 33, 4, 16), torch.randn(2, 17, 4, 16), torch.randn(2, 17, 4, 16)
+    with attention_backend("math"):
+        reference = scaled_dot_product(q, k, v)
+    with attention_backend(backend):
+        torch.testing.assert_close(scaled_dot_product(q, k, v), reference, atol=1e-5, rtol=1e-4)
+
+
+def test_bf16_attention_matches_fp32_within_dtype_tolerance():
+    q, k, v = torch.randn(1, 64, 2, 32), torch.randn(1, 64, 2, 32), torch.randn(1, 64, 2, 32)
+    full = scaled_dot_product(q, k, v)
+    low = scaled_dot_product(q.bfloat16(), k.bfloat16(), v.bfloat16()).float()
+    assert (full - low).abs().max() < 3e-2
+
+
+def test_unknown_backend_is_a_clear_error():
+    from actionmesh_core.errors import ActionMeshError
+
+    with pytest.raises(ActionMeshError, match="unknown attention backend"):
+        with attention_backend("xformers"):
+            pass
