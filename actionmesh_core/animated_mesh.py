@@ -17,6 +17,10 @@ from .errors import MeshError
 from .io.atomic import atomic_path
 
 
+OPTIONAL_ARRAYS = ("uvs", "texture", "base_color", "vertex_colors", "latents", "model_transform", "merge_map",
+                   "last_frame")
+
+
 @dataclass
 class AnimatedMesh:
     """A mesh animation with constant faces.
@@ -30,6 +34,11 @@ class AnimatedMesh:
     base_color:  optional (4,) float32 RGBA base-colour factor.
     vertex_colors: optional (V, 4) uint8.
     latents:     optional (T, tokens, 64) float32 Stage I latents that produced the animation.
+    model_transform: optional (4, 4) float32 mapping stored vertices to the model frame (None: identity;
+                 set when a user mesh was animated in its own units).
+    merge_map:   optional (V,) int64 model-side vertex of every stored vertex (None: identity; set when a
+                 user mesh's seam-split vertices were merged for the model).
+    last_frame:  optional (H, W, 4) uint8 RGBA last input frame, so `extend` can continue the clip.
     name:        a short name used for exported nodes and clips.
     """
 
@@ -42,6 +51,9 @@ class AnimatedMesh:
     base_color: np.ndarray | None = None
     vertex_colors: np.ndarray | None = None
     latents: np.ndarray | None = None
+    model_transform: np.ndarray | None = None
+    merge_map: np.ndarray | None = None
+    last_frame: np.ndarray | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
 
@@ -89,6 +101,14 @@ class AnimatedMesh:
             self.vertex_colors = np.asarray(self.vertex_colors, dtype=np.uint8)
         if self.latents is not None:
             self.latents = np.asarray(self.latents, dtype=np.float32)
+        if self.model_transform is not None:
+            self.model_transform = np.asarray(self.model_transform, dtype=np.float32).reshape(4, 4)
+        if self.merge_map is not None:
+            self.merge_map = np.asarray(self.merge_map, dtype=np.int64)
+            if self.merge_map.shape != (self.num_vertices,):
+                raise MeshError(f"merge_map must have shape ({self.num_vertices},), got {self.merge_map.shape}")
+        if self.last_frame is not None:
+            self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
 
     @property
     def num_frames(self) -> int:
@@ -115,7 +135,8 @@ class AnimatedMesh:
                 baseColorTexture=image,
                 baseColorFactor=None if self.base_color is None else (self.base_color * 255).astype(np.uint8),
             )
-            mesh.visual = trimesh.visual.TextureVisuals(uv=self.uvs, material=material)
+            # trimesh expects OpenGL UVs (v up); ours are glTF's (v down)
+            mesh.visual = trimesh.visual.TextureVisuals(uv=self.uvs * [1.0, -1.0] + [0.0, 1.0], material=material)
         elif self.vertex_colors is not None:
             mesh.visual.vertex_colors = self.vertex_colors
         return mesh
@@ -125,7 +146,7 @@ class AnimatedMesh:
         path = Path(path)
         arrays = {"vertices": self.vertices, "faces": self.faces, "fps": np.float64(self.fps),
                   "frame_times": self.frame_times, "name": np.array(self.name)}
-        for key in ("uvs", "texture", "base_color", "vertex_colors", "latents"):
+        for key in OPTIONAL_ARRAYS:
             value = getattr(self, key)
             if value is not None:
                 arrays[key] = value

@@ -17,3 +17,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The Khronos glTF-Validator used by the export tests (Node.js, tests/js); skipped without npm.
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/js/node_modules/gltf-validator ]; then
+  npm ci --prefix tests/js --no-audit --no-fund --silent \
+    || echo "setup_env: npm could not install tests/js; the glTF validator tests will fail until it does" >&2
+fi

@@ -10,7 +10,7 @@ import sys
 
 from ..errors import ActionMeshError
 
-SUBCOMMAND_MODULES = ("weights",)
+SUBCOMMAND_MODULES = ("weights", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

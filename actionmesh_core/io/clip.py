@@ -1,0 +1,206 @@
+"""`Clip`: the frames the pipeline works on, and `FrameSelection`: which source frames become a clip."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_FPS = 8.0
+"""Frame rate assumed for image sequences and in-memory frames (the official export rate)."""
+
+MIN_FRAMES = 2
+
+
+@dataclass
+class Clip:
+    """Video frames with an optional subject mask.
+
+    frames:        (T, H, W, 3) uint8 RGB.
+    alpha:         (T, H, W) uint8 subject mask (255 = subject) or None when the source had none.
+    fps:           frame rate of the selected frames (source_fps / stride, or target_fps).
+    frame_indices: (T,) int64 index of each frame in the source, strictly increasing.
+    source_fps:    frame rate of the source, the unit of `frame_indices`.
+    source:        a short name for messages: the file or folder name, or "frames" for in-memory frames.
+    """
+
+    frames: np.ndarray
+    alpha: np.ndarray | None
+    fps: float
+    frame_indices: np.ndarray
+    source_fps: float
+    source: str = "frames"
+
+    def __post_init__(self) -> None:
+        self.frames = np.asarray(self.frames)
+        self.frame_indices = np.asarray(self.frame_indices, dtype=np.int64)
+        if self.frames.dtype != np.uint8 or self.frames.ndim != 4 or self.frames.shape[-1] != 3:
+            raise InputError(f"clip frames must be (T, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
+        if len(self.frames) == 0:
+            raise InputError(f"{self.source}: the clip has no frames")
+        if self.alpha is not None:
+            self.alpha = np.asarray(self.alpha)
+            if self.alpha.dtype != np.uint8 or self.alpha.shape != self.frames.shape[:3]:
+                raise InputError(
+                    f"clip alpha must be {self.frames.shape[:3]} uint8, got {self.alpha.shape} {self.alpha.dtype}"
+                )
+        if self.frame_indices.shape != (len(self.frames),):
+            raise InputError(f"frame_indices must have shape ({len(self.frames)},), got {self.frame_indices.shape}")
+        if len(self.frame_indices) > 1 and not (np.diff(self.frame_indices) > 0).all():
+            raise InputError("frame_indices must increase strictly")
+        for name in ("fps", "source_fps"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise InputError(f"{name} must be a positive number, got {value}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: slice) -> Clip:
+        """A sub-clip for a slice of frame positions, e.g. `clip[4:20]` or `clip[::2]`."""
+        if not isinstance(index, slice):
+            raise TypeError("a Clip can be sliced (clip[a:b:step]); use clip.frames[i] for one frame")
+        step = index.step or 1
+        if step < 1:
+            raise ValueError("a Clip slice step must be positive")
+        return Clip(
+            frames=self.frames[index],
+            alpha=None if self.alpha is None else self.alpha[index],
+            fps=self.fps / step,
+            frame_indices=self.frame_indices[index],
+            source_fps=self.source_fps,
+            source=self.source,
+        )
+
+    @property
+    def times(self) -> np.ndarray:
+        """(T,) float64 seconds of each frame in the source."""
+        return self.frame_indices / self.source_fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self.frames.shape[2], self.frames.shape[1]
+
+    def with_alpha(self, alpha: np.ndarray | None) -> Clip:
+        """The same clip with `alpha` (T, H, W) uint8 (or None) as its subject mask."""
+        return Clip(self.frames, alpha, self.fps, self.frame_indices, self.source_fps, self.source)
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which source frames to keep.
+
+    start:      index of the first frame considered.
+    end:        index one past the last frame considered (None = to the end), like a Python slice.
+    stride:     keep every `stride`-th frame from `start`.
+    max_frames: keep at most this many (the first ones); a warning says how many were dropped.
+    target_fps: resample to this rate by picking the nearest source frame to each target time
+                (instead of `stride`); never above the source rate, so no frame is repeated.
+    """
+
+    start: int = 0
+    end: int | None = None
+    stride: int = 1
+    max_frames: int | None = None
+    target_fps: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end", "stride", "max_frames"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise InputError(f"{name} must be a whole number, got {value!r}")
+        if self.start < 0:
+            raise InputError(f"start must be 0 or more, got {self.start}")
+        if self.end is not None and self.end <= self.start:
+            raise InputError(f"end ({self.end}) must be greater than start ({self.start})")
+        if self.stride < 1:
+            raise InputError(f"stride must be 1 or more, got {self.stride}")
+        if self.max_frames is not None and self.max_frames < MIN_FRAMES:
+            raise InputError(f"max_frames must be at least {MIN_FRAMES}, got {self.max_frames}")
+        if self.target_fps is not None:
+            if not (self.target_fps > 0 and math.isfinite(self.target_fps)):
+                raise InputError(f"target_fps must be a positive number, got {self.target_fps}")
+            if self.stride != 1:
+                raise InputError("give either stride or target_fps, not both")
+
+    def step(self, source_fps: float) -> float:
+        """Distance in source frames between kept frames (>= 1, so no frame is ever repeated)."""
+        if self.target_fps is None:
+            return float(self.stride)
+        return max(1.0, source_fps / self.target_fps)
+
+    def candidates(self, source_fps: float) -> Iterator[int]:
+        """Source indices to keep, in order, before `max_frames` applies (unbounded when `end` is None)."""
+        step = self.step(source_fps)
+        for k in itertools.count():
+            index = self.start + math.floor(k * step + 0.5)
+            if self.end is not None and index >= self.end:
+                return
+            yield index
+
+    def select(
+        self,
+        items: Iterable[T],
+        source_fps: float,
+        source: str,
+        num_frames: int | None = None,
+        estimated: bool = False,
+    ) -> Iterator[tuple[int, T]]:
+        """Walk the source frames `items` in order and yield (source index, item) for each kept frame.
+
+        items:      one item per source frame, produced lazily (file paths, raw frame buffers...); iteration
+                    stops as soon as nothing more can be kept, so the rest is never produced.
+        num_frames: the source length when known beforehand (`estimated`: only roughly, as for a video whose
+                    decoding stops early); used to report how many frames `max_frames` dropped.
+        Once exhausted, raises InputError if fewer than MIN_FRAMES were kept, and logs a warning if
+        `max_frames` dropped any.
+        """
+        if self.target_fps is not None and self.target_fps > source_fps:
+            log.warning(
+                "%s: target_fps=%g is above the source rate of %g fps: keeping every frame",
+                source,
+                self.target_fps,
+                source_fps,
+            )
+        wanted = self.candidates(source_fps)
+        next_index = next(wanted, None)
+        kept = seen = 0
+        exhausted = True
+        for index, item in enumerate(items):
+            seen = index + 1
+            if next_index is None or kept == self.max_frames:
+                exhausted = False
+                break
+            if index == next_index:
+                yield index, item
+                kept += 1
+                next_index = next(wanted, None)
+        total = seen if exhausted else max(seen, num_frames or 0)
+        if kept < MIN_FRAMES:
+            raise InputError(
+                f"{source}: {kept} frame(s) selected out of {total} (start={self.start}, end={self.end}, "
+                f"stride={self.stride}, target_fps={self.target_fps}); ActionMesh needs at least {MIN_FRAMES}. "
+                "Give a longer video, or lower start / stride, or raise end / target_fps."
+            )
+        dropped = sum(1 for _ in itertools.takewhile(lambda i: i < total, self.candidates(source_fps))) - kept
+        if dropped > 0:
+            log.warning(
+                "%s: max_frames=%d kept the first %d selected frames and dropped %s%d later ones. To keep them, "
+                "raise max_frames, raise stride or lower target_fps, or choose another part with start/end.",
+                source,
+                self.max_frames,
+                kept,
+                "about " if estimated and not exhausted else "",
+                dropped,
+            )

@@ -1,0 +1,32 @@
+"""Previews of meshes and animations: an OpenGL rasteriser (moderngl on EGL; GPU or Mesa's CPU
+llvmpipe), turntables, strips beside the input video, and mp4 files."""
+
+from .camera import DEFAULT_FOV_DEG
+from .compose import over_background, side_by_side
+from .context import renderer_name
+from .preview import (
+    fit_to_unit_cube,
+    preview_strip,
+    render_turntable,
+    render_views,
+    turntable_azimuths,
+    write_preview_mp4,
+)
+from .rasterizer import MODES, render_rgba
+from .video import write_mp4
+
+__all__ = [
+    "DEFAULT_FOV_DEG",
+    "MODES",
+    "fit_to_unit_cube",
+    "over_background",
+    "preview_strip",
+    "render_rgba",
+    "render_turntable",
+    "render_views",
+    "renderer_name",
+    "side_by_side",
+    "turntable_azimuths",
+    "write_mp4",
+    "write_preview_mp4",
+]

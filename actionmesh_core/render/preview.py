@@ -1,0 +1,82 @@
+"""Preview pictures and videos: turntables, several views of an animated mesh, strips with the input."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..animated_mesh import AnimatedMesh
+from .compose import over_background, side_by_side
+from .rasterizer import render_rgba
+from .video import write_mp4
+
+
+def turntable_azimuths(count: int, *, start_deg: float = 0.0) -> np.ndarray:
+    """(count,) azimuths in degrees, one full turn in equal steps (the last one short of 360)."""
+    return start_deg + 360.0 * np.arange(count) / count
+
+
+def render_turntable(
+    vertices: np.ndarray, faces: np.ndarray, *, num_views: int = 24, start_deg: float = 0.0, **render_options
+) -> np.ndarray:
+    """A static mesh (V, 3) seen from `num_views` azimuths around it: (num_views, H, W, 4) uint8.
+
+    For an animation that turns while it plays, pass (T, V, 3) frames to `render_rgba` with
+    `azimuth_deg=turntable_azimuths(T)`. render_options go to `render_rgba`.
+    """
+    return render_rgba(
+        vertices, faces, azimuth_deg=turntable_azimuths(num_views, start_deg=start_deg), **render_options
+    )
+
+
+def fit_to_unit_cube(vertices: np.ndarray) -> np.ndarray:
+    """Centre the animation's bounding box (over all frames) at the origin and scale it into [-1, 1]^3."""
+    low, high = vertices.reshape(-1, 3).min(0), vertices.reshape(-1, 3).max(0)
+    half_extent = max(float((high - low).max()) / 2.0, 1e-12)
+    return ((vertices - (low + high) / 2.0) / half_extent).astype(np.float32)
+
+
+def render_views(
+    anim: AnimatedMesh, *, azimuths: Sequence[float] = (0.0,), fit: bool = True, **render_options
+) -> list[np.ndarray]:
+    """Every frame of `anim` from each azimuth, with its colours or texture: one (T, H, W, 4) per azimuth.
+
+    fit: frame the whole animation (`fit_to_unit_cube`) instead of using the raw model coordinates.
+    """
+    vertices = fit_to_unit_cube(anim.vertices) if fit else anim.vertices
+    appearance = {
+        "vertex_colors": anim.vertex_colors,
+        "uvs": anim.uvs,
+        "texture": anim.texture,
+        "color": None if anim.base_color is None else anim.base_color[:3],
+    }
+    return [
+        render_rgba(vertices, anim.faces, azimuth_deg=azimuth, **appearance, **render_options) for azimuth in azimuths
+    ]
+
+
+def preview_strip(
+    anim: AnimatedMesh, *, input_frames=None, azimuths: Sequence[float] = (0.0,), **render_options
+) -> np.ndarray:
+    """(T, H, W, 3) uint8 on white: the input frames (if given) then one render per azimuth."""
+    views = render_views(anim, azimuths=azimuths, **render_options)
+    if input_frames is not None:
+        return side_by_side(input_frames, views)
+    return np.concatenate([over_background(view) for view in views], axis=2)
+
+
+def write_preview_mp4(
+    anim: AnimatedMesh,
+    path: str | os.PathLike,
+    *,
+    input_frames=None,
+    azimuths: Sequence[float] = (0.0,),
+    fps: float | None = None,
+    **render_options,
+) -> Path:
+    """Render `preview_strip` and encode it as an mp4 at `fps` (default: the animation's fps)."""
+    strip = preview_strip(anim, input_frames=input_frames, azimuths=azimuths, **render_options)
+    return write_mp4(strip, path, fps or anim.fps)

@@ -1,0 +1,231 @@
+"""`render_rgba`: OpenGL pictures of a mesh or a mesh animation, shaded or normal-coloured.
+
+Rasterisation runs in moderngl on the shared EGL context (`context.py`): the GPU when there is
+one, Mesa's llvmpipe on the CPU otherwise. Faces are drawn from both sides; a face whose vertex
+normals point away from the camera is lit from its visible side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import InputError, MeshError
+from .camera import DEFAULT_FOV_DEG, orbit_view, perspective
+from .context import gl_context
+from .normals import vertex_normals
+
+MODES = ("shaded", "normals")
+DEFAULT_COLOR = (0.72, 0.72, 0.72)
+LIGHT_DIRECTION = np.float32([0.3, 0.5, 1.0]) / np.linalg.norm([0.3, 0.5, 1.0])  # camera space
+AMBIENT = 0.35
+
+VERTEX_SHADER = """
+#version 330
+uniform mat4 view;
+uniform mat4 proj;
+in vec3 in_position;
+in vec3 in_normal;
+in vec3 in_color;
+in vec2 in_uv;
+out vec3 v_position;
+out vec3 v_normal;
+out vec3 v_color;
+out vec2 v_uv;
+void main() {
+    vec4 p = view * vec4(in_position, 1.0);
+    v_position = p.xyz;
+    v_normal = mat3(view) * in_normal;
+    v_color = in_color;
+    v_uv = in_uv;
+    gl_Position = proj * p;
+}
+"""
+
+FRAGMENT_SHADER = """
+#version 330
+uniform bool normal_colors;
+uniform bool textured;
+uniform sampler2D base_texture;
+uniform vec3 light_direction;
+uniform float ambient;
+in vec3 v_position;
+in vec3 v_normal;
+in vec3 v_color;
+in vec2 v_uv;
+out vec4 frag_color;
+void main() {
+    vec3 facing = cross(dFdx(v_position), dFdy(v_position));  // toward the camera, any winding
+    vec3 n = normalize(v_normal);
+    if (dot(n, facing) < 0.0) n = -n;
+    if (normal_colors) {
+        frag_color = vec4(n * 0.5 + 0.5, 1.0);
+        return;
+    }
+    vec3 albedo = v_color;
+    if (textured) albedo *= texture(base_texture, v_uv).rgb;
+    float diffuse = max(dot(n, light_direction), 0.0);
+    frag_color = vec4(albedo * (ambient + (1.0 - ambient) * diffuse), 1.0);
+}
+"""
+
+_PROGRAMS: dict[int, object] = {}
+
+
+def render_rgba(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    *,
+    size: int = 256,
+    azimuth_deg: float | Sequence[float] = 0.0,
+    elevation_deg: float = 20.0,
+    distance: float = 3.0,
+    mode: str = "shaded",
+    vertex_colors: np.ndarray | None = None,
+    uvs: np.ndarray | None = None,
+    texture: np.ndarray | None = None,
+    color: Sequence[float] | None = None,
+    fov_deg: float = DEFAULT_FOV_DEG,
+    samples: int = 4,
+) -> np.ndarray:
+    """Render a mesh from an orbit camera looking at the origin (see `camera.py` for the angles).
+
+    vertices: (V, 3) or (T, V, 3) float in the +Y-up model frame; faces: (F, 3) int.
+    azimuth_deg: one angle, or N angles: one per frame (N = T), or N views of a single frame.
+    mode: "shaded" (Lambert light from the camera's upper right) or "normals" (camera-space
+      normals as colours: facing the camera = (128, 128, 255), right = red, up = green).
+    vertex_colors: optional (V, 3|4) uint8 albedo; uvs (V, 2) + texture (H, W, 3|4) uint8: optional
+      albedo texture (uvs in the glTF convention, v down); color: RGB factor in [0, 1] on both, as
+      glTF's baseColorFactor (default: white with colours or a texture, DEFAULT_COLOR without).
+    samples: multisampling per pixel (anti-aliasing); alpha is the pixel's coverage.
+    Returns (N, size, size, 4) uint8 with straight (not premultiplied) alpha, N = max(T, angles).
+    """
+    frames, faces = _check_mesh(vertices, faces)
+    if mode not in MODES:
+        raise InputError(f"render mode must be one of {MODES}, got {mode!r}")
+    if not (isinstance(size, (int, np.integer)) and 8 <= size <= 8192):
+        raise InputError(f"render size must be an integer in [8, 8192] pixels, got {size!r}")
+    azimuths = np.atleast_1d(np.asarray(azimuth_deg, dtype=np.float64))
+    count = max(len(frames), len(azimuths))
+    if len(frames) not in (1, count) or azimuths.shape not in ((1,), (count,)):
+        raise InputError(f"give one azimuth or one per frame: {len(azimuths)} azimuths for {len(frames)} frames")
+    frame_of_image = np.arange(count) if len(frames) > 1 else np.zeros(count, int)
+    views = [orbit_view(az, elevation_deg, distance) for az in np.broadcast_to(azimuths, (count,))]
+    if uvs is not None and texture is not None:
+        uvs, texture = _check_uvs(uvs, frames.shape[1]), _check_texture(texture)
+    else:
+        uvs = texture = None
+    if color is None:
+        color = DEFAULT_COLOR if vertex_colors is None and texture is None else (1.0, 1.0, 1.0)
+    albedo = _vertex_albedo(vertex_colors, color, frames.shape[1])
+    normals = vertex_normals(frames, faces)
+    proj = perspective(fov_deg, 1.0, near=0.05 * distance, far=distance + 50.0)
+
+    images = np.empty((count, size, size, 4), np.uint8)
+    with gl_context() as ctx, contextlib.ExitStack() as owned:
+
+        def own(resource):
+            owned.callback(resource.release)
+            return resource
+
+        program = _program(ctx)
+        positions = own(ctx.buffer(reserve=frames[0].nbytes))
+        normal_buffer = own(ctx.buffer(reserve=normals[0].nbytes))
+        content = [
+            (positions, "3f", "in_position"),
+            (normal_buffer, "3f", "in_normal"),
+            (own(ctx.buffer(albedo.tobytes())), "3f", "in_color"),
+        ]
+        if texture is not None:
+            content.append((own(ctx.buffer(uvs.tobytes())), "2f", "in_uv"))
+            image = own(ctx.texture(texture.shape[1::-1], texture.shape[2], texture.tobytes()))
+            image.build_mipmaps()
+            image.use(0)
+            program["base_texture"].value = 0
+        indices = own(ctx.buffer(faces.astype(np.uint32).tobytes()))
+        vao = own(ctx.vertex_array(program, content, index_buffer=indices, index_element_size=4))
+        samples = min(samples, ctx.max_samples)
+        target = own(
+            ctx.framebuffer(
+                own(ctx.renderbuffer((size, size), 4, samples=samples)),
+                own(ctx.depth_renderbuffer((size, size), samples=samples)),
+            )
+        )
+        resolved = own(ctx.framebuffer(own(ctx.renderbuffer((size, size), 4))))
+        program["proj"].write(proj.T.tobytes())
+        program["normal_colors"].value = mode == "normals"
+        program["textured"].value = texture is not None
+        program["light_direction"].value = tuple(LIGHT_DIRECTION)
+        program["ambient"].value = AMBIENT
+        ctx.enable(ctx.DEPTH_TEST)
+        ctx.disable(ctx.CULL_FACE)
+        for k, (frame_index, view) in enumerate(zip(frame_of_image, views)):
+            if k == 0 or frame_index != frame_of_image[k - 1]:
+                positions.write(frames[frame_index].tobytes())
+                normal_buffer.write(normals[frame_index].tobytes())
+            program["view"].write(view.T.tobytes())
+            target.use()
+            target.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            vao.render()
+            ctx.copy_framebuffer(resolved, target)
+            pixels = np.frombuffer(resolved.read(components=4), np.uint8).reshape(size, size, 4)
+            images[k] = pixels[::-1]  # OpenGL rows run bottom-up
+    return _unpremultiply(images)
+
+
+def _program(ctx):
+    if id(ctx) not in _PROGRAMS:
+        _PROGRAMS[id(ctx)] = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
+    return _PROGRAMS[id(ctx)]
+
+
+def _check_mesh(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
+    """(T, V, 3) float32 frames and (F, 3) int64 faces, or a MeshError saying what is wrong."""
+    frames = np.asarray(vertices, dtype=np.float32)
+    if frames.ndim == 2:
+        frames = frames[None]
+    if frames.ndim != 3 or frames.shape[-1] != 3 or frames.shape[0] == 0 or frames.shape[1] == 0:
+        raise MeshError(f"vertices to render must have shape (V, 3) or (T, V, 3), got {np.shape(vertices)}")
+    if not np.isfinite(frames).all():
+        raise MeshError("vertices to render contain NaN or infinite values")
+    faces = np.asarray(faces, dtype=np.int64)
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
+        raise MeshError(f"faces to render must have shape (F, 3) with F > 0, got {faces.shape}")
+    if faces.min() < 0 or faces.max() >= frames.shape[1]:
+        raise MeshError(f"face indices must lie in [0, {frames.shape[1]}), got [{faces.min()}, {faces.max()}]")
+    return np.ascontiguousarray(frames), faces
+
+
+def _vertex_albedo(vertex_colors, color, num_vertices: int) -> np.ndarray:
+    """(V, 3) float32 albedo in [0, 1]: per-vertex uint8 colours (white if None) times an RGB factor."""
+    factor = np.asarray(color, np.float32).reshape(1, 3)
+    if vertex_colors is None:
+        return np.tile(factor, (num_vertices, 1))
+    vertex_colors = np.asarray(vertex_colors)
+    if vertex_colors.shape not in ((num_vertices, 3), (num_vertices, 4)):
+        raise InputError(f"vertex_colors must have shape ({num_vertices}, 3|4), got {vertex_colors.shape}")
+    return np.ascontiguousarray(vertex_colors[:, :3] / 255.0 * factor, dtype=np.float32)
+
+
+def _check_uvs(uvs, num_vertices: int) -> np.ndarray:
+    uvs = np.ascontiguousarray(uvs, dtype=np.float32)
+    if uvs.shape != (num_vertices, 2):
+        raise InputError(f"uvs must have shape ({num_vertices}, 2), got {uvs.shape}")
+    return uvs
+
+
+def _check_texture(texture) -> np.ndarray:
+    texture = np.ascontiguousarray(texture)
+    if texture.ndim != 3 or texture.shape[2] not in (3, 4) or texture.dtype != np.uint8:
+        raise InputError(f"texture must be a (H, W, 3|4) uint8 image, got {texture.dtype} {texture.shape}")
+    return texture
+
+
+def _unpremultiply(images: np.ndarray) -> np.ndarray:
+    """Turn colours resolved over a transparent background into straight-alpha colours."""
+    alpha = images[..., 3:].astype(np.float32)
+    rgb = images[..., :3].astype(np.float32) * 255.0 / np.maximum(alpha, 1.0)
+    images[..., :3] = np.where(alpha > 0, np.clip(np.rint(rgb), 0, 255), 0).astype(np.uint8)
+    return images

@@ -1,0 +1,120 @@
+"""The export dispatcher, per-frame OBJ/PLY/NPZ files, and the `actionmesh export` command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pygltflib
+import pytest
+import trimesh
+from test_export_gltf import textured, wobbling_sphere
+
+from actionmesh_core import cli
+from actionmesh_core.animated_mesh import AnimatedMesh
+from actionmesh_core.errors import InputError
+from actionmesh_core.io.export import export_animated_mesh
+from actionmesh_core.io.frame_meshes import frame_file_name, write_frame_meshes
+
+
+@pytest.mark.parametrize(
+    "fmt, name, written",
+    [
+        ("glb", "anim", "anim.glb"),
+        ("usd", "anim.usda", "anim.usda"),
+        ("usdz", "anim", "anim.usdz"),
+        ("npz", "anim.npz", "anim.npz"),
+        ("frames", "meshes", "meshes"),
+    ],
+)
+def test_dispatcher_writes_each_format(tmp_path, fmt, name, written):
+    anim = wobbling_sphere(num_frames=3)
+    path = export_animated_mesh(anim, fmt, tmp_path / name)
+    assert path == tmp_path / written and path.exists()
+
+
+@pytest.mark.parametrize("fmt", ["obj", "ply"])
+def test_per_frame_obj_and_ply_hold_the_frames(tmp_path, fmt):
+    anim = wobbling_sphere(num_frames=3)
+    paths = export_animated_mesh(anim, fmt, tmp_path / fmt)
+    files = sorted(paths.glob(f"mesh_*.{fmt}"))
+    assert [p.name for p in files] == [f"mesh_0{k}.{fmt}" for k in range(3)]
+    for k, path in enumerate(files):
+        mesh = trimesh.load(path, process=False)
+        np.testing.assert_allclose(mesh.vertices, anim.vertices[k], atol=1e-6)
+        np.testing.assert_array_equal(mesh.faces, anim.faces)
+
+
+def test_textured_obj_frames_share_one_material(tmp_path):
+    paths = write_frame_meshes(textured(wobbling_sphere(num_frames=2)), tmp_path, fmt="obj")
+    assert {p.name for p in tmp_path.iterdir()} == {"mesh_00.obj", "mesh_01.obj", "material.mtl", "material_0.png"}
+    assert all("mtllib material.mtl" in p.read_text() for p in paths)
+
+
+def test_npz_round_trip_keeps_every_array(tmp_path):
+    anim = textured(wobbling_sphere(num_frames=2))
+    loaded = AnimatedMesh.load(export_animated_mesh(anim, "npz", tmp_path / "anim.npz"))
+    for field in ("vertices", "faces", "frame_times", "uvs", "texture", "base_color", "vertex_colors"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(anim, field))
+    assert loaded.fps == anim.fps
+
+
+def test_a_shorter_export_removes_stale_frames_but_keeps_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    write_frame_meshes(wobbling_sphere(num_frames=4), tmp_path)
+    write_frame_meshes(wobbling_sphere(num_frames=2), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mesh_00.glb", "mesh_01.glb", "notes.txt"]
+
+
+def test_frame_names_widen_past_a_hundred_frames():
+    assert frame_file_name(7, 16) == "mesh_07.glb"
+    assert frame_file_name(7, 101, "ply") == "mesh_007.ply"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda p: export_animated_mesh(wobbling_sphere(2), "fbx", p / "a.fbx"), "unknown export format"),
+        (lambda p: export_animated_mesh(wobbling_sphere(2), "usd", p / "a.usd", interpolation="hold"), "do not apply"),
+        (lambda p: export_animated_mesh(wobbling_sphere(2), "glb", p / "a.usd"), "writes .glb files"),
+        (lambda p: export_animated_mesh(np.zeros((2, 3, 3)), "glb", p / "a.glb"), "needs an AnimatedMesh"),
+        (lambda p: write_frame_meshes(wobbling_sphere(2), p / "file.txt"), "is a file"),
+    ],
+)
+def test_bad_requests_raise_input_errors(tmp_path, call, message):
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(InputError, match=message):
+        call(tmp_path)
+
+
+@pytest.fixture
+def export_cli(monkeypatch):
+    """`actionmesh` with only the export subcommand (others are tested in their own files)."""
+    monkeypatch.setattr(cli, "SUBCOMMAND_MODULES", ("export",))
+    return cli.main
+
+
+def test_cli_exports_a_saved_result(tmp_path, export_cli, capsys):
+    anim = wobbling_sphere(num_frames=3)
+    result = anim.save(tmp_path / "result.npz")
+    assert export_cli(["export", str(result), "--out", str(tmp_path / "anim.glb"), "--interpolation", "hold"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "anim.glb")
+    gltf = pygltflib.GLTF2().load_binary(str(tmp_path / "anim.glb"))
+    assert len(gltf.meshes[0].primitives[0].targets) == 3
+    assert gltf.animations[0].samplers[0].interpolation == "STEP"
+    assert export_cli(["export", str(result), "--format", "frames", "--out", str(tmp_path / "frames")]) == 0
+    assert len(list((tmp_path / "frames").glob("mesh_*.glb"))) == 3
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["missing.npz", "--out", "a.glb"], "no animated mesh"),
+        (["result.npz", "--out", "anim"], "give --format"),
+        (["result.npz", "--format", "usd", "--out", "a.usd", "--interpolation", "hold"], "do not apply"),
+    ],
+)
+def test_cli_reports_bad_requests_without_a_traceback(tmp_path, export_cli, capsys, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    wobbling_sphere(num_frames=2).save(tmp_path / "result.npz")
+    assert export_cli(["export", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error

@@ -1,0 +1,301 @@
+"""Animated GLB: Khronos validator, read-back with pygltflib, agreement with the per-frame GLBs."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pygltflib
+import pytest
+import trimesh
+from PIL import Image
+
+from actionmesh_core.animated_mesh import AnimatedMesh
+from actionmesh_core.errors import InputError, MeshError
+from actionmesh_core.io.frame_meshes import write_frame_meshes
+from actionmesh_core.io.gltf import write_animated_glb
+
+VALIDATOR_DIR = Path(__file__).parent / "js"
+NUM_FRAMES, FPS = 6, 8.0
+
+
+def wobbling_sphere(num_frames: int = NUM_FRAMES, subdivisions: int = 3, **fields) -> AnimatedMesh:
+    """An icosphere that twists about +Y and drifts along +X: every frame differs from frame 0."""
+    sphere = trimesh.creation.icosphere(subdivisions)
+    frames = []
+    for k in range(num_frames):
+        angle = 0.3 * k * sphere.vertices[:, 1]
+        x, z = sphere.vertices[:, 0], sphere.vertices[:, 2]
+        twisted = np.stack(
+            [
+                x * np.cos(angle) + z * np.sin(angle),
+                sphere.vertices[:, 1] * (1 + 0.05 * k),
+                -x * np.sin(angle) + z * np.cos(angle),
+            ],
+            axis=1,
+        )
+        frames.append(twisted + [0.1 * k, 0.0, 0.0])
+    return AnimatedMesh(np.stack(frames), sphere.faces, fps=FPS, **fields)
+
+
+def textured(anim: AnimatedMesh) -> AnimatedMesh:
+    """`anim` with planar UVs, a 32x32 RGBA texture, a base colour and vertex colours."""
+    base = anim.vertices[0]
+    uvs = np.stack([(base[:, 0] + 1) / 2, (1 - base[:, 1]) / 2], axis=1)
+    texture = np.random.default_rng(0).integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    texture[..., 3] = 255
+    colors = np.random.default_rng(1).integers(0, 256, (anim.num_vertices, 4), dtype=np.uint8)
+    return AnimatedMesh(
+        anim.vertices,
+        anim.faces,
+        fps=anim.fps,
+        uvs=uvs,
+        texture=texture,
+        base_color=np.float32([0.9, 0.8, 0.7, 1.0]),
+        vertex_colors=colors,
+    )
+
+
+def validate(*paths: Path) -> list[dict]:
+    """The Khronos glTF-Validator's report for each file (run with Node.js)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail(
+            "Node.js is not installed: install Node.js 18+ (e.g. `apt-get install nodejs npm`) to run "
+            "the Khronos glTF-Validator, then `npm install` in tests/js"
+        )
+    if not (VALIDATOR_DIR / "node_modules" / "gltf-validator").is_dir():
+        pytest.fail(
+            "the glTF-Validator is not installed: run `npm install` in tests/js "
+            "(scripts/setup_env.sh does it when npm is present)"
+        )
+    run = subprocess.run(
+        [node, str(VALIDATOR_DIR / "validate.mjs"), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+class Glb:
+    """A GLB file read with pygltflib, with its accessors as numpy arrays."""
+
+    def __init__(self, path: Path):
+        self.gltf = pygltflib.GLTF2().load_binary(str(path))
+        self.blob = self.gltf.binary_blob()
+
+    def accessor(self, index: int) -> np.ndarray:
+        acc = self.gltf.accessors[index]
+        view = self.gltf.bufferViews[acc.bufferView]
+        dtype = {
+            pygltflib.FLOAT: np.float32,
+            pygltflib.UNSIGNED_INT: np.uint32,
+            pygltflib.UNSIGNED_SHORT: np.uint16,
+            pygltflib.UNSIGNED_BYTE: np.uint8,
+        }[acc.componentType]
+        width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc.type]
+        data = np.frombuffer(
+            self.blob, dtype, count=acc.count * width, offset=(view.byteOffset or 0) + (acc.byteOffset or 0)
+        )
+        return data.reshape(acc.count, width) if width > 1 else data
+
+    @property
+    def primitive(self) -> pygltflib.Primitive:
+        return self.gltf.meshes[0].primitives[0]
+
+    def base_and_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(V, 3) base positions and (targets, V, 3) position deltas."""
+        targets = np.stack([self.accessor(target["POSITION"]) for target in self.primitive.targets])
+        return self.accessor(self.primitive.attributes.POSITION), targets
+
+    def keys(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """Key times (K,), weights (K, targets) and the interpolation of the weights animation."""
+        sampler = self.gltf.animations[0].samplers[0]
+        times = self.accessor(sampler.input)
+        return times, self.accessor(sampler.output).reshape(len(times), -1), sampler.interpolation
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> dict[str, tuple[AnimatedMesh, Path]]:
+    """The animations of these tests, each written once as an animated GLB."""
+    folder = tmp_path_factory.mktemp("glb")
+    plain, painted = wobbling_sphere(), textured(wobbling_sphere())
+    cases = {
+        "smooth": (plain, {}),
+        "hold_normals": (plain, {"interpolation": "hold", "normals": True}),
+        "textured": (painted, {"normals": True}),
+    }
+    return {
+        name: (anim, write_animated_glb(anim, folder / f"{name}.glb", **options))
+        for name, (anim, options) in cases.items()
+    }
+
+
+def test_khronos_validator_reports_no_errors_or_warnings(written):
+    reports = validate(*(path for _, path in written.values()))
+    for (name, (anim, _)), report in zip(written.items(), reports):
+        issues = report["issues"]
+        assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, (name, issues["messages"][:5])
+        assert report["info"]["animationCount"] == 1 and report["info"]["hasMorphTargets"]
+        assert report["info"]["totalVertexCount"] == anim.num_vertices
+        assert report["info"]["hasTextures"] == (name == "textured")
+
+
+def test_validator_harness_catches_a_broken_file(tmp_path):
+    """The harness must be able to fail: a GLB whose POSITION bounds are wrong is reported."""
+    anim = wobbling_sphere(num_frames=2)
+    path = write_animated_glb(anim, tmp_path / "ok.glb")
+    glb = pygltflib.GLTF2().load_binary(str(path))
+    glb.accessors[glb.meshes[0].primitives[0].attributes.POSITION].max = [9.0, 9.0, 9.0]
+    glb.save_binary(str(tmp_path / "broken.glb"))
+    (report,) = validate(tmp_path / "broken.glb")
+    assert report["issues"]["numErrors"] > 0
+
+
+@pytest.mark.parametrize("name", ["smooth", "hold_normals", "textured"])
+def test_each_key_reproduces_its_frame(written, name):
+    anim, path = written[name]
+    glb = Glb(path)
+    base, targets = glb.base_and_targets()
+    times, weights, _ = glb.keys()
+    assert len(targets) == anim.num_frames
+    np.testing.assert_array_equal(base, anim.vertices[0])
+    np.testing.assert_allclose(times[: anim.num_frames], anim.frame_times, atol=1e-6)
+    for k in range(anim.num_frames):
+        posed = base + np.tensordot(weights[k], targets, axes=1)
+        np.testing.assert_allclose(posed, anim.vertices[k], atol=1e-5)
+    assert glb.gltf.meshes[0].weights == np.eye(anim.num_frames)[0].tolist()
+    assert glb.gltf.animations[0].name == anim.name
+    channel = glb.gltf.animations[0].channels[0]
+    assert (channel.target.node, channel.target.path) == (0, "weights")
+
+
+def test_smooth_mode_cross_fades_neighbouring_frames(written):
+    anim, path = written["smooth"]
+    base, targets = Glb(path).base_and_targets()
+    times, weights, interpolation = Glb(path).keys()
+    assert interpolation == "LINEAR" and len(times) == anim.num_frames
+    midway = (times[2] + times[3]) / 2
+    midway_weights = np.array([np.interp(midway, times, weights[:, j]) for j in range(weights.shape[1])])
+    posed = base + np.tensordot(midway_weights, targets, axes=1)
+    np.testing.assert_allclose(posed, (anim.vertices[2] + anim.vertices[3]) / 2, atol=1e-5)
+
+
+def test_hold_mode_steps_and_shows_the_last_frame_for_one_frame(written):
+    anim, path = written["hold_normals"]
+    times, weights, interpolation = Glb(path).keys()
+    assert interpolation == "STEP"
+    assert len(times) == anim.num_frames + 1
+    assert times[-1] == pytest.approx(anim.num_frames / anim.fps)
+    np.testing.assert_array_equal(weights[-1], weights[-2])
+    np.testing.assert_array_equal(weights[:-1], np.eye(anim.num_frames))
+
+
+def test_morph_normals_follow_the_frames(written):
+    anim, path = written["hold_normals"]
+    glb = Glb(path)
+    base_normals = glb.accessor(glb.primitive.attributes.NORMAL)
+    last = base_normals + glb.accessor(glb.primitive.targets[-1]["NORMAL"])
+    expected = trimesh.Trimesh(anim.vertices[-1], anim.faces, process=False).vertex_normals
+    np.testing.assert_allclose(np.linalg.norm(base_normals, axis=1), 1.0, atol=1e-5)
+    assert np.mean(np.sum(last * expected, axis=1)) > 0.99  # same directions as trimesh's normals
+
+
+def test_texture_uvs_and_colours_are_carried(written):
+    anim, path = written["textured"]
+    glb = Glb(path)
+    attributes = glb.primitive.attributes
+    np.testing.assert_array_equal(glb.accessor(attributes.TEXCOORD_0), anim.uvs)
+    np.testing.assert_array_equal(glb.accessor(attributes.COLOR_0), anim.vertex_colors)
+    material = glb.gltf.materials[glb.primitive.material]
+    assert material.pbrMetallicRoughness.baseColorFactor == pytest.approx(anim.base_color.tolist())
+    image = glb.gltf.images[glb.gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index].source]
+    view = glb.gltf.bufferViews[image.bufferView]
+    png = glb.blob[view.byteOffset : view.byteOffset + view.byteLength]
+    assert image.mimeType == "image/png"
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), anim.texture)
+
+
+def test_uncompressed_and_self_contained(written):
+    glb = Glb(written["textured"][1])
+    assert not glb.gltf.extensionsUsed and not glb.gltf.extensionsRequired
+    assert all(buffer.uri is None for buffer in glb.gltf.buffers)
+    assert all(image.uri is None for image in glb.gltf.images)
+
+
+def test_per_frame_glbs_equal_the_animated_frames_without_mirror(written, tmp_path):
+    anim, path = written["smooth"]
+    glb = Glb(path)
+    base, targets = glb.base_and_targets()
+    _, weights, _ = glb.keys()
+    for k, frame_path in enumerate(write_frame_meshes(anim, tmp_path)):
+        assert frame_path.name == f"mesh_{k:02d}.glb"
+        frame = Glb(frame_path)
+        assert all(node.matrix is None and node.rotation is None and node.scale is None for node in frame.gltf.nodes)
+        positions = frame.accessor(frame.primitive.attributes.POSITION)
+        np.testing.assert_array_equal(positions, anim.vertices[k])
+        np.testing.assert_allclose(positions, base + np.tensordot(weights[k], targets, axes=1), atol=1e-6)
+
+
+def test_per_frame_glbs_keep_the_uvs(tmp_path):
+    anim = textured(wobbling_sphere(num_frames=2))
+    frame = Glb(write_frame_meshes(anim, tmp_path)[1])
+    np.testing.assert_allclose(frame.accessor(frame.primitive.attributes.TEXCOORD_0), anim.uvs, atol=1e-6)
+
+
+def test_sixteen_frames_of_forty_thousand_faces_stay_under_ten_megabytes(tmp_path):
+    rng = np.random.default_rng(0)
+    num_frames, num_vertices = 16, 20_000
+    vertices = rng.uniform(-1, 1, (num_frames, num_vertices, 3))
+    faces = rng.integers(0, num_vertices, (40_000, 3))
+    size = write_animated_glb(AnimatedMesh(vertices, faces), tmp_path / "big.glb").stat().st_size
+    assert size < 10_000_000
+    positions_and_indices = (num_frames + 1) * num_vertices * 12 + 40_000 * 3 * 2
+    assert positions_and_indices < size < positions_and_indices + 20_000  # plain float32, little else
+
+
+def test_rejects_an_unknown_interpolation(tmp_path):
+    with pytest.raises(InputError, match="interpolation"):
+        write_animated_glb(wobbling_sphere(2), tmp_path / "x.glb", interpolation="cubic")
+    assert not (tmp_path / "x.glb").exists()
+
+
+def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
+    path = tmp_path / "anim.glb"
+    path.write_bytes(b"old")
+    write_animated_glb(wobbling_sphere(2), path)
+    assert len(Glb(path).gltf.meshes[0].primitives[0].targets) == 2
+
+    previous = path.read_bytes()
+
+    def crash_half_way(self, data):
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "write_bytes", crash_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        write_animated_glb(wobbling_sphere(3), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.glb"]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: AnimatedMesh([np.zeros((4, 3)), np.zeros((5, 3))], [[0, 1, 2]]), "same vertex count"),
+        (lambda: AnimatedMesh(np.full((2, 3, 3), np.nan), [[0, 1, 2]]), "NaN"),
+        (lambda: AnimatedMesh(np.zeros((0, 3, 3)), [[0, 1, 2]]), "zero frames"),
+    ],
+)
+def test_bad_animations_are_refused_with_a_clear_message(make, message):
+    with pytest.raises(MeshError, match=message):
+        make()
