@@ -10,7 +10,7 @@ import sys
 
 from ..errors import ActionMeshError
 
-SUBCOMMAND_MODULES = ("weights", "export")
+SUBCOMMAND_MODULES = ("video2mesh", "demo", "export", "weights", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

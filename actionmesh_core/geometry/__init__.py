@@ -1,0 +1,23 @@
+"""Geometry for the pipeline, free of neural networks: surface extraction from a signed field,
+mesh clean-up, user meshes, surface sampling and farthest point sampling."""
+
+from .extraction import extract_mesh
+from .postprocess import clean_mesh, decimate, postprocess_mesh, remove_floaters
+from .sampling import encoder_point_cloud, farthest_point_sampling, sample_surface, vertex_normals
+from .user_mesh import PreparedMesh, UserMesh, load_user_mesh, prepare_user_mesh
+
+__all__ = [
+    "PreparedMesh",
+    "UserMesh",
+    "clean_mesh",
+    "decimate",
+    "encoder_point_cloud",
+    "extract_mesh",
+    "farthest_point_sampling",
+    "load_user_mesh",
+    "postprocess_mesh",
+    "prepare_user_mesh",
+    "remove_floaters",
+    "sample_surface",
+    "vertex_normals",
+]

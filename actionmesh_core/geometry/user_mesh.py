@@ -1,0 +1,233 @@
+"""User meshes for the {video + mesh} -> 4D path (spec §5.2): load, prepare for the model, and map
+the animation back onto the user's own vertex layout, UVs and texture.
+
+How the layouts relate:
+- `UserMesh` is the file as loaded. Its vertices are what gets animated and exported, so its
+  faces, UVs and texture are never changed.
+- `PreparedMesh.vertices` are the merged vertices (UV-seam duplicates joined), in the model frame.
+  Stage II is queried at these positions with `PreparedMesh.normals`: its queries can be any set
+  of points with normals, so the animated vertices never need decimating, however many there are
+  (the caller chunks the queries).
+- `PreparedMesh.encoder_vertices/encoder_faces` is the surface the TripoSG encoder samples. It is
+  the merged mesh itself, or a decimated copy when the mesh has more faces than the limit; only
+  the 16,384 surface samples come from it.
+- `PreparedMesh.restore_original_layout` maps merged-vertex animations back to the file's layout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import trimesh
+from scipy.spatial import cKDTree
+
+from ..animated_mesh import AnimatedMesh
+from ..errors import InputError, MeshError
+from .postprocess import clean_mesh, decimate
+from .sampling import vertex_normals
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".glb", ".gltf", ".obj", ".ply")
+
+# Rotations taking the named up axis of a user's file to the model's +Y up (all right-handed).
+UP_AXIS_ROTATIONS = {
+    "+y": np.eye(3),
+    "-y": np.array([[1, 0, 0], [0, -1, 0], [0, 0, -1]]),
+    "+z": np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]]),
+    "-z": np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]]),
+    "+x": np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]),
+    "-x": np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]]),
+}
+
+
+@dataclass
+class UserMesh:
+    """A user's mesh as loaded, every scene part concatenated into one.
+
+    vertices:      (V, 3) float32 in the file's units.
+    faces:         (F, 3) int64.
+    uvs:           optional (V, 2) float32, glTF convention (v down), as `AnimatedMesh` expects.
+    texture:       optional (H, W, 3|4) uint8 base-colour image.
+    base_color:    optional (4,) float32 RGBA factor in [0, 1].
+    vertex_colors: optional (V, 4) uint8.
+    name:          the file's stem.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uvs: np.ndarray | None = None
+    texture: np.ndarray | None = None
+    base_color: np.ndarray | None = None
+    vertex_colors: np.ndarray | None = None
+    name: str = "mesh"
+
+    def __post_init__(self) -> None:
+        self.vertices = np.asarray(self.vertices, dtype=np.float32)
+        self.faces = np.asarray(self.faces, dtype=np.int64)
+        if self.faces.size == 0:
+            raise MeshError(f"mesh '{self.name}' has no faces (a point cloud or an empty file); give a triangle mesh")
+        if self.vertices.ndim != 2 or self.vertices.shape[1] != 3 or self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise MeshError(f"mesh '{self.name}' needs vertices (V, 3) and triangles (F, 3), got "
+                            f"{self.vertices.shape} and {self.faces.shape}")
+        if not np.isfinite(self.vertices).all():
+            raise MeshError(f"mesh '{self.name}' has NaN or infinite vertex coordinates; repair it in a 3D editor")
+        if self.faces.min() < 0 or self.faces.max() >= len(self.vertices):
+            raise MeshError(f"mesh '{self.name}' has face indices outside its {len(self.vertices)} vertices")
+        if self.uvs is not None:
+            self.uvs = np.asarray(self.uvs, dtype=np.float32)
+            if self.uvs.shape != (len(self.vertices), 2):
+                raise MeshError(f"mesh '{self.name}' has {len(self.uvs)} UVs for {len(self.vertices)} vertices")
+
+
+@dataclass
+class PreparedMesh:
+    """A `UserMesh` made ready for the model; see the module docstring for the layouts.
+
+    source:           the `UserMesh` (original layout, UVs, texture).
+    vertices:         (Vm, 3) float32 merged vertices in the model frame, longest side [-1, 1].
+    faces:            (Fm, 3) int64 merged, cleaned faces.
+    normals:          (Vm, 3) float32 unit area-weighted vertex normals (Stage II queries).
+    encoder_vertices: (Ve, 3) float32, encoder_faces (Fe, 3) int64: the surface to sample for
+                      the encoder (the merged mesh, or a decimated copy above the face limit).
+    merge_map:        (V_orig,) int64 merged vertex of every original vertex.
+    center:           (3,) float32 bounding-box centre, in the file's units.
+    scale:            half the longest bounding-box side, in the file's units.
+    rotation:         (3, 3) float32; model = rotation @ (original - center) / scale.
+    """
+
+    source: UserMesh
+    vertices: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    encoder_vertices: np.ndarray
+    encoder_faces: np.ndarray
+    merge_map: np.ndarray
+    center: np.ndarray
+    scale: float
+    rotation: np.ndarray
+
+    def restore_original_layout(self, merged_vertices: np.ndarray) -> np.ndarray:
+        """Model-frame merged vertices (..., Vm, 3) -> the file's units and layout (..., V_orig, 3)
+        float32, to be used with `source.faces`, `source.uvs` and `source.texture`."""
+        merged = np.asarray(merged_vertices, dtype=np.float32) @ self.rotation * self.scale + self.center
+        return merged[..., self.merge_map, :]
+
+    def to_animated_mesh(
+        self, merged_vertices: np.ndarray, fps: float, frame_times: np.ndarray | None = None
+    ) -> AnimatedMesh:
+        """Model-frame animation (T, Vm, 3) -> `AnimatedMesh` with the source's layout, UVs and
+        texture, in the file's units."""
+        source = self.source
+        return AnimatedMesh(
+            vertices=self.restore_original_layout(merged_vertices),
+            faces=source.faces,
+            fps=fps,
+            frame_times=frame_times,
+            uvs=source.uvs,
+            texture=source.texture,
+            base_color=source.base_color,
+            vertex_colors=source.vertex_colors,
+            name=source.name,
+        )
+
+
+def load_user_mesh(path: str | os.PathLike) -> UserMesh:
+    """Read a GLB, glTF, OBJ or PLY file into a `UserMesh` (scene parts concatenated, vertex layout,
+    UVs, base-colour texture and factor, and vertex colours kept)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MeshError(f"no mesh file at {path}")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise MeshError(
+            f"unsupported mesh format '{suffix}' ({path.name}): convert it to one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    try:
+        mesh = trimesh.load(path, force="mesh", process=False)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means an unreadable user file
+        raise MeshError(f"cannot read {path.name} as a {suffix[1:].upper()} mesh: {exc}") from None
+    if not isinstance(mesh, trimesh.Trimesh):
+        raise MeshError(f"{path.name} holds no triangle mesh")
+    return UserMesh(vertices=mesh.vertices, faces=mesh.faces, name=path.stem, **_appearance(mesh))
+
+
+def _appearance(mesh: trimesh.Trimesh) -> dict:
+    """UVs (glTF convention), texture, base colour and vertex colours of a loaded mesh."""
+    visual = mesh.visual
+    if visual.kind == "vertex":
+        return {"vertex_colors": np.asarray(visual.vertex_colors, dtype=np.uint8)}
+    if not isinstance(visual, trimesh.visual.TextureVisuals):
+        return {}
+    fields = {}
+    if visual.uv is not None and len(visual.uv) == len(mesh.vertices):
+        uv = np.asarray(visual.uv, dtype=np.float32)[:, :2]
+        fields["uvs"] = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1)  # trimesh flips glTF's v on load
+    material = visual.material
+    if isinstance(material, trimesh.visual.material.SimpleMaterial):
+        if _is_placeholder(material.image):
+            return fields
+        material = material.to_pbr()
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        image = material.baseColorTexture
+        if image is not None:
+            fields["texture"] = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+        if material.baseColorFactor is not None:
+            fields["base_color"] = np.asarray(material.baseColorFactor, dtype=np.float32) / 255.0
+    return fields
+
+
+def _is_placeholder(image) -> bool:
+    """True for trimesh's stand-in material image (one colour, at most 2x2 pixels), which it
+    invents for files with UVs but no texture (e.g. PLY)."""
+    return image is not None and image.width * image.height <= 4 and len(image.getcolors()) == 1
+
+
+def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: int = 5_000_000) -> PreparedMesh:
+    """Merge and clean the mesh, move it into the model frame, and build the encoder surface.
+
+    The model frame is +Y up with the bounding box centred and its longest side spanning
+    [-1, 1]. `up_axis` names the file's up axis ("+z" for Z-up exports); no other alignment is
+    done, so the facing must already match TripoSG's. Above `face_limit` merged faces only the
+    encoder surface is decimated (with a warning); the animated vertices stay all of them.
+    """
+    if up_axis not in UP_AXIS_ROTATIONS:
+        raise InputError(f"unknown up axis '{up_axis}': use one of {', '.join(UP_AXIS_ROTATIONS)}")
+    merged = clean_mesh(trimesh.Trimesh(user_mesh.vertices, user_mesh.faces, process=False))
+    if len(merged.faces) == 0:
+        raise MeshError(
+            f"mesh '{user_mesh.name}' has no faces with non-zero area (all vertices coincide or lie on lines)"
+        )
+    # Every original vertex (including unreferenced ones) follows its nearest merged vertex.
+    merge_map = cKDTree(merged.vertices).query(user_mesh.vertices)[1]
+    low, high = merged.vertices.min(axis=0), merged.vertices.max(axis=0)
+    center, scale = (low + high) / 2.0, float((high - low).max() / 2.0)
+    rotation = UP_AXIS_ROTATIONS[up_axis].astype(np.float32)
+    merged.vertices = (merged.vertices - center) @ rotation.T / scale
+    encoder = merged
+    if len(merged.faces) > face_limit:
+        log.warning(
+            "mesh '%s' has %d faces, above the limit of %d: the encoder samples a decimated copy; all "
+            "%d merged vertices are still animated", user_mesh.name, len(merged.faces), face_limit,
+            len(merged.vertices),
+        )
+        encoder = decimate(merged, face_limit)
+    vertices = np.asarray(merged.vertices, dtype=np.float32)
+    faces = np.asarray(merged.faces, dtype=np.int64)
+    return PreparedMesh(
+        source=user_mesh,
+        vertices=vertices,
+        faces=faces,
+        normals=vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy(),
+        encoder_vertices=np.asarray(encoder.vertices, dtype=np.float32),
+        encoder_faces=np.asarray(encoder.faces, dtype=np.int64),
+        merge_map=merge_map.astype(np.int64),
+        center=center.astype(np.float32),
+        scale=scale,
+        rotation=rotation,
+    )

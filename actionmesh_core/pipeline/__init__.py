@@ -1,0 +1,17 @@
+"""The ActionMesh pipeline: video (+ optional mesh) -> AnimatedMesh.
+
+    models = ModelSet.from_weights("pretrained_weights")      # or bundled_models()
+    anim = animate("clip.mp4", models, Settings.preset(fast=True))
+    anim = extend(anim, "next_clip.mp4", models)
+"""
+
+from .models import ModelSet, bundled_models
+from .progress import RunReport, TqdmProgress
+from .run import (PreparedFrames, animate, animate_reference, assemble, extend, make_reference, matting_for,
+                  prepare_frames)
+from .settings import Settings
+from .stages import ReferenceMesh, decode_animation, encode_frames, encode_mesh, generate_latents, generate_reference
+
+__all__ = ["ModelSet", "PreparedFrames", "ReferenceMesh", "RunReport", "Settings", "TqdmProgress", "animate",
+           "animate_reference", "assemble", "bundled_models", "decode_animation", "encode_frames", "encode_mesh",
+           "extend", "generate_latents", "generate_reference", "make_reference", "matting_for", "prepare_frames"]

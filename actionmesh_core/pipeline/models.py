@@ -1,0 +1,146 @@
+"""The models a run uses, where they come from, and where they live between stages.
+
+Each model is on the compute device only while its stage runs (`with models.use(name) as model:`);
+afterwards it is moved to the CPU ("cpu" offload, the default), dropped and reloaded when next needed
+("free", low-VRAM), or left in place ("keep").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from ..errors import InputError, WeightsError
+from ..models.precision import parse_dtype
+from ..models.presets import TINY_CONFIGS
+from ..models.registry import build_model, load_model, resolve_model_folder
+
+REQUIRED = ("dinov2", "triposg-dit", "triposg-vae", "actionmesh-denoiser", "actionmesh-autoencoder")
+OFFLOAD_POLICIES = ("cpu", "free", "keep")
+RUN_INFO_FILE = "actionmesh.json"  # optional, in a weights root: {"num_tokens": ..., "mesh_resolution": ...}
+Loader = Callable[[str, torch.device, torch.dtype], nn.Module]
+
+
+def default_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "tiny_model"
+
+
+def bundled_models(**kwargs) -> "ModelSet":
+    """The small model trained in this repository (assets/tiny_model), or tiny random weights until it exists."""
+    if (BUNDLED_WEIGHTS / RUN_INFO_FILE).is_file():
+        return ModelSet.from_weights(BUNDLED_WEIGHTS, **kwargs)
+    return ModelSet.random("tiny", **kwargs)
+
+
+def weights_root_from_env(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The weights root: an explicit path, else $ACTIONMESH_WEIGHTS, else None."""
+    value = explicit or os.environ.get("ACTIONMESH_WEIGHTS")
+    return Path(value).expanduser() if value else None
+
+
+class ModelSet:
+    """Lazily loaded models for one device and dtype.
+
+    num_tokens:      latent tokens per shape (2048 for the official models).
+    mesh_resolution: the default SDF grid for reference meshes made with these models.
+    description:     what the weights are, for summaries ("official weights in ...", "random weights").
+    """
+
+    def __init__(self, loader: Loader, available: set[str], *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | str | None = None, offload: str = "cpu", num_tokens: int = 2048,
+                 mesh_resolution: int = 512, description: str = ""):
+        if offload not in OFFLOAD_POLICIES:
+            raise InputError(f"offload must be one of {', '.join(OFFLOAD_POLICIES)}, got {offload!r}")
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = parse_dtype(dtype) if dtype is not None else default_dtype(self.device)
+        self.offload = offload
+        self.num_tokens, self.mesh_resolution, self.description = num_tokens, mesh_resolution, description
+        self._loader, self._available = loader, set(available)
+        self._cache: dict[str, nn.Module] = {}
+
+    @classmethod
+    def from_weights(cls, root: str | os.PathLike, **kwargs) -> "ModelSet":
+        """Models from a weights root in the official layout (see README 'Weights'). Checks that every
+        required model is there (headers only) before anything is loaded."""
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise WeightsError(f"weights root {root} does not exist; see the README's 'Weights' section")
+        available = set()
+        for name in REQUIRED + ("rmbg",):
+            try:
+                resolve_model_folder(name, root)
+                available.add(name)
+            except WeightsError as exc:
+                if name in REQUIRED:
+                    raise WeightsError(f"{exc}\nRun `actionmesh weights check {root}` to see every model's state.") \
+                        from None
+        info = json.loads((root / RUN_INFO_FILE).read_text()) if (root / RUN_INFO_FILE).is_file() else {}
+        kwargs.setdefault("num_tokens", info.get("num_tokens", 2048))
+        kwargs.setdefault("mesh_resolution", info.get("mesh_resolution", 512))
+        kwargs.setdefault("description", info.get("description", f"weights in {root}"))
+        return cls(lambda name, device, dtype: load_model(name, root, device, dtype), available, **kwargs)
+
+    @classmethod
+    def random(cls, size: str = "tiny", seed: int = 0, **kwargs) -> "ModelSet":
+        """Every model with random weights (same seed, same weights), "tiny" (presets) or "full" (official
+        sizes): for tests, smoke runs and benchmarks. Models are built directly on the compute device."""
+        if size not in ("tiny", "full"):
+            raise InputError(f"size must be 'tiny' or 'full', got {size!r}")
+        configs = TINY_CONFIGS if size == "tiny" else dict.fromkeys(TINY_CONFIGS)
+
+        def loader(name: str, device: torch.device, dtype: torch.dtype) -> nn.Module:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(seed + sum(map(ord, name)))
+                return build_model(name, configs[name], device=device, dtype=dtype)
+
+        kwargs.setdefault("num_tokens", 64 if size == "tiny" else 2048)
+        kwargs.setdefault("mesh_resolution", 64 if size == "tiny" else 512)
+        kwargs.setdefault("description", f"{size} models with RANDOM weights")
+        return cls(loader, set(REQUIRED), **kwargs)
+
+    def has(self, name: str) -> bool:
+        return name in self._available
+
+    @contextlib.contextmanager
+    def use(self, name: str) -> Iterator[nn.Module]:
+        """The model on the compute device for the duration of a stage."""
+        if name not in self._available:
+            raise WeightsError(f"model {name!r} is not available in {self.description}")
+        model = self._cache.pop(name, None)
+        model = self._loader(name, self.device, self.dtype) if model is None else model.to(self.device)
+        try:
+            yield model
+        finally:
+            if self.offload == "keep":
+                self._cache[name] = model
+            elif self.offload == "cpu":
+                self._cache[name] = model.to("cpu")
+            del model
+            if self.offload != "keep":
+                release_memory(self.device)
+
+
+def release_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

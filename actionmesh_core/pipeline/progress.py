@@ -1,0 +1,88 @@
+"""Progress reporting and per-stage timing / peak memory."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+
+from ..errors import StageOutOfMemoryError
+
+ProgressFn = Callable[[str, int, int], None]
+"""progress(stage, done, total): called after every denoising step and every decoded frame. It may raise
+to cancel the run (ComfyUI's interrupt does)."""
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+class TqdmProgress:
+    """One tqdm bar per stage, on stderr."""
+
+    def __init__(self):
+        self._bars: dict[str, object] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None or bar.total != total:
+            if bar is not None:
+                bar.close()
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            del self._bars[stage]
+
+
+@dataclass
+class StageRecord:
+    name: str
+    seconds: float
+    peak_gpu_mb: float | None
+    peak_rss_mb: float
+
+
+@dataclass
+class RunReport:
+    """Wall time and peak memory of each stage of a run."""
+
+    stages: list[StageRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def stage(self, name: str, device: torch.device | str = "cpu") -> Iterator[None]:
+        """Time a stage; an out-of-memory error becomes a StageOutOfMemoryError naming the stage."""
+        device = torch.device(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        start = time.perf_counter()
+        try:
+            yield
+        except torch.OutOfMemoryError:
+            raise StageOutOfMemoryError(
+                f"out of {device.type.upper()} memory during {name}; try --low-vram (ComfyUI: low_vram), fewer "
+                "frames per window, or a smaller mesh_resolution") from None
+        peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+        self.stages.append(StageRecord(name, time.perf_counter() - start, peak_gpu, _peak_rss_mb()))
+
+    def table(self) -> str:
+        lines = [f"{'stage':24s} {'time':>9s} {'peak GPU':>10s} {'peak RSS':>10s}"]
+        for s in self.stages:
+            gpu = f"{s.peak_gpu_mb:8.0f}MB" if s.peak_gpu_mb is not None else "       -  "
+            lines.append(f"{s.name:24s} {s.seconds:8.1f}s {gpu} {s.peak_rss_mb:8.0f}MB")
+        lines.append(f"{'total':24s} {sum(s.seconds for s in self.stages):8.1f}s")
+        return "\n".join(lines + self.notes)
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far (Linux reports kilobytes, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,154 @@
+"""The pipeline's stages, each one function over a `ModelSet` (the ComfyUI nodes wrap these one to one).
+
+    encode_frames       frames -> DINOv2 tokens                                   (T, 257, 1024)
+    generate_reference  Stage 0: one frame -> reference mesh + latent (TripoSG)
+    encode_mesh         {video + mesh}: a user mesh -> reference mesh + latent (TripoSG VAE encoder)
+    generate_latents    Stage I: tokens + known latents -> one latent per frame   (T, N, 64)
+    decode_animation    Stage II: latents + reference vertices -> vertices per frame (T, V, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import trimesh
+
+from ..errors import MeshError
+from ..geometry import encoder_point_cloud, extract_mesh, postprocess_mesh
+from ..geometry.user_mesh import PreparedMesh
+from ..models.dinov2 import encode_images
+from ..models.precision import autocast
+from ..sampling.flow import flow_sample
+from ..sampling.noise import shape_noise, window_noise
+from ..sampling.schedule import actionmesh_timesteps, triposg_timesteps
+from ..sampling.windows import plan_windows
+from .models import ModelSet
+from .progress import ProgressFn, no_progress
+from .settings import Settings
+
+
+@dataclass
+class ReferenceMesh:
+    """The mesh every frame deforms, in the model frame, and its shape latent.
+
+    vertices: (V, 3) float32, faces: (F, 3) int64, latent: (N, C) float32 (CPU).
+    prepared: the user mesh it came from ({video + mesh} and motion transfer), else None.
+    stats:    extraction statistics (decoder queries, ...) for generated meshes.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    latent: torch.Tensor
+    prepared: PreparedMesh | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def encode_frames(models: ModelSet, images: np.ndarray) -> torch.Tensor:
+    """images: (T, S, S, 3) uint8 square frames on white -> (T, 257, hidden) tokens on the compute device."""
+    with models.use("dinov2") as dino, autocast(models.device, models.dtype):
+        return encode_images(dino, torch.from_numpy(np.ascontiguousarray(images))).float()
+
+
+def generate_reference(models: ModelSet, features: torch.Tensor, settings: Settings,
+                       progress: ProgressFn = no_progress) -> ReferenceMesh:
+    """Stage 0. features: (257, hidden) tokens of the anchor frame -> TripoSG's mesh and final latent.
+
+    The mesh is extracted coarse-to-fine from the decoder field (its latent self-attention computed once),
+    cleaned, decimated to the face budget and stripped of floaters."""
+    device = models.device
+    with models.use("triposg-dit") as dit, torch.inference_mode(), autocast(device, models.dtype):
+        # TripoSG draws its noise in fp16 on the device generator
+        noise = shape_noise(settings.seed, (models.num_tokens, dit.config.in_channels), device, torch.float16)
+        latent = flow_sample(dit, noise.float()[None], triposg_timesteps(settings.prior_steps), features[None].to(device),
+                             guidance=settings.prior_guidance, batch_cfg=not settings.low_vram,
+                             cache_context=not settings.low_vram,
+                             on_step=lambda i, n: progress("reference mesh", i, n))[0]
+    with models.use("triposg-vae") as vae, torch.inference_mode(), autocast(device, models.dtype):
+        cache = vae.trunk(latent[None])
+        vertices, faces, stats = extract_mesh(lambda points: vae.query(cache, points[None])[0],
+                                              resolution=settings.mesh_resolution,
+                                              coarse_resolution=min(64, settings.mesh_resolution), device=device)
+    if len(faces) == 0:
+        raise MeshError("the image-to-3D prior produced no surface for the anchor frame; try another anchor frame "
+                        "(--anchor-frame), another seed, or check that the subject mask is right")
+    vertices, faces = postprocess_mesh(vertices, faces, settings.face_budget, settings.floaters_threshold)
+    return ReferenceMesh(vertices, faces, latent.float().cpu(), stats=stats)
+
+
+def encode_mesh(models: ModelSet, prepared: PreparedMesh, settings: Settings) -> ReferenceMesh:
+    """{video + mesh}: a prepared user mesh -> its latent (posterior mean: deterministic for a seed)."""
+    tokens = models.num_tokens
+    surface, queries = encoder_point_cloud(prepared.encoder_vertices, prepared.encoder_faces, settings.seed,
+                                           num_candidates=4 * tokens, num_queries=tokens)
+    with models.use("triposg-vae") as vae, torch.inference_mode(), autocast(models.device, models.dtype):
+        posterior = vae.encode(surface[None].to(models.device), queries[None].to(models.device))
+    return ReferenceMesh(prepared.vertices, prepared.faces, posterior.mean[0].float().cpu(), prepared=prepared)
+
+
+def generate_latents(models: ModelSet, features: torch.Tensor, known: dict[int, torch.Tensor], anchor: int,
+                     settings: Settings, progress: ProgressFn = no_progress) -> torch.Tensor:
+    """Stage I. features: (T, 257, hidden); known: {frame: (N, C) clean latent} (the anchor at least).
+
+    Windows of `settings.window` frames slide from the anchor; in each, every frame already generated is
+    known (kept clean at flow time 0) and the rest is denoised with guidance on the image. Returns
+    (T, N, C) float32 on the CPU."""
+    frames, device = len(features), models.device
+    bank = {f: latent.to(device, torch.float32) for f, latent in known.items()}
+    shape = tuple(next(iter(bank.values())).shape)
+    windows = plan_windows(frames, anchor, settings.window, settings.slide, known=set(bank))
+    timesteps = actionmesh_timesteps(settings.steps)
+    total, done = len(windows) * settings.steps, 0
+    with models.use("actionmesh-denoiser") as denoiser, torch.inference_mode(), autocast(device, models.dtype):
+        for index, window in enumerate(windows):
+            order = torch.tensor(window, device=device)
+            mask = torch.tensor([f in bank for f in window], device=device, dtype=torch.float32)
+            clean = torch.stack([bank.get(f, torch.zeros(shape, device=device)) for f in window])
+            latents = flow_sample(
+                denoiser, window_noise(settings.seed, index, len(window), shape, device), timesteps,
+                features[order].to(device), guidance=settings.guidance, known=clean, mask=mask,
+                frame_times=order.float(), batch_cfg=not settings.low_vram, cache_context=not settings.low_vram,
+                on_step=lambda i, n: progress("temporal diffusion", done + i, total))
+            done += settings.steps
+            for frame, latent in zip(window, latents):
+                bank.setdefault(frame, latent)
+    return torch.stack([bank[f] for f in range(frames)]).cpu()
+
+
+def query_normals(vertices: np.ndarray | torch.Tensor, faces: np.ndarray) -> np.ndarray:
+    """Unit vertex normals as the official Stage II queries use them (trimesh's angle-weighted normals)."""
+    vertices = vertices.cpu().numpy() if isinstance(vertices, torch.Tensor) else vertices
+    return np.asarray(trimesh.Trimesh(vertices, faces, process=False).vertex_normals, dtype=np.float32)
+
+
+def decode_animation(models: ModelSet, latents: torch.Tensor, vertices: np.ndarray, faces: np.ndarray, anchor: int,
+                     settings: Settings, progress: ProgressFn = no_progress) -> np.ndarray:
+    """Stage II. latents: (T, N, C); vertices (V, 3), faces (F, 3): the mesh at the anchor frame.
+
+    Windows are chained: each deforms a frame already decoded in it (the anchor, or an overlap frame) to
+    all its other frames, with (source, target) times normalised to the window. Every frame is decoded,
+    whatever the anchor. Returns (T, V, 3) float32 vertices in the model frame."""
+    frames, device = len(latents), models.device
+    decoded = {anchor: torch.as_tensor(vertices, dtype=torch.float32)}
+    windows = plan_windows(frames, anchor, settings.window, settings.slide)
+    with models.use("actionmesh-autoencoder") as autoencoder, torch.inference_mode(), \
+            autocast(device, models.dtype):
+        for window in windows:
+            source = next(f for f in window if f in decoded)
+            targets = [f for f in window if f not in decoded]
+            times = torch.tensor(window, dtype=torch.float32)
+            low, span = times.min(), times.max() - times.min()
+            source_vertices = decoded[source].to(device)
+            normals = torch.from_numpy(query_normals(decoded[source], faces)).to(device)
+            queries = torch.cat([source_vertices, normals], dim=-1)[None]
+            window_latents, window_times = latents[window][None].to(device), times[None].to(device)
+            source_alpha = ((source - low) / span)[None].to(device)
+            for chunk in [targets[i:i + settings.decode_batch] for i in range(0, len(targets), settings.decode_batch)]:
+                target_alphas = ((torch.tensor(chunk, dtype=torch.float32) - low) / span)[None].to(device)
+                raw = autoencoder(window_latents, window_times, source_alpha, target_alphas, queries,
+                                  target_chunk=len(chunk))
+                positions = autoencoder.to_positions(raw, source_vertices[None])[0].float().cpu()
+                decoded.update(zip(chunk, positions))
+                progress("temporal decoding", len(decoded), frames)
+    return torch.stack([decoded[f] for f in range(frames)]).numpy()

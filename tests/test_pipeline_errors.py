@@ -1,0 +1,108 @@
+"""Bad input gets a clear error, and nothing half-written is left behind."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from actionmesh_core.errors import InputError, MeshError, StageOutOfMemoryError, WeightsError
+from actionmesh_core.geometry import UserMesh, prepare_user_mesh
+from actionmesh_core.pipeline import ModelSet, animate
+from pipeline_fixtures import fast_settings, moving_disc, tiny_models, write_tiny_root
+
+
+@pytest.fixture(scope="module")
+def models():
+    return tiny_models()
+
+
+def test_corrupt_video(models, tmp_path):
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    with pytest.raises(InputError):
+        animate(path, models, fast_settings())
+
+
+def test_not_a_video(models, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(InputError):
+        animate(path, models, fast_settings())
+
+
+def test_one_frame_is_not_enough(models):
+    with pytest.raises(InputError, match="2"):
+        animate(moving_disc(1), models, fast_settings())
+
+
+def test_empty_mask_in_one_frame_is_named(models):
+    frames = moving_disc(4)
+    frames[2, ..., 3] = 0
+    with pytest.raises(InputError, match="2"):
+        animate(frames, models, fast_settings())
+
+
+def test_frames_without_masks_and_without_rmbg(models):
+    with pytest.raises(InputError, match="mask"):
+        animate(moving_disc(3)[..., :3], models, fast_settings())
+
+
+def test_anchor_outside_the_clip(models):
+    with pytest.raises(InputError, match="anchor frame 7"):
+        animate(moving_disc(3), models, fast_settings(anchor_frame=7))
+
+
+def test_mesh_without_faces_or_with_nan(models, tmp_path):
+    cloud = tmp_path / "cloud.ply"
+    trimesh.PointCloud(np.random.rand(20, 3)).export(cloud)
+    with pytest.raises(MeshError):
+        animate(moving_disc(3), models, fast_settings(), mesh=cloud)
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    vertices = sphere.vertices.copy()
+    vertices[3] = np.nan
+    with pytest.raises(MeshError, match="NaN"):
+        animate(moving_disc(3), models, fast_settings(), mesh=UserMesh(vertices, sphere.faces))
+
+
+def test_huge_mesh_is_decimated_for_the_encoder_and_says_so(caplog):
+    sphere = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces stand in for 5 million
+    with caplog.at_level(logging.WARNING):
+        prepared = prepare_user_mesh(UserMesh(sphere.vertices, sphere.faces), face_limit=1000)
+    assert len(prepared.encoder_faces) <= 1000 < len(prepared.faces)
+    assert len(prepared.vertices) == len(sphere.vertices)  # every vertex is still animated
+    assert "decimated" in caplog.text
+
+
+def test_missing_weights_point_to_the_checker(tmp_path):
+    write_tiny_root(tmp_path)
+    for f in (tmp_path / "ActionMesh/autoencoder").iterdir():
+        f.unlink()
+    with pytest.raises(WeightsError, match="actionmesh weights check"):
+        ModelSet.from_weights(tmp_path)
+    with pytest.raises(WeightsError, match="does not exist"):
+        ModelSet.from_weights(tmp_path / "nothing")
+
+
+def test_out_of_memory_names_the_stage_and_suggests_low_vram(models, monkeypatch):
+    import actionmesh_core.pipeline.run as run
+
+    def oom(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(run, "generate_latents", oom)
+    with pytest.raises(StageOutOfMemoryError, match="temporal diffusion.*--low-vram"):
+        animate(moving_disc(3), models, fast_settings(), mesh=UserMesh(*_sphere()))
+
+
+def _sphere():
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    return sphere.vertices, sphere.faces
+
+
+def test_settings_are_validated():
+    with pytest.raises(InputError, match="slide"):
+        fast_settings(slide=16)
+    with pytest.raises(InputError, match="power of two"):
+        fast_settings(mesh_resolution=100)
