@@ -82,3 +82,14 @@ def test_bench_prints_every_stage(capsys):
     out = capsys.readouterr().out
     for stage in ("image features", "reference mesh", "temporal diffusion", "temporal decoding", "peak RSS"):
         assert stage in out
+
+
+def test_extend_continues_a_saved_result(tiny_root, frame_folder, tmp_path):
+    out = tmp_path / "out"
+    assert main(["video2mesh", str(frame_folder), "--out", str(out), "--weights", str(tiny_root), "--outputs",
+                 "npz", *FAST]) == 0
+    longer = tmp_path / "longer"
+    assert main(["extend", str(out / "animated_mesh.npz"), str(frame_folder), "--out", str(longer), "--weights",
+                 str(tiny_root), "--outputs", "npz,glb", *FAST]) == 0
+    anim = AnimatedMesh.load(longer / "animated_mesh.npz")
+    assert anim.num_frames == 8 and (longer / "animated_mesh.glb").is_file()

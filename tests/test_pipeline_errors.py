@@ -106,3 +106,16 @@ def test_settings_are_validated():
         fast_settings(slide=16)
     with pytest.raises(InputError, match="power of two"):
         fast_settings(mesh_resolution=100)
+
+
+def test_triposg_own_image_encoder_is_used_for_stage0_when_present(tmp_path):
+    from actionmesh_core.models import build_model, save_model
+    from actionmesh_core.models.presets import TINY_CONFIGS
+
+    write_tiny_root(tmp_path)
+    assert not ModelSet.from_weights(tmp_path).has("triposg-dinov2")
+    save_model("dinov2", build_model("dinov2", TINY_CONFIGS["dinov2"]), tmp_path / "TripoSG/image_encoder_dinov2")
+    models = ModelSet.from_weights(tmp_path, offload="keep")
+    assert models.has("triposg-dinov2") and models.num_tokens == 64
+    anim = animate(moving_disc(3), models, fast_settings())
+    assert anim.num_frames == 3 and "triposg-dinov2" in models._cache

@@ -10,7 +10,7 @@ import sys
 
 from ..errors import ActionMeshError
 
-SUBCOMMAND_MODULES = ("video2mesh", "demo", "export", "weights", "bench")
+SUBCOMMAND_MODULES = ("video2mesh", "extend", "demo", "export", "weights", "bench", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

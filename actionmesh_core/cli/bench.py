@@ -36,7 +36,7 @@ def synthetic_clip(frames: int, size: int) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     models = ModelSet.random(args.size, device=args.device, dtype=args.dtype,
                              offload="free" if args.low_vram else "cpu")
-    settings = settings_from(args, mesh_resolution=models.mesh_resolution)
+    settings = settings_from(args)
     report = RunReport()
     anim = animate(synthetic_clip(args.frames, args.resolution), models, settings, progress=TqdmProgress(),
                    report=report)

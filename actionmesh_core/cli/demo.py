@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         models = bundled_models(device=args.device, dtype=args.dtype)
     info_file = BUNDLED_WEIGHTS / RUN_INFO_FILE
     recommended = json.loads(info_file.read_text()).get("settings", {}) if info_file.is_file() and not args.weights \
-        else dict(prior_steps=25, steps=10, mesh_resolution=models.mesh_resolution)
+        else dict(prior_steps=25, steps=10)
     if "RANDOM" in models.description:
         print("NOTE: no trained small model is bundled yet, so the demo runs tiny models with RANDOM weights. The "
               "outputs show that the whole pipeline runs end to end; the shapes and motion are meaningless.")

@@ -20,10 +20,12 @@ from torch import nn
 from ..errors import InputError, WeightsError
 from ..models.precision import parse_dtype
 from ..models.presets import TINY_CONFIGS
+from ..models.checkpoints import find_weight_files
 from ..models.registry import build_model, load_model, resolve_model_folder
 
 REQUIRED = ("dinov2", "triposg-dit", "triposg-vae", "actionmesh-denoiser", "actionmesh-autoencoder")
 OFFLOAD_POLICIES = ("cpu", "free", "keep")
+TRIPOSG_DINOV2 = "TripoSG/image_encoder_dinov2"  # Stage 0's own image encoder, used when present
 RUN_INFO_FILE = "actionmesh.json"  # optional, in a weights root: {"num_tokens": ..., "mesh_resolution": ...}
 Loader = Callable[[str, torch.device, torch.dtype], nn.Module]
 
@@ -94,11 +96,19 @@ class ModelSet:
                 if name in REQUIRED:
                     raise WeightsError(f"{exc}\nRun `actionmesh weights check {root}` to see every model's state.") \
                         from None
+        prior_encoder = root / TRIPOSG_DINOV2
+        if find_weight_files(prior_encoder, ("model.safetensors",)):
+            available.add("triposg-dinov2")
         info = json.loads((root / RUN_INFO_FILE).read_text()) if (root / RUN_INFO_FILE).is_file() else {}
         kwargs.setdefault("num_tokens", info.get("num_tokens", 2048))
         kwargs.setdefault("mesh_resolution", info.get("mesh_resolution", 512))
         kwargs.setdefault("description", info.get("description", f"weights in {root}"))
-        return cls(lambda name, device, dtype: load_model(name, root, device, dtype), available, **kwargs)
+        def loader(name: str, device: torch.device, dtype: torch.dtype) -> nn.Module:
+            if name == "triposg-dinov2":
+                return load_model("dinov2", prior_encoder, device, dtype)
+            return load_model(name, root, device, dtype)
+
+        return cls(loader, available, **kwargs)
 
     @classmethod
     def random(cls, size: str = "tiny", seed: int = 0, **kwargs) -> "ModelSet":

@@ -75,11 +75,15 @@ def make_reference(frames: PreparedFrames, models: ModelSet, settings: Settings,
     anchor = check_anchor(settings.anchor_frame, len(frames.clip))
     if mesh is None:
         with report.stage("reference mesh", models.device):
-            reference = generate_reference(models, frames.features[anchor], settings, progress)
+            features = frames.features[anchor]
+            if models.has("triposg-dinov2"):  # TripoSG conditions on its own DINOv2 copy
+                features = encode_frames(models, frames.images[anchor:anchor + 1], "triposg-dinov2")[0]
+            reference = generate_reference(models, features, settings, progress)
         stats = reference.stats
-        report.notes.append(f"reference mesh: {stats['queries']:,} decoder queries, {stats['queries'] / stats['dense_queries']:.1%} "
-                            f"of the {stats['dense_queries']:,} a dense {settings.mesh_resolution}^3 grid needs; "
-                            f"{len(reference.vertices):,} vertices, {len(reference.faces):,} faces")
+        report.notes.append(f"reference mesh: {stats['queries']:,} decoder queries, "
+                            f"{stats['queries'] / stats['dense_queries']:.1%} of the {stats['dense_queries']:,} that "
+                            f"a dense grid of the same resolution needs; {len(reference.vertices):,} vertices, "
+                            f"{len(reference.faces):,} faces")
         return reference
     with report.stage("mesh encoding", models.device):
         return encode_mesh(models, prepare_mesh(mesh), settings)

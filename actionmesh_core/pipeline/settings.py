@@ -27,7 +27,7 @@ class Settings:
     slide: int = 15
     face_budget: int = 40_000
     floaters_threshold: float = 0.02
-    mesh_resolution: int = 512
+    mesh_resolution: int | None = None  # None: the model set's default (512 for the official models)
     decode_batch: int = 4
     low_vram: bool = False
 
@@ -54,7 +54,8 @@ class Settings:
             (1 <= self.slide < self.window, f"slide must lie in [1, window - 1 = {self.window - 1}]"),
             (self.face_budget >= 100, "the face budget must be at least 100"),
             (0 <= self.floaters_threshold < 1, "floaters_threshold must lie in [0, 1)"),
-            (self.mesh_resolution >= 16 and self.mesh_resolution & (self.mesh_resolution - 1) == 0,
+            (self.mesh_resolution is None or (self.mesh_resolution >= 16
+                                              and self.mesh_resolution & (self.mesh_resolution - 1) == 0),
              "mesh_resolution must be a power of two, 16 or more (512 is the official value)"),
             (self.decode_batch >= 1, "decode_batch must be at least 1"),
             (self.anchor_frame >= 0, "the anchor frame must be 0 or more"),

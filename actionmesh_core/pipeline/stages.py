@@ -45,9 +45,10 @@ class ReferenceMesh:
     stats: dict = field(default_factory=dict)
 
 
-def encode_frames(models: ModelSet, images: np.ndarray) -> torch.Tensor:
-    """images: (T, S, S, 3) uint8 square frames on white -> (T, 257, hidden) tokens on the compute device."""
-    with models.use("dinov2") as dino, autocast(models.device, models.dtype):
+def encode_frames(models: ModelSet, images: np.ndarray, encoder: str = "dinov2") -> torch.Tensor:
+    """images: (T, S, S, 3) uint8 square frames on white -> (T, 257, hidden) tokens on the compute device.
+    encoder: "dinov2", or "triposg-dinov2" (TripoSG's own copy, for Stage 0, when the weights root has it)."""
+    with models.use(encoder) as dino, autocast(models.device, models.dtype):
         return encode_images(dino, torch.from_numpy(np.ascontiguousarray(images))).float()
 
 
@@ -67,9 +68,10 @@ def generate_reference(models: ModelSet, features: torch.Tensor, settings: Setti
                              on_step=lambda i, n: progress("reference mesh", i, n))[0]
     with models.use("triposg-vae") as vae, torch.inference_mode(), autocast(device, models.dtype):
         cache = vae.trunk(latent[None])
+        resolution = settings.mesh_resolution or models.mesh_resolution
         vertices, faces, stats = extract_mesh(lambda points: vae.query(cache, points[None])[0],
-                                              resolution=settings.mesh_resolution,
-                                              coarse_resolution=min(64, settings.mesh_resolution), device=device)
+                                              resolution=resolution, coarse_resolution=min(64, resolution),
+                                              device=device)
     if len(faces) == 0:
         raise MeshError("the image-to-3D prior produced no surface for the anchor frame; try another anchor frame "
                         "(--anchor-frame), another seed, or check that the subject mask is right")

@@ -1,0 +1,34 @@
+"""`actionmesh extend RESULT.npz MORE_FRAMES --out DIR`: continue a saved animation over the frames that follow."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..animated_mesh import AnimatedMesh
+from ..pipeline import RunReport, TqdmProgress, extend
+from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
+    settings_from, write_outputs
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "extend", help="continue a saved result (.npz) over more frames",
+        description="Autoregressive extension: the last frame of RESULT conditions the new frames (the paper's "
+                    "extrapolation). The output holds the old frames followed by the new ones, same faces.")
+    parser.add_argument("result", type=Path, help="animated_mesh.npz from video2mesh (or an earlier extend)")
+    parser.add_argument("input", help="the frames that follow: video file, folder of frames, or glob")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    add_frame_options(parser)
+    add_run_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    models = models_from(args)
+    report = RunReport()
+    anim = extend(AnimatedMesh.load(args.result), args.input, models, settings, selection=selection_from(args),
+                  masks=args.masks, progress=TqdmProgress(), report=report)
+    print_summary(anim, report, models, write_outputs(anim, args.out, args.outputs))
+    return 0
