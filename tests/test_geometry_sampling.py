@@ -6,7 +6,7 @@ import torch
 import trimesh
 
 from actionmesh_core.errors import MeshError
-from actionmesh_core.geometry import encoder_point_cloud, farthest_point_sampling, sample_surface, vertex_normals
+from actionmesh_core.geometry import encoder_point_cloud, farthest_point_sampling, sample_surface
 
 
 def test_samples_lie_on_the_surface_with_face_normals_area_weighted():
@@ -58,27 +58,6 @@ def test_farthest_point_sampling_picks_the_farthest_point_each_step():
         chosen = points[indices[:step]]
         nearest = torch.cdist(points, chosen).min(dim=1).values
         assert nearest[indices[step]] == nearest.max()
-
-
-def test_vertex_normals_are_area_weighted_unit_and_safe_for_isolated_vertices():
-    # vertex 0 is shared by a face in z=0 (area 2, normal +z) and one in x=0 (area 0.5, normal +x)
-    vertices = torch.tensor([[0.0, 0, 0], [2, 0, 0], [0, 2, 0], [0, 1, 0], [0, 0, 1], [9, 9, 9]])
-    faces = torch.tensor([[0, 1, 2], [0, 3, 4]])
-    normals = vertex_normals(vertices, faces)
-    expected = torch.tensor([0.5, 0.0, 2.0]) / torch.tensor([0.5, 0.0, 2.0]).norm()
-    assert torch.allclose(normals[0], expected, atol=1e-6)
-    assert torch.allclose(normals[1], torch.tensor([0.0, 0, 1]), atol=1e-6)
-    assert normals[5].tolist() == [0.0, 0.0, 0.0]
-
-
-def test_vertex_normals_of_a_sphere_point_outward_and_batch_over_frames():
-    sphere = trimesh.creation.icosphere(subdivisions=3)
-    vertices = torch.from_numpy(sphere.vertices).float()
-    faces = torch.from_numpy(sphere.faces)
-    normals = vertex_normals(vertices, faces)
-    assert ((normals * vertices).sum(-1) > 0.999).all()
-    frames = torch.stack([vertices, 2 * vertices + 1])
-    assert torch.allclose(vertex_normals(frames, faces), torch.stack([normals, normals]), atol=1e-6)
 
 
 def test_encoder_point_cloud_is_seeded_and_spread_out():

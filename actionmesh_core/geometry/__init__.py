@@ -3,7 +3,7 @@ mesh clean-up, user meshes, surface sampling and farthest point sampling."""
 
 from .extraction import extract_mesh
 from .postprocess import clean_mesh, decimate, postprocess_mesh, remove_floaters
-from .sampling import encoder_point_cloud, farthest_point_sampling, sample_surface, vertex_normals
+from .sampling import encoder_point_cloud, farthest_point_sampling, sample_surface
 from .user_mesh import PreparedMesh, UserMesh, load_user_mesh, prepare_user_mesh
 
 __all__ = [
@@ -19,5 +19,4 @@ __all__ = [
     "prepare_user_mesh",
     "remove_floaters",
     "sample_surface",
-    "vertex_normals",
 ]

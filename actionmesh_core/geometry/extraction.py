@@ -3,7 +3,9 @@
 The field is sampled on a dense coarse grid, then refined level by level (×2 each time) only in
 the cells near its zero level, so the dense fine grid is never evaluated. Marching cubes
 (scikit-image) then runs on the final grid, in which every unqueried sample holds the value of a
-coarser sample of the same, surface-free region.
+coarser sample of the same, surface-free region, so the surface comes out closed. Only the
+evaluation is sparse: the value grid is dense, (n+1)^3 float32 (540 MB at 512), because
+scikit-image needs a volume.
 
 Grid convention: a level with `n` cells per axis has `n + 1` samples per axis, and sample index
 `i` sits at `i * (2 * bounds) / n - bounds`. Vertices are mapped with the same formula, i.e.

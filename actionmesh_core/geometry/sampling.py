@@ -41,20 +41,6 @@ def farthest_point_sampling(points: torch.Tensor, k: int, start_index: int = 0) 
     return indices
 
 
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Area-weighted vertex normals.
-
-    vertices: (..., V, 3) float, faces: (F, 3) int64 -> (..., V, 3) unit normals; (0, 0, 0) for
-    vertices that no face of non-zero area uses.
-    """
-    corners = vertices[..., faces, :]  # (..., F, 3 corners, 3)
-    face_normals = torch.linalg.cross(corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :])
-    normals = torch.zeros_like(vertices)
-    for corner in range(3):
-        normals.index_add_(-2, faces[:, corner], face_normals)
-    return torch.nn.functional.normalize(normals, dim=-1)
-
-
 def encoder_point_cloud(
     vertices: np.ndarray,
     faces: np.ndarray,

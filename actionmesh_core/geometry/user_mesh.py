@@ -5,7 +5,7 @@ How the layouts relate:
 - `UserMesh` is the file as loaded. Its vertices are what gets animated and exported, so its
   faces, UVs and texture are never changed.
 - `PreparedMesh.vertices` are the merged vertices (UV-seam duplicates joined), in the model frame.
-  Stage II is queried at these positions with `PreparedMesh.normals`: its queries can be any set
+  Stage II is queried at these positions with their vertex normals: its queries can be any set
   of points with normals, so the animated vertices never need decimating, however many there are
   (the caller chunks the queries).
 - `PreparedMesh.encoder_vertices/encoder_faces` is the surface the TripoSG encoder samples. It is
@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 import trimesh
 from scipy.spatial import cKDTree
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, MeshError
 from .postprocess import clean_mesh, decimate
-from .sampling import vertex_normals
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +90,6 @@ class PreparedMesh:
     source:           the `UserMesh` (original layout, UVs, texture).
     vertices:         (Vm, 3) float32 merged vertices in the model frame, longest side [-1, 1].
     faces:            (Fm, 3) int64 merged, cleaned faces.
-    normals:          (Vm, 3) float32 unit area-weighted vertex normals (Stage II queries).
     encoder_vertices: (Ve, 3) float32, encoder_faces (Fe, 3) int64: the surface to sample for
                       the encoder (the merged mesh, or a decimated copy above the face limit).
     merge_map:        (V_orig,) int64 merged vertex of every original vertex.
@@ -104,7 +101,6 @@ class PreparedMesh:
     source: UserMesh
     vertices: np.ndarray
     faces: np.ndarray
-    normals: np.ndarray
     encoder_vertices: np.ndarray
     encoder_faces: np.ndarray
     merge_map: np.ndarray
@@ -223,7 +219,6 @@ def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: i
         source=user_mesh,
         vertices=vertices,
         faces=faces,
-        normals=vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy(),
         encoder_vertices=np.asarray(encoder.vertices, dtype=np.float32),
         encoder_faces=np.asarray(encoder.faces, dtype=np.int64),
         merge_map=merge_map.astype(np.int64),

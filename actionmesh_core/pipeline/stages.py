@@ -69,12 +69,13 @@ def generate_reference(models: ModelSet, features: torch.Tensor, settings: Setti
     with models.use("triposg-vae") as vae, torch.inference_mode(), autocast(device, models.dtype):
         cache = vae.trunk(latent[None])
         resolution = settings.mesh_resolution or models.mesh_resolution
-        vertices, faces, stats = extract_mesh(lambda points: vae.query(cache, points[None])[0],
-                                              resolution=resolution, coarse_resolution=min(64, resolution),
-                                              device=device)
-    if len(faces) == 0:
-        raise MeshError("the image-to-3D prior produced no surface for the anchor frame; try another anchor frame "
-                        "(--anchor-frame), another seed, or check that the subject mask is right")
+        try:
+            vertices, faces, stats = extract_mesh(lambda points: vae.query(cache, points[None])[0],
+                                                  resolution=resolution, coarse_resolution=min(64, resolution),
+                                                  device=device)
+        except MeshError as exc:
+            raise MeshError(f"the image-to-3D prior gave no usable surface for the anchor frame ({exc}); try another "
+                            "anchor frame (--anchor-frame), another seed, or check the subject mask") from None
     vertices, faces = postprocess_mesh(vertices, faces, settings.face_budget, settings.floaters_threshold)
     return ReferenceMesh(vertices, faces, latent.float().cpu(), stats=stats)
 
