@@ -27,14 +27,19 @@ from .stages import (ReferenceMesh, decode_animation, encode_frames, encode_mesh
 MeshInput = str | os.PathLike | UserMesh | PreparedMesh
 
 
-def matting_for(models: ModelSet):
-    """RMBG-1.4 as a matting function when its weights are available, else None."""
+def matting_for(models: ModelSet, progress: ProgressFn = no_progress):
+    """RMBG-1.4 as a matting function (frames (T, H, W, 3) uint8 -> alpha (T, H, W) uint8, one progress step per
+    frame) when its weights are available, else None."""
     if not models.has("rmbg"):
         return None
 
     def matting(frames: np.ndarray) -> np.ndarray:
+        alphas = []
         with models.use("rmbg") as rmbg:
-            return predict_alpha(rmbg, frames)
+            for k, frame in enumerate(frames):
+                alphas.append(predict_alpha(rmbg, frame[None])[0])
+                progress("background removal", k + 1, len(frames))
+        return np.stack(alphas)
 
     return matting
 
@@ -57,11 +62,12 @@ class PreparedFrames:
     features: torch.Tensor
 
 
-def prepare_frames(clip: Clip, models: ModelSet, report: RunReport | None = None) -> PreparedFrames:
+def prepare_frames(clip: Clip, models: ModelSet, report: RunReport | None = None,
+                   progress: ProgressFn = no_progress) -> PreparedFrames:
     """Masks (the clip's own, else RMBG-1.4), the union-box square crop on white, and DINOv2 tokens."""
     report = report if report is not None else RunReport()
     with report.stage("preprocessing"):
-        clip = with_subject_masks(clip, matting_for(models))
+        clip = with_subject_masks(clip, matting_for(models, progress))
         square = preprocess_clip(clip)
     with report.stage("image features", models.device):
         features = encode_frames(models, square.images)
@@ -124,7 +130,7 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
     clip = source if isinstance(source, Clip) else load_clip(source, masks=masks, invert_masks=invert_masks,
                                                               **(selection or {}))
     check_anchor(settings.anchor_frame, len(clip))
-    frames = prepare_frames(clip, models, report)
+    frames = prepare_frames(clip, models, report, progress)
     reference = make_reference(frames, models, settings, mesh, progress, report)
     return animate_reference(frames, reference, models, settings, progress, report)
 

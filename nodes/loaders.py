@@ -1,0 +1,179 @@
+"""Loader nodes: the models (from ComfyUI's models/actionmesh), a video and a mesh (from ComfyUI's input folder)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..actionmesh_core.errors import InputError, WeightsError
+from ..actionmesh_core.geometry import load_user_mesh
+from ..actionmesh_core.geometry.user_mesh import SUPPORTED_SUFFIXES, UP_AXIS_ROTATIONS
+from ..actionmesh_core.io.video_input import load_clip
+from ..actionmesh_core.models.attention import flash_attn_installed
+from ..actionmesh_core.models.registry import resolve_model_folder
+from ..actionmesh_core.pipeline import ModelSet, bundled_models
+from ..actionmesh_core.pipeline.interop import clip_to_comfy
+from ..actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
+from . import comfy_adapter as comfy
+from .files import inside, list_files, signature
+from .inputs import integer
+from .runtime import validated
+from .sockets import MESH, MODEL, LoadedModels
+
+BUNDLED = "bundled small model"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v")
+MESH_FOLDER = "3d"  # input/3d, where core Load 3D uploads meshes
+
+
+def weight_roots() -> dict[str, Path]:
+    """{name: folder} of the subfolders of ComfyUI's models/actionmesh folder(s) that hold every required model."""
+    roots = {}
+    for base in comfy.model_dirs():
+        for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
+            if folder.name not in roots and _holds_models(folder):
+                roots[folder.name] = folder
+    return roots
+
+
+def _holds_models(folder: Path) -> bool:
+    try:
+        for name in REQUIRED:
+            resolve_model_folder(name, folder)
+    except WeightsError:
+        return False
+    return True
+
+
+def _weights_folder(weights: str) -> Path:
+    roots = weight_roots()
+    if weights not in roots:
+        found = ", ".join(roots) or "none"
+        raise WeightsError(f"no complete ActionMesh weights folder named {weights!r} in {comfy.model_dirs()[0]} "
+                           f"(found: {found}). Each folder needs ActionMesh/denoiser, ActionMesh/autoencoder, "
+                           "TripoSG/transformer, TripoSG/vae and dinov2; see the README's 'Weights' section")
+    return roots[weights]
+
+
+class LoadModels:
+    DESCRIPTION = ("Loads the ActionMesh models, TripoSG, DINOv2 and (if present) RMBG-1.4 from a folder under "
+                   "models/actionmesh/. Each model goes to the GPU only while its stage runs.")
+    CATEGORY = "ActionMesh/loaders"
+    RETURN_TYPES = (MODEL,)
+    RETURN_NAMES = ("model",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "weights": ([*weight_roots(), BUNDLED], {"tooltip": (
+                "A folder under models/actionmesh/ holding ActionMesh/, TripoSG/ and dinov2/ (optional RMBG/), or "
+                "the small model bundled with the pack (for trying the nodes; far below the official quality).")}),
+            "precision": (["auto", "bf16", "fp16", "fp32"], {"tooltip": (
+                "Weight precision: auto = bf16 on GPUs that support it, else fp16 on GPU and fp32 on CPU.")}),
+            "attention": (["auto", "flash", "sdpa"], {"tooltip": (
+                "Attention kernel: flash needs the flash-attn package; auto uses it when it fits, else PyTorch SDPA.")}),
+            "offload": (list(OFFLOAD_POLICIES), {"tooltip": (
+                "Between stages: cpu = park models in RAM (fast reuse), free = drop them and reload from disk "
+                "(least memory), keep = leave them on the GPU (fastest, most VRAM).")}),
+        }}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, weights, attention):
+        def check():
+            if weights != BUNDLED:
+                _weights_folder(weights)
+            if attention == "flash" and not flash_attn_installed():
+                raise InputError("attention 'flash' needs the flash-attn package (pip install flash-attn); "
+                                 "choose auto or sdpa")
+        return validated(check)
+
+    @classmethod
+    def IS_CHANGED(cls, weights, **_):
+        return signature(BUNDLED_WEIGHTS if weights == BUNDLED else _weights_folder(weights))
+
+    def load(self, weights, precision, attention, offload):
+        options = {"device": comfy.torch_device(), "dtype": None if precision == "auto" else precision,
+                   "offload": offload}
+        if weights == BUNDLED:
+            return (LoadedModels(bundled_models(**options), attention, BUNDLED),)
+        return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), attention, weights),)
+
+
+def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:
+    path = inside(comfy.input_dir(), name)
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{name} is not a {what} file ({', '.join(suffixes)})")
+    if not path.is_file():
+        raise InputError(f"no file {name} in ComfyUI's input folder; upload it again")
+    return path
+
+
+class LoadVideo:
+    DESCRIPTION = ("Reads frames from a video in ComfyUI's input folder, one at a time: only the selected frames "
+                   "are kept, shrunk while decoding. Outputs the frames, their mask (from the video's alpha, if "
+                   "any) and the frame rate.")
+    CATEGORY = "ActionMesh/loaders"
+    RETURN_TYPES = ("IMAGE", "MASK", "FLOAT")
+    RETURN_NAMES = ("frames", "mask", "fps")
+    OUTPUT_TOOLTIPS = ("The selected frames [T, H, W, 3].",
+                       "1 = transparent, from the video's alpha channel (all 0 when it has none).",
+                       "Frame rate of the selected frames (the video's rate / stride).")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "video": (list_files(comfy.input_dir(), "", VIDEO_SUFFIXES), {
+                "video_upload": True, "tooltip": "A video in ComfyUI's input folder (mp4, mov, webm, mkv, gif, avi)."}),
+            "frame_load_cap": integer(31, 0, 100_000, "Keep at most this many frames (0 = all). Official runs use "
+                                                      "16-31 frames; continue longer videos with AR Extend."),
+            "stride": integer(1, 1, 1000, "Keep every n-th frame."),
+            "start_frame": integer(0, 0, 10_000_000, "The first frame to read."),
+            "max_side": integer(1024, 0, 8192, "Shrink frames while decoding so that their longer side is at most "
+                                               "this many pixels (0 = full size)."),
+        }}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, video):
+        return validated(lambda: _input_file(video, VIDEO_SUFFIXES, "video"))
+
+    @classmethod
+    def IS_CHANGED(cls, video, **_):
+        return signature(_input_file(video, VIDEO_SUFFIXES, "video"))
+
+    def load(self, video, frame_load_cap, stride, start_frame, max_side):
+        clip = load_clip(_input_file(video, VIDEO_SUFFIXES, "video"), start=start_frame, stride=stride,
+                         max_frames=frame_load_cap or None, max_side=max_side or None)
+        return (*clip_to_comfy(clip), clip.fps)
+
+
+class LoadMesh:
+    DESCRIPTION = ("Reads a GLB, glTF, OBJ or PLY mesh from ComfyUI's input/3d folder, keeping its vertex layout, "
+                   "UVs, texture and colours, for {video + mesh} -> 4D and motion transfer.")
+    CATEGORY = "ActionMesh/loaders"
+    RETURN_TYPES = (MESH,)
+    RETURN_NAMES = ("mesh",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "mesh_file": (list_files(comfy.input_dir(), MESH_FOLDER, SUPPORTED_SUFFIXES), {"tooltip": (
+                "A mesh in ComfyUI's input/3d folder (core Load 3D's upload puts files there). It must face the "
+                "way the subject faces in the anchor frame.")}),
+            "up_axis": (list(UP_AXIS_ROTATIONS), {"tooltip": (
+                "The file's up axis: +y for glTF and most exports, +z for Z-up files (e.g. many scans).")}),
+        }}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, mesh_file):
+        return validated(lambda: _input_file(mesh_file, SUPPORTED_SUFFIXES, "mesh"))
+
+    @classmethod
+    def IS_CHANGED(cls, mesh_file, **_):
+        return signature(_input_file(mesh_file, SUPPORTED_SUFFIXES, "mesh"))
+
+    def load(self, mesh_file, up_axis):
+        mesh = load_user_mesh(_input_file(mesh_file, SUPPORTED_SUFFIXES, "mesh"))
+        rotation = UP_AXIS_ROTATIONS[up_axis].astype("float32")
+        return (dataclasses.replace(mesh, vertices=mesh.vertices @ rotation.T),)

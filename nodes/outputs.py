@@ -1,0 +1,119 @@
+"""Output nodes: export files, preview the animation inside the node, render frames for video nodes."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..actionmesh_core.io.atomic import atomic_dir
+from ..actionmesh_core.io.export import export_animated_mesh
+from ..actionmesh_core.render import MODES, fit_to_unit_cube, over_background, render_views, turntable_azimuths
+from . import comfy_adapter as comfy
+from . import inputs
+from .files import inside, numbered_path
+from .runtime import NodeProgress, validated
+
+EXPORT_SUFFIXES = {"glb": ".glb", "usdz": ".usdz", "usd": ".usd", "npz": ".npz", "frames": "", "obj": "", "ply": ""}
+RENDER_CHUNK = 8  # frames rendered between two progress updates
+
+
+def _file_entry(path: Path, root: Path, kind: str) -> dict:
+    """How ComfyUI's /view names a file: {"filename", "subfolder", "type"}."""
+    subfolder = path.parent.relative_to(root.resolve()).as_posix()
+    return {"filename": path.name, "subfolder": "" if subfolder == "." else subfolder, "type": kind}
+
+
+class Export:
+    DESCRIPTION = ("Writes the animated mesh under ComfyUI's output folder (numbered like core savers) and returns "
+                   "its path relative to output/: wire it into core Preview 3D to view a GLB.")
+    CATEGORY = "ActionMesh/output"
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("path",)
+    OUTPUT_TOOLTIPS = ("The file (or folder) written, relative to ComfyUI's output folder.",)
+    OUTPUT_NODE = True
+    FUNCTION = "export"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "animation": inputs.ANIMATION,
+            "format": (list(EXPORT_SUFFIXES), {"tooltip": (
+                "glb: one animated GLB (morph targets; plays in Preview 3D, Blender, three.js); usdz/usd: "
+                "time-sampled USD; npz: raw arrays; frames/obj/ply: a folder of per-frame meshes.")}),
+            "filename_prefix": ("STRING", {"default": "actionmesh/ActionMesh", "tooltip": (
+                "Subfolder(s) and file name under ComfyUI's output folder; a counter is added.")}),
+        }}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, filename_prefix):
+        return validated(lambda: inside(comfy.output_dir(), filename_prefix))
+
+    def export(self, animation, format, filename_prefix):
+        root = comfy.output_dir()
+        target = numbered_path(root, filename_prefix, EXPORT_SUFFIXES[format])
+        if EXPORT_SUFFIXES[format]:
+            written = export_animated_mesh(animation, format, target)
+        else:
+            with atomic_dir(target) as folder:
+                export_animated_mesh(animation, format, folder)
+            written = target
+        entry = _file_entry(written, root, "output") | {"format": format}
+        return {"ui": {"3d": [entry]}, "result": (written.relative_to(root.resolve()).as_posix(),)}
+
+
+class PreviewAnimatedMesh:
+    DESCRIPTION = "Plays the animated mesh inside the node (play/pause, frame slider, drag to orbit)."
+    CATEGORY = "ActionMesh/output"
+    RETURN_TYPES = ()
+    OUTPUT_NODE = True
+    FUNCTION = "preview"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"animation": inputs.ANIMATION}}
+
+    def preview(self, animation):
+        root = comfy.temp_dir()
+        path = export_animated_mesh(animation, "glb", numbered_path(root, "actionmesh/preview", ".glb"))
+        entry = _file_entry(path, root, "temp") | {"frames": animation.num_frames, "fps": float(animation.fps)}
+        return {"ui": {"actionmesh_preview": [entry]}}
+
+
+class Render:
+    DESCRIPTION = "Renders every frame of the animated mesh to images (and masks) for video nodes."
+    CATEGORY = "ActionMesh/output"
+    RETURN_TYPES = ("IMAGE", "MASK")
+    RETURN_NAMES = ("frames", "mask")
+    OUTPUT_TOOLTIPS = ("Renders on white, [T, size, size, 3].", "1 = background.")
+    FUNCTION = "render"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "animation": inputs.ANIMATION,
+            "camera": (["turntable", "fixed"], {"tooltip": "turntable: one full turn over the clip; fixed: one view."}),
+            "mode": (list(MODES), {"tooltip": "shaded: grey (or the mesh's colours/texture) lit from the camera; "
+                                              "normals: normal directions as colours."}),
+            "size": inputs.integer(512, 64, 2048, "Width and height of the images in pixels."),
+            "azimuth": inputs.number(0.0, -360.0, 360.0, 1.0, "Camera angle around the vertical axis (start of "
+                                                              "the turntable), degrees."),
+            "elevation": inputs.number(20.0, -89.0, 89.0, 1.0, "Camera height angle, degrees."),
+        }}
+
+    def render(self, animation, camera, mode, size, azimuth, elevation):
+        frames = animation.num_frames
+        azimuths = azimuth + (turntable_azimuths(frames) if camera == "turntable" else np.zeros(frames))
+        fitted = dataclasses.replace(animation, vertices=fit_to_unit_cube(animation.vertices), frame_times=None)
+        progress, images = NodeProgress(), []
+        for start in range(0, frames, RENDER_CHUNK):
+            part = slice(start, start + RENDER_CHUNK)
+            chunk = dataclasses.replace(fitted, vertices=fitted.vertices[part], frame_times=None)
+            images.append(render_views(chunk, azimuths=[azimuths[part]], fit=False, size=size, mode=mode,
+                                       elevation_deg=elevation)[0])
+            progress("rendering", min(start + RENDER_CHUNK, frames), frames)
+        rgba = np.concatenate(images)
+        return (torch.from_numpy(over_background(rgba)).float().div_(255.0),
+                1.0 - torch.from_numpy(rgba[..., 3]).float().div_(255.0))

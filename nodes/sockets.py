@@ -1,0 +1,54 @@
+"""The pack's socket types: their wire names and the values that travel on them.
+
+ACTIONMESH_MODEL   `LoadedModels`: a core ModelSet and the attention kernel chosen for it.
+ACTIONMESH_MESH    a core `UserMesh` (Load Mesh, Mesh from MESH) or `ReferenceMesh` (Image3D Prior).
+ACTIONMESH_LATENT  `LatentSequence`: shape latents of some or all frames of a clip.
+ACTIONMESH_ANIM    a core `AnimatedMesh`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..actionmesh_core.errors import InputError
+from ..actionmesh_core.io.clip import Clip
+from ..actionmesh_core.pipeline import ModelSet, Settings
+
+MODEL, MESH, LATENT, ANIM = "ACTIONMESH_MODEL", "ACTIONMESH_MESH", "ACTIONMESH_LATENT", "ACTIONMESH_ANIM"
+
+
+@dataclass
+class LoadedModels:
+    """models: the lazily loaded ModelSet; attention: its kernel ("auto", "flash", "sdpa"); name: the weights."""
+
+    models: ModelSet
+    attention: str
+    name: str
+
+
+@dataclass
+class LatentSequence:
+    """Shape latents by frame: every frame 0..T-1 of `clip` after Temporal Diffusion, the anchor alone after the
+    prior.
+
+    latents:  {frame: (N, C) float32 CPU tensor}.
+    anchor:   the frame the reference mesh shows.
+    clip:     the frames they were made from (fps and last frame for the animation), None for the prior's.
+    settings: the run settings that made them (Stage II decodes the same windows).
+    """
+
+    latents: dict[int, torch.Tensor]
+    anchor: int
+    clip: Clip | None
+    settings: Settings
+
+    def stacked(self) -> torch.Tensor:
+        """(T, N, C) latents of every frame of the clip, in order."""
+        frames = len(self.clip) if self.clip is not None else 0
+        if frames < 2 or sorted(self.latents) != list(range(frames)):
+            raise InputError("Temporal Autoencoder needs the latent sequence of a whole clip, from Temporal Diffusion; "
+                             "this one holds only the latent(s) of frame(s) "
+                             f"{sorted(self.latents)} (the Image3D Prior's output goes into Temporal Diffusion)")
+        return torch.stack([self.latents[f] for f in range(frames)])

@@ -1,0 +1,290 @@
+"""Every node's function run on small inputs with the small model (random tiny weights, coarse mesh grid):
+results, progress, cancellation, and the errors users see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pygltflib
+import pytest
+import torch
+from test_nodes_support import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
+
+pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
+
+QUICK = {"guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest real run
+
+
+@pytest.fixture(scope="module")
+def model(pack):
+    return small_models(pack)
+
+
+@pytest.fixture(scope="module")
+def video(pack, comfy_base):
+    (images, mask, fps), _ = run_node(pack, "ActionMeshLoadVideo", video=EXAMPLE_VIDEO, frame_load_cap=3, stride=2,
+                                      start_frame=0, max_side=64)
+    return images, mask, fps
+
+
+@pytest.fixture(scope="module")
+def prior(pack, model, video):
+    (reference, latent), _ = run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1],
+                                      anchor_frame=1, steps=1, guidance=3.0, seed=7, face_budget=500,
+                                      mesh_resolution=0, low_vram=False)
+    return reference, latent
+
+
+@pytest.fixture(scope="module")
+def animation(pack, model, video, prior):
+    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
+                             reference=prior[0], reference_latent=prior[1], anchor_frame=0, steps=1, fps=video[2],
+                             **QUICK)
+    (anim,), _ = run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=prior[0],
+                          decode_batch=2)
+    return latents, anim
+
+
+class Interrupted(Exception):
+    pass
+
+
+class ProgressLog(list):
+    """(value, total) of every progress-bar update; the interrupt check raises from update `interrupt_after` on."""
+
+    interrupt_after: int | None = None
+
+
+@pytest.fixture
+def progress_log(pack, monkeypatch):
+    """Records every progress-bar update (ComfyUI's bar and interrupt flag replaced)."""
+    adapter = pack.nodes.comfy_adapter
+    log = ProgressLog()
+
+    class Bar:
+        def update_absolute(self, value, total=None, preview=None):
+            log.append((value, total))
+
+    def check_interrupt():
+        if log.interrupt_after is not None and len(log) + 1 >= log.interrupt_after:
+            raise Interrupted()
+
+    monkeypatch.setattr(adapter, "progress_bar", lambda total: Bar())
+    monkeypatch.setattr(adapter, "check_interrupt", check_interrupt)
+    return log
+
+
+def test_load_video_gives_frames_masks_and_fps(video):
+    images, mask, fps = video
+    assert images.shape == (3, 64, 64, 3) and images.dtype == torch.float32 and 0 <= images.min() < images.max() <= 1
+    assert mask.shape == (3, 64, 64) and fps == pytest.approx(4.0)  # 8 fps, every 2nd frame
+    assert mask[:, 0, 0].min() > 0.9 and mask[:, 32, 32].max() < 0.1  # transparent corners, opaque subject
+
+
+def test_prior_gives_a_reference_mesh_and_its_anchor_latent(pack, model, prior):
+    reference, latent = prior
+    assert reference.vertices.shape[1] == 3 and len(reference.faces) <= 500
+    assert list(latent.latents) == [1] and latent.anchor == 1 and latent.clip is None
+    assert torch.equal(latent.latents[1], reference.latent)
+    assert reference.latent.shape[0] == model.models.num_tokens
+
+
+def test_temporal_stages_give_one_topology_over_every_frame(animation, prior, video):
+    latents, anim = animation
+    assert sorted(latents.latents) == [0, 1, 2] and latents.anchor == 1
+    assert anim.num_frames == 3 and anim.fps == pytest.approx(video[2])
+    assert np.array_equal(anim.faces, prior[0].faces) and anim.num_vertices == len(prior[0].vertices)
+    assert np.allclose(anim.vertices[1], prior[0].vertices)  # the anchor frame is the reference
+    assert anim.last_frame is not None and anim.last_frame.shape == (64, 64, 4)
+
+
+def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video, prior, progress_log, monkeypatch):
+    runtime = pack.nodes.runtime
+    encoded = []
+    monkeypatch.setattr(runtime, "_last_prepared", None)
+    monkeypatch.setattr(runtime, "prepare_frames", lambda clip, models: encoded.append(len(clip)) or
+                        pack.actionmesh_core.pipeline.prepare_frames(clip, models))
+    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1], anchor_frame=1, steps=3,
+             guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+    assert progress_log == [(1, 3), (2, 3), (3, 3)]
+    progress_log.clear()
+    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
+                             reference=prior[0], anchor_frame=1, steps=2, fps=video[2], **(QUICK | {"window": 2}))
+    assert encoded == [3]  # the prior's frames were reused
+    assert progress_log == [(1, 4), (2, 4), (3, 4), (4, 4)]  # 2 windows x 2 steps
+    progress_log.clear()
+    run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=prior[0], decode_batch=1)
+    assert progress_log == [(2, 3), (3, 3)]  # one update per decoded frame (the anchor is given)
+
+
+def test_cancel_stops_at_the_next_step(pack, model, video, prior, progress_log):
+    progress_log.interrupt_after = 2
+    with pytest.raises(Interrupted):
+        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
+                 reference=prior[0], anchor_frame=1, steps=5, fps=video[2], **QUICK)
+    assert len(progress_log) == 1
+
+
+def test_user_mesh_keeps_layout_and_texture_through_export(pack, model, video, comfy_base):
+    (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
+    assert mesh.uvs is not None and mesh.texture is not None
+    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
+                             reference=mesh, anchor_frame=0, steps=1, fps=video[2], **QUICK)
+    (anim,), _ = run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=mesh,
+                          decode_batch=4)
+    assert np.array_equal(anim.faces, mesh.faces) and np.array_equal(anim.uvs, mesh.uvs)
+    assert np.allclose(anim.vertices[0], mesh.vertices, atol=1e-4)  # the anchor frame is the mesh, in its units
+    (path,), ui = run_node(pack, "ActionMeshExport", animation=anim, format="glb", filename_prefix="actionmesh/tex")
+    assert path == "actionmesh/tex_00001_.glb" and ui["3d"][0]["subfolder"] == "actionmesh"
+    gltf = pygltflib.GLTF2().load(str(comfy_base / "output" / path))
+    assert len(gltf.images) == 1 and len(gltf.animations) == 1
+
+
+def test_z_up_mesh_is_turned_to_y_up(pack, comfy_base):
+    (y_up,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+y")
+    (z_up,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+z")
+    assert np.allclose(z_up.vertices[:, 1], y_up.vertices[:, 2]) and np.allclose(z_up.vertices[:, 2], -y_up.vertices[:, 1])
+
+
+def test_ar_extend_appends_the_next_frames(pack, model, animation, comfy_base):
+    anim = animation[1]
+    (more, mask, _), _ = run_node(pack, "ActionMeshLoadVideo", video=EXAMPLE_VIDEO, frame_load_cap=2, stride=2,
+                                  start_frame=6, max_side=64)
+    (longer,), _ = run_node(pack, "ActionMeshARExtend", model=model, animation=anim, frames=more, mask=mask, steps=1,
+                            **QUICK)
+    assert longer.num_frames == 5 and np.array_equal(longer.faces, anim.faces)
+    assert np.array_equal(longer.vertices[:3], anim.vertices)
+    assert np.all(np.diff(longer.frame_times) > 0)
+
+
+def test_motion_transfer_animates_the_other_mesh(pack, model, video, comfy_base):
+    (target,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+y")
+    (anim,), _ = run_node(pack, "ActionMeshMotionTransfer", model=model, frames=video[0], mask=video[1], mesh=target,
+                          anchor_frame=0, steps=1, fps=video[2], **QUICK)
+    assert anim.num_frames == 3 and anim.num_vertices == len(target.vertices)
+    assert np.array_equal(anim.faces, target.faces) and anim.texture is not None
+
+
+def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):
+    stages, used = pack.nodes.stages, []
+    run_settings = stages.run_settings
+
+    def fewer_steps(*args, **kwargs):  # the fast preset's 50 + 15 steps, cut to 2 + 1 for the test
+        used.append(run_settings(*args, **kwargs))
+        return used[-1].replace(prior_steps=2, steps=1)
+
+    monkeypatch.setattr(stages, "run_settings", fewer_steps)
+    (anim,), _ = run_node(pack, "ActionMeshVideoToAnimatedMesh", model=model, frames=video[0][:2], mask=video[1][:2],
+                          fast=True, seed=3, anchor_frame=0, fps=5.0, low_vram=True)
+    assert (used[0].prior_steps, used[0].steps, used[0].seed, used[0].low_vram) == (50, 15, 3, True)
+    assert anim.num_frames == 2 and anim.fps == 5.0 and anim.num_faces > 0
+
+
+def test_remove_background_runs_rmbg_frame_by_frame(pack, model, video, progress_log, monkeypatch):
+    errors = pack.actionmesh_core.errors
+    with pytest.raises(errors.InputError, match="RMBG-1.4 background remover is not installed"):
+        run_node(pack, "ActionMeshRemoveBackground", model=model, frames=video[0])
+    monkeypatch.setattr(model.models, "has", lambda name: True)
+    monkeypatch.setattr(model.models, "use", lambda name: _Nothing())
+    monkeypatch.setattr(pack.actionmesh_core.pipeline.run, "predict_alpha",
+                        lambda rmbg, frames: (frames[..., 2] > 100).astype(np.uint8) * 255)
+    (mask,), _ = run_node(pack, "ActionMeshRemoveBackground", model=model, frames=video[0])
+    expected = (video[0][..., 2] * 255).round() <= 100
+    assert torch.equal(mask, expected.float()) and progress_log == [(1, 3), (2, 3), (3, 3)]
+
+
+class _Nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_frames_without_masks_need_rmbg(pack, model, video):
+    errors = pack.actionmesh_core.errors
+    opaque = torch.zeros_like(video[1])  # what core Load Image gives for images without alpha
+    with pytest.raises(errors.InputError, match="connect a mask"):
+        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=opaque, anchor_frame=0, steps=1,
+                 guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+
+
+def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation, comfy_base):
+    errors = pack.actionmesh_core.errors
+    images, mask, fps = video
+    stage = dict(model=model, frames=images, mask=mask, reference=prior[0], steps=1, fps=fps, **QUICK)
+    with pytest.raises(errors.InputError, match="anchor frame 5 is outside the clip's 3"):
+        run_node(pack, "ActionMeshTemporalDiffusion", anchor_frame=5, **stage)
+    other = pack.nodes.sockets.LatentSequence({1: torch.zeros(16, 16)}, 1, None, prior[1].settings)
+    with pytest.raises(errors.InputError, match="has 16 tokens but these models use 64"):
+        run_node(pack, "ActionMeshTemporalDiffusion", anchor_frame=0, reference_latent=other, **stage)
+    with pytest.raises(errors.InputError, match="latent sequence of a whole clip"):
+        run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=prior[1], reference=prior[0],
+                 decode_batch=1)
+    with pytest.raises(errors.InputError, match="empty: the subject is not visible"):
+        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=images, mask=torch.ones_like(mask),
+                 anchor_frame=0, steps=1, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+    with pytest.raises(errors.InputError, match="at least 2"):
+        run_node(pack, "ActionMeshMotionTransfer", model=model, frames=images[:1], mask=mask[:1], mesh=prior[0],
+                 anchor_frame=0, steps=1, fps=fps, **QUICK)
+    with pytest.raises(errors.InputError, match="size of the previous clip"):
+        run_node(pack, "ActionMeshARExtend", model=model, animation=animation[1], frames=images[:, :32], mask=mask[:, :32],
+                 steps=1, **QUICK)
+    (comfy_base / "input" / "broken.mp4").write_bytes(b"not a video")
+    with pytest.raises(errors.InputError, match="broken.mp4"):
+        run_node(pack, "ActionMeshLoadVideo", video="broken.mp4", frame_load_cap=3, stride=1, start_frame=0,
+                 max_side=64)
+    (comfy_base / "input" / "3d" / "points.ply").write_text(
+        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+        "end_header\n0 0 0\n1 0 0\n0 1 0\n")
+    with pytest.raises(errors.MeshError, match="no faces"):
+        run_node(pack, "ActionMeshLoadMesh", mesh_file="3d/points.ply", up_axis="+y")
+    with pytest.raises(errors.InputError, match="outside the animation's 3 frames"):
+        run_node(pack, "ActionMeshAnimationFrameToMESH", animation=animation[1], frame=3)
+
+
+def test_export_formats_paths_and_counters(pack, animation, comfy_base):
+    anim = animation[1]
+    for fmt, name in [("glb", "fmt_00001_.glb"), ("usdz", "fmt_00002_.usdz"), ("npz", "fmt_00003_.npz"),
+                      ("obj", "fmt_00004_")]:
+        (path,), ui = run_node(pack, "ActionMeshExport", animation=anim, format=fmt, filename_prefix="actionmesh/fmt")
+        assert path == f"actionmesh/{name}" and ui["3d"] == [
+            {"filename": name, "subfolder": "actionmesh", "type": "output", "format": fmt}]
+        assert (comfy_base / "output" / path).exists()
+    frames = sorted(p.name for p in (comfy_base / "output" / "actionmesh" / "fmt_00004_").glob("mesh_*"))
+    assert frames == ["mesh_00.obj", "mesh_01.obj", "mesh_02.obj"]
+    npz = pack.actionmesh_core.animated_mesh.AnimatedMesh.load(comfy_base / "output" / "actionmesh" / "fmt_00003_.npz")
+    assert np.array_equal(npz.vertices, anim.vertices)
+    with pytest.raises(pack.actionmesh_core.errors.InputError, match="leads outside"):
+        run_node(pack, "ActionMeshExport", animation=anim, format="glb", filename_prefix="../escape")
+
+
+def test_preview_writes_a_temp_glb_for_the_viewer(pack, animation, comfy_base):
+    result, ui = run_node(pack, "ActionMeshPreviewAnimatedMesh", animation=animation[1])
+    entry = ui["actionmesh_preview"][0]
+    assert result == () and entry["type"] == "temp" and entry["frames"] == 3
+    gltf = pygltflib.GLTF2().load(str(comfy_base / "temp" / entry["subfolder"] / entry["filename"]))
+    assert len(gltf.meshes[0].primitives[0].targets) >= 2 and len(gltf.animations) == 1
+
+
+def test_render_turntable_and_fixed_views(pack, animation):
+    anim = animation[1]
+    (turn, turn_mask), _ = run_node(pack, "ActionMeshRender", animation=anim, camera="turntable", mode="shaded",
+                                    size=64, azimuth=0.0, elevation=20.0)
+    (fixed, _), _ = run_node(pack, "ActionMeshRender", animation=anim, camera="fixed", mode="shaded", size=64,
+                             azimuth=0.0, elevation=20.0)
+    (normals, _), _ = run_node(pack, "ActionMeshRender", animation=anim, camera="fixed", mode="normals", size=64,
+                               azimuth=0.0, elevation=20.0)
+    assert turn.shape == (3, 64, 64, 3) and turn_mask.shape == (3, 64, 64) and turn.dtype == torch.float32
+    assert turn_mask[:, 0, 0].min() == 1.0 and turn_mask[:, 32, 32].max() < 1.0  # background = 1
+    assert torch.equal(turn[0], fixed[0]) and not torch.equal(turn[2], fixed[2])
+    assert not torch.equal(normals, fixed)
+
+
+def test_core_mesh_converters(pack, prior, animation):
+    (core,), _ = run_node(pack, "ActionMeshAnimationFrameToMESH", animation=animation[1], frame=2)
+    assert core.vertices.shape == (1, animation[1].num_vertices, 3)
+    assert np.array_equal(core.vertices[0].numpy(), animation[1].vertices[2])
+    (mesh,), _ = run_node(pack, "ActionMeshMeshFromMESH", mesh=core, index=0)
+    assert np.array_equal(mesh.faces, animation[1].faces)
+    (back,), _ = run_node(pack, "ActionMeshMeshToMESH", mesh=prior[0])
+    assert np.allclose(back.vertices[0].numpy(), prior[0].vertices)

@@ -1,0 +1,65 @@
+"""Shared by the node and workflow tests (no tests here): the pack imported the way ComfyUI imports it, a
+ComfyUI-like folder tree with the example inputs, and small models."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+PACK_DIR = Path(__file__).resolve().parents[1]
+EXAMPLE_VIDEO = "actionmesh_example.webm"
+EXAMPLE_MESH = "3d/actionmesh_example_mesh.glb"
+EXAMPLE_TARGET = "3d/actionmesh_example_target.glb"
+
+
+def load_pack():
+    """Import the pack folder's __init__.py by path under a path-derived module name, as ComfyUI's
+    nodes.load_custom_node does (so only relative imports work inside the pack)."""
+    name = str(PACK_DIR).replace(".", "_x_")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, PACK_DIR / "__init__.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def run_node(pack, node_id: str, **inputs):
+    """Call a node's FUNCTION like ComfyUI does; returns its result tuple (and the ui dict, if any)."""
+    cls = pack.NODE_CLASS_MAPPINGS[node_id]
+    out = getattr(cls(), cls.FUNCTION)(**inputs)
+    return (tuple(out.get("result", ())), out.get("ui")) if isinstance(out, dict) else (out, None)
+
+
+def small_models(pack, mesh_resolution: int = 16):
+    """The bundled small model's architecture with random weights, kept on the CPU, at a coarse mesh grid."""
+    model_set = pack.actionmesh_core.pipeline.ModelSet.random("tiny", device="cpu", dtype="fp32", offload="keep",
+                                                              mesh_resolution=mesh_resolution)
+    return pack.nodes.sockets.LoadedModels(model_set, "auto", "tiny test models")
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return load_pack()
+
+
+@pytest.fixture(scope="session")
+def comfy_base(tmp_path_factory):
+    """input/ (the workflows' example video and meshes), output/, temp/ and models/actionmesh/ as the adapter's
+    stand-in ComfyUI folders."""
+    base = tmp_path_factory.mktemp("comfyui")
+    shutil.copytree(PACK_DIR / "workflows" / "inputs", base / "input")
+    for folder in ("output", "temp", "models/actionmesh"):
+        (base / folder).mkdir(parents=True)
+    previous = os.environ.get("ACTIONMESH_COMFY_BASE")
+    os.environ["ACTIONMESH_COMFY_BASE"] = str(base)
+    yield base
+    if previous is None:
+        del os.environ["ACTIONMESH_COMFY_BASE"]
+    else:
+        os.environ["ACTIONMESH_COMFY_BASE"] = previous

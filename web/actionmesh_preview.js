@@ -1,0 +1,265 @@
+// ActionMesh frontend extension:
+// - "ActionMesh Preview Animated Mesh" plays the animated GLB its node wrote (one mesh, one morph target per
+//   frame) inside the node: play/pause, frame slider, drag to orbit. Plain WebGL2, no library: core's 3D
+//   viewer only attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
+// - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
+import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
+
+const PREVIEW_NODE = "ActionMeshPreviewAnimatedMesh";
+const LOAD_MESH_NODE = "ActionMeshLoadMesh";
+const MESH_SUFFIXES = ".glb,.gltf,.obj,.ply";
+
+// ---------------------------------------------------------------- GLB reading
+
+const COMPONENTS = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4 };
+const ARRAYS = { 5121: Uint8Array, 5123: Uint16Array, 5125: Uint32Array, 5126: Float32Array };
+
+function readAccessor(gltf, bin, index) {
+  const accessor = gltf.accessors[index];
+  const view = gltf.bufferViews[accessor.bufferView];
+  const Type = ARRAYS[accessor.componentType];
+  const count = accessor.count * COMPONENTS[accessor.type];
+  const offset = bin.byteOffset + (view.byteOffset || 0) + (accessor.byteOffset || 0);
+  return new Type(bin.buffer.slice(offset, offset + count * Type.BYTES_PER_ELEMENT));
+}
+
+// An animated GLB written by the pack -> {base, targets[], indices, fps}: frame k = base + targets[k].
+function parseGlb(buffer) {
+  const header = new DataView(buffer);
+  if (header.getUint32(0, true) !== 0x46546c67) throw new Error("not a GLB file");
+  const jsonLength = header.getUint32(12, true);
+  const gltf = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 20, jsonLength)));
+  const binStart = 20 + jsonLength + 8;
+  const bin = new Uint8Array(buffer, binStart, header.getUint32(20 + jsonLength, true));
+  const primitive = gltf.meshes[0].primitives[0];
+  return {
+    base: readAccessor(gltf, bin, primitive.attributes.POSITION),
+    targets: (primitive.targets || []).map((target) => readAccessor(gltf, bin, target.POSITION)),
+    indices: Uint32Array.from(readAccessor(gltf, bin, primitive.indices)),
+    fps: (gltf.extras && gltf.extras.fps) || 8,
+  };
+}
+
+// ---------------------------------------------------------------- WebGL2 viewer
+
+const VERTEX_SHADER = `#version 300 es
+uniform mat4 viewProjection;
+in vec3 position;
+out vec3 worldPosition;
+void main() { worldPosition = position; gl_Position = viewProjection * vec4(position, 1.0); }`;
+
+const FRAGMENT_SHADER = `#version 300 es
+precision highp float;
+uniform vec3 eye;
+in vec3 worldPosition;
+out vec4 color;
+void main() {
+  vec3 normal = normalize(cross(dFdx(worldPosition), dFdy(worldPosition)));
+  vec3 toEye = normalize(eye - worldPosition);
+  if (dot(normal, toEye) < 0.0) normal = -normal;
+  float light = 0.35 + 0.65 * max(dot(normal, normalize(toEye + vec3(0.3, 0.5, 0.0))), 0.0);
+  color = vec4(vec3(0.72) * light, 1.0);
+}`;
+
+function compile(gl, type, source) {
+  const shader = gl.createShader(type);
+  gl.shaderSource(shader, source);
+  gl.compileShader(shader);
+  if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(shader));
+  return shader;
+}
+
+function lookAtPerspective(eye, aspect) {
+  // Column-major view-projection for a camera at `eye` looking at the origin, +Y up, 40 degree field of view.
+  const f = [-eye[0], -eye[1], -eye[2]];
+  const fl = Math.hypot(...f);
+  const fw = f.map((v) => v / fl);
+  let side = [-fw[2], 0, fw[0]];  // forward x +Y
+  const sl = Math.hypot(...side) || 1;
+  side = side.map((v) => v / sl);
+  const up = [side[1] * fw[2] - side[2] * fw[1], side[2] * fw[0] - side[0] * fw[2], side[0] * fw[1] - side[1] * fw[0]];
+  const dot = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+  const view = [side[0], up[0], -fw[0], 0, side[1], up[1], -fw[1], 0, side[2], up[2], -fw[2], 0,
+    -dot(side, eye), -dot(up, eye), dot(fw, eye), 1];
+  const t = 1 / Math.tan((40 * Math.PI) / 360), near = 0.05 * fl, far = 10 * fl;
+  const proj = [t / aspect, 0, 0, 0, 0, t, 0, 0, 0, 0, (far + near) / (near - far), -1, 0, 0, (2 * far * near) / (near - far), 0];
+  const out = new Float32Array(16);
+  for (let c = 0; c < 4; c++)
+    for (let r = 0; r < 4; r++)
+      for (let k = 0; k < 4; k++) out[c * 4 + r] += proj[k * 4 + r] * view[c * 4 + k];
+  return out;
+}
+
+class AnimationViewer {
+  constructor(container) {
+    this.canvas = document.createElement("canvas");
+    this.canvas.style.cssText = "width:100%;flex:1;min-height:120px;background:#222;border-radius:4px;cursor:grab";
+    const controls = document.createElement("div");
+    controls.style.cssText = "display:flex;gap:6px;align-items:center;padding-top:4px;font:12px sans-serif;color:#ccc";
+    this.button = document.createElement("button");
+    this.button.textContent = "▶";
+    this.button.title = "play / pause";
+    this.slider = Object.assign(document.createElement("input"), { type: "range", min: 0, max: 0, step: "any", value: 0 });
+    this.slider.style.flex = "1";
+    this.label = document.createElement("span");
+    this.label.textContent = "no animation yet";
+    controls.append(this.button, this.slider, this.label);
+    container.append(this.canvas, controls);
+
+    this.gl = this.canvas.getContext("webgl2");
+    this.azimuth = 0.5;
+    this.elevation = 0.35;
+    this.playing = false;
+    this.time = 0;
+    this.button.onclick = () => this.setPlaying(!this.playing);
+    this.slider.oninput = () => { this.setPlaying(false); this.time = Number(this.slider.value); this.draw(); };
+    this.canvas.onpointerdown = (event) => this.drag(event);
+  }
+
+  drag(start) {
+    const [x0, y0, a0, e0] = [start.clientX, start.clientY, this.azimuth, this.elevation];
+    const move = (event) => {
+      this.azimuth = a0 - (event.clientX - x0) * 0.01;
+      this.elevation = Math.max(-1.5, Math.min(1.5, e0 + (event.clientY - y0) * 0.01));
+      this.draw();
+    };
+    const stop = () => { window.removeEventListener("pointermove", move); window.removeEventListener("pointerup", stop); };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", stop);
+  }
+
+  async load(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+    this.animation = parseGlb(await response.arrayBuffer());
+    const { base, targets, indices } = this.animation;
+    const gl = this.gl;
+    if (!this.program) {
+      this.program = gl.createProgram();
+      gl.attachShader(this.program, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
+      gl.attachShader(this.program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
+      gl.linkProgram(this.program);
+      this.positions = gl.createBuffer();
+      this.indexBuffer = gl.createBuffer();
+    }
+    this.frame = new Float32Array(base.length);
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, indices, gl.STATIC_DRAW);
+    let radius = 1e-6;  // the camera frames every frame of the animation
+    for (const target of targets.length ? targets : [new Float32Array(base.length)])
+      for (let i = 0; i < base.length; i += 3)
+        radius = Math.max(radius, Math.hypot(base[i] + target[i], base[i + 1] + target[i + 1], base[i + 2] + target[i + 2]));
+    this.distance = 2.8 * radius;
+    this.frames = Math.max(targets.length, 1);
+    this.slider.max = this.frames - 1;
+    this.time = 0;
+    this.setPlaying(this.frames > 1);
+    this.draw();
+  }
+
+  setPlaying(playing) {
+    this.playing = playing;
+    this.button.textContent = playing ? "⏸" : "▶";
+    if (playing) {
+      let last = performance.now();
+      const tick = (now) => {
+        if (!this.playing || !this.canvas.isConnected) return;
+        this.time = (this.time + ((now - last) / 1000) * this.animation.fps) % this.frames;
+        last = now;
+        this.draw();
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    }
+  }
+
+  draw() {
+    const gl = this.gl;
+    if (!this.animation || !gl) return;
+    const { base, targets } = this.animation;
+    const k = Math.floor(this.time), w = this.time - k;
+    const a = targets[k] || new Float32Array(base.length), b = targets[(k + 1) % this.frames] || a;
+    for (let i = 0; i < base.length; i++) this.frame[i] = base[i] + (1 - w) * a[i] + w * b[i];
+    this.slider.value = this.time;
+    this.label.textContent = `frame ${k + 1} / ${this.frames}`;
+
+    const width = this.canvas.clientWidth * devicePixelRatio, height = this.canvas.clientHeight * devicePixelRatio;
+    if (this.canvas.width !== width || this.canvas.height !== height) Object.assign(this.canvas, { width, height });
+    gl.viewport(0, 0, width, height);
+    gl.clearColor(0.13, 0.13, 0.13, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
+    gl.enable(gl.DEPTH_TEST);
+    gl.useProgram(this.program);
+    const eye = [Math.sin(this.azimuth) * Math.cos(this.elevation), Math.sin(this.elevation),
+      Math.cos(this.azimuth) * Math.cos(this.elevation)].map((v) => v * this.distance);
+    gl.uniformMatrix4fv(gl.getUniformLocation(this.program, "viewProjection"), false, lookAtPerspective(eye, width / height));
+    gl.uniform3fv(gl.getUniformLocation(this.program, "eye"), eye);
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
+    gl.bufferData(gl.ARRAY_BUFFER, this.frame, gl.DYNAMIC_DRAW);
+    const location = gl.getAttribLocation(this.program, "position");
+    gl.enableVertexAttribArray(location);
+    gl.vertexAttribPointer(location, 3, gl.FLOAT, false, 0, 0);
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
+    gl.drawElements(gl.TRIANGLES, this.animation.indices.length, gl.UNSIGNED_INT, 0);
+  }
+}
+
+// ---------------------------------------------------------------- nodes
+
+function viewUrl({ filename, subfolder, type }) {
+  const query = new URLSearchParams({ filename, subfolder, type, rand: String(Math.random()) });
+  return api.apiURL(`/view?${query}`);
+}
+
+async function uploadMesh(node) {
+  const picker = Object.assign(document.createElement("input"), { type: "file", accept: MESH_SUFFIXES });
+  picker.onchange = async () => {
+    const body = new FormData();
+    body.append("image", picker.files[0]);
+    body.append("subfolder", "3d");
+    body.append("type", "input");
+    const response = await api.fetchApi("/upload/image", { method: "POST", body });
+    if (response.status !== 200) return alert(`Upload failed: ${response.status} ${response.statusText}`);
+    const { name, subfolder } = await response.json();
+    const combo = node.widgets.find((widget) => widget.name === "mesh_file");
+    const value = `${subfolder}/${name}`;
+    if (!combo.options.values.includes(value)) combo.options.values.push(value);
+    combo.value = value;
+  };
+  picker.click();
+}
+
+app.registerExtension({
+  name: "ActionMesh.AnimatedMeshPreview",
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (nodeData.name === PREVIEW_NODE) {
+      const onNodeCreated = nodeType.prototype.onNodeCreated;
+      nodeType.prototype.onNodeCreated = function () {
+        onNodeCreated?.apply(this, arguments);
+        const container = document.createElement("div");
+        container.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%";
+        this.actionmeshViewer = new AnimationViewer(container);
+        const widget = this.addDOMWidget("animation_preview", "actionmesh_preview", container, { serialize: false });
+        widget.serialize = false;
+        this.setSize([400, 420]);
+      };
+      const onExecuted = nodeType.prototype.onExecuted;
+      nodeType.prototype.onExecuted = function (message) {
+        onExecuted?.apply(this, arguments);
+        const entry = message?.actionmesh_preview?.[0];
+        if (entry) this.actionmeshViewer.load(viewUrl(entry)).catch((error) => {
+          this.actionmeshViewer.label.textContent = `cannot show the preview: ${error.message}`;
+        });
+      };
+    }
+    if (nodeData.name === LOAD_MESH_NODE) {
+      const onNodeCreated = nodeType.prototype.onNodeCreated;
+      nodeType.prototype.onNodeCreated = function () {
+        onNodeCreated?.apply(this, arguments);
+        const button = this.addWidget("button", "upload mesh to input/3d", null, () => uploadMesh(this));
+        button.serialize = false;
+      };
+    }
+  },
+});
