@@ -1,0 +1,135 @@
+"""Evaluate a whole prediction folder against an ActionBench GT folder, resumably.
+
+After each sample the per-sample CSV (columns of the official evaluator, plus seconds) and
+`<csv>.summary.json` are rewritten atomically, so an interrupted run resumes where it stopped.
+A sample that fails is recorded with its error and left out of the means.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+from ..io.atomic import atomic_path
+from .loading import MESH_PATTERN, list_samples, load_gt, load_prediction
+from .metrics import DEFAULT_SEED, OFFICIAL, Protocol, evaluate_sample
+
+COLUMNS = ("uid", "cd_3d", "cd_4d", "cd_motion", "n_frames", "seconds", "status", "error_message")
+METRICS = (("CD-3D", "cd_3d"), ("CD-4D", "cd_4d"), ("CD-M", "cd_motion"))
+NO_SHARED_TOPOLOGY = "CD-M not computed: the predicted frames do not share one topology"
+
+
+def evaluate_dataset(gt_root: str | os.PathLike, pred_root: str | os.PathLike, out_csv: str | os.PathLike, *,
+                     seed: int = DEFAULT_SEED, protocol: Protocol = OFFICIAL, mesh_pattern: str = MESH_PATTERN,
+                     recompute: bool = False, device: str | None = None,
+                     echo: Callable[[str], None] = print) -> dict:
+    """Score every GT sample; rows already scored ("ok") in out_csv are kept unless recompute.
+
+    Returns the summary (also written to `<out_csv>.summary.json`).
+    """
+    out_csv = Path(out_csv)
+    uids = list_samples(gt_root)
+    rows = {} if recompute else {r["uid"]: r for r in _resumable_rows(out_csv, seed, protocol)}
+    for i, uid in enumerate(uids):
+        if uid not in rows:
+            rows[uid] = _evaluate_one(gt_root, pred_root, uid, seed, protocol, mesh_pattern, device)
+            write_results(out_csv, [rows[u] for u in uids if u in rows], seed, protocol)
+        row = rows[uid]
+        scores = "  ".join(f"{name} {_number(row[key])}" for name, key in METRICS)
+        echo(f"[{i + 1}/{len(uids)}] {uid}: {row['status']}  {scores}  {row['error_message']}".rstrip())
+    return write_results(out_csv, [rows[u] for u in uids], seed, protocol)
+
+
+def _evaluate_one(gt_root, pred_root, uid, seed, protocol, mesh_pattern, device) -> dict:
+    row = dict.fromkeys(COLUMNS, "") | {"uid": uid}
+    start = time.perf_counter()
+    try:
+        gt = load_gt(gt_root, uid)
+        result = evaluate_sample(gt, load_prediction(pred_root, uid, mesh_pattern), seed=seed,
+                                 protocol=protocol, device=device)
+    except Exception as exc:  # noqa: BLE001 - any failure of one sample is recorded, not fatal
+        return row | {"status": "error", "error_message": f"{type(exc).__name__}: {exc}",
+                      "seconds": round(time.perf_counter() - start, 2)}
+    return row | {
+        "cd_3d": result["cd_3d"], "cd_4d": result["cd_4d"], "cd_motion": result["cd_m"], "n_frames": len(gt),
+        "seconds": round(time.perf_counter() - start, 2), "status": "ok",
+        "error_message": NO_SHARED_TOPOLOGY if math.isnan(result["cd_m"]) else "",
+    }
+
+
+def summarize(rows: list[dict], seed: int, protocol: Protocol) -> dict:
+    """Means over the samples that scored (CD-M over those that have it), and what failed."""
+    scored = [r for r in rows if r["status"] == "ok"]
+    means, counts = {}, {}
+    for _, key in METRICS:
+        values = [float(r[key]) for r in scored if r[key] != "" and not math.isnan(float(r[key]))]
+        means[key], counts[key] = (sum(values) / len(values) if values else None), len(values)
+    failed = [r["uid"] for r in rows if r["status"] != "ok"]
+    return {"samples": len(rows), "scored": len(scored), "failed": len(failed), "failed_uids": failed,
+            "means": means, "counts": counts, "seed": seed, "protocol": asdict(protocol)}
+
+
+def write_results(out_csv: Path, rows: list[dict], seed: int, protocol: Protocol) -> dict:
+    """Rewrite the CSV and `<csv>.summary.json` (atomically); returns the summary."""
+    with atomic_path(out_csv) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+                             for r in rows)
+    summary = summarize(rows, seed, protocol)
+    with atomic_path(summary_path(out_csv)) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _resumable_rows(out_csv: Path, seed: int, protocol: Protocol) -> list[dict]:
+    """The scored rows of an earlier run with the same seed and protocol."""
+    rows = [r for r in read_rows(out_csv) if r["status"] == "ok"]
+    if rows:
+        earlier = json.loads(summary_path(out_csv).read_text()) if summary_path(out_csv).is_file() else {}
+        if earlier.get("seed") != seed or earlier.get("protocol") != asdict(protocol):
+            raise InputError(f"{out_csv} holds results made with another seed or protocol "
+                             f"(seed {earlier.get('seed')}): pass --recompute, or write to another --out")
+    return rows
+
+
+def read_rows(out_csv: Path) -> list[dict]:
+    """Rows of an earlier run's CSV ([] when there is none or it has other columns)."""
+    if not out_csv.is_file():
+        return []
+    with open(out_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader) if tuple(reader.fieldnames or ()) == COLUMNS else []
+
+
+def summary_path(out_csv: Path) -> Path:
+    return out_csv.with_name(out_csv.name + ".summary.json")
+
+
+def format_table(rows: list[dict], summary: dict) -> str:
+    """A fixed-width table: one line per sample, then the means and the count of failures."""
+    width = max([len("mean"), *(len(r["uid"]) for r in rows)])
+    lines = [f"{'sample':<{width}}  " + "  ".join(f"{name:>8}" for name, _ in METRICS) + "  status"]
+    for r in rows:
+        lines.append(f"{r['uid']:<{width}}  " + "  ".join(f"{_number(r[key]):>8}" for _, key in METRICS)
+                     + f"  {r['status']}")
+    lines.append(f"{'mean':<{width}}  " + "  ".join(f"{_number(summary['means'][key]):>8}" for _, key in METRICS)
+                 + f"  over {summary['scored']} of {summary['samples']} samples")
+    if summary["failed"]:
+        lines.append(f"{summary['failed']} sample(s) failed and are left out of the means: "
+                     + ", ".join(summary["failed_uids"]))
+    return "\n".join(lines)
+
+
+def _number(value) -> str:
+    if value in ("", None) or math.isnan(float(value)):
+        return "-"
+    return f"{float(value):.4f}"
