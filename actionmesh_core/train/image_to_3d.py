@@ -1,0 +1,60 @@
+"""Stage "dit": the image-to-3D prior of Stage 0 (TripoSG's DiT) and the small image encoder.
+
+Each batch item is one frame: its model image (the pipeline's framing) goes through the image encoder
+(a small DINOv2, trained here end to end with the DiT because no pretrained one fits the budget), and the
+DiT learns the rectified flow from noise to the frame's VAE latent, conditioned on the image tokens.
+A `context_dropout` share of items gets an all-zero context, the unconditional branch of guidance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.dataset import normalize_pixels
+from ..models import build_model
+from .cache import clip_latents
+from .config import TrainConfig
+from .flow import drop_context, noisy_latents, sample_sigmas
+from .loop import DatasetStage, step_generators
+
+
+@dataclass
+class ImageTo3DOptions:
+    tokens: int = 32
+    shift: float = 1.0  # flow-time shift of the training times (TripoSG's sampler uses 1)
+    context_dropout: float = 0.1
+
+
+class ImageTo3DStage(DatasetStage):
+    options_class = ImageTo3DOptions
+
+    def __init__(self, config: TrainConfig, device: torch.device):
+        super().__init__(config, device)
+        self.latents = clip_latents(self.data, config.inputs["vae"], self.options.tokens, device)
+        self.dit = build_model("triposg-dit", config.models["triposg-dit"], device)
+        self.encoder = build_model("dinov2", config.models["dinov2"], device)
+        self.trainable = {"triposg-dit": self.dit, "dinov2": self.encoder}
+
+    def batch(self, step: int) -> dict:
+        rng, generator = step_generators(self.config.seed, step, self.device)
+        clips = rng.integers(len(self.data), size=self.config.batch_size)
+        frames = rng.integers(self.data.num_frames, size=self.config.batch_size)
+        order = np.lexsort((frames, clips))  # memory-map reads in file order
+        clips, frames = clips[order], frames[order]
+        images = torch.from_numpy(np.array(self.data.images[clips, frames])).to(self.device)
+        return {"pixels": normalize_pixels(images),
+                "latents": torch.from_numpy(np.array(self.latents[clips, frames])).to(self.device),
+                "generator": generator}
+
+    def loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        generator = batch["generator"]
+        context = self.encoder(pixel_values=batch["pixels"]).last_hidden_state
+        context = drop_context(context, self.options.context_dropout, generator)
+        x0 = batch["latents"]
+        sigma = sample_sigmas(len(x0), self.options.shift, generator)
+        noisy, velocity = noisy_latents(x0, sigma, generator)
+        prediction = self.dit(noisy, sigma * 1000.0, context)
+        return (prediction - velocity).square().mean(), {}
