@@ -18,7 +18,7 @@ from .io.atomic import atomic_path
 
 
 OPTIONAL_ARRAYS = ("uvs", "texture", "base_color", "vertex_colors", "latents", "model_transform", "merge_map",
-                   "last_frame")
+                   "last_frame", "crop_box")
 
 
 @dataclass
@@ -32,13 +32,14 @@ class AnimatedMesh:
     uvs:         optional (V, 2) float32 texture coordinates (glTF convention: v down).
     texture:     optional (H, W, 3|4) uint8 base-colour image.
     base_color:  optional (4,) float32 RGBA base-colour factor.
-    vertex_colors: optional (V, 4) uint8.
+    vertex_colors: optional (V, 3|4) uint8.
     latents:     optional (T, tokens, 64) float32 Stage I latents that produced the animation.
     model_transform: optional (4, 4) float32 mapping stored vertices to the model frame (None: identity;
                  set when a user mesh was animated in its own units).
     merge_map:   optional (V,) int64 model-side vertex of every stored vertex (None: identity; set when a
                  user mesh's seam-split vertices were merged for the model).
     last_frame:  optional (H, W, 4) uint8 RGBA last input frame, so `extend` can continue the clip.
+    crop_box:    optional (4,) int64 (x0, y0, x1, y1) input crop of the run, so `extend` keeps its framing.
     name:        a short name used for exported nodes and clips.
     """
 
@@ -54,6 +55,7 @@ class AnimatedMesh:
     model_transform: np.ndarray | None = None
     merge_map: np.ndarray | None = None
     last_frame: np.ndarray | None = None
+    crop_box: np.ndarray | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
 
@@ -67,10 +69,10 @@ class AnimatedMesh:
                 )
         self.vertices = np.asarray(self.vertices, dtype=np.float32)
         self.faces = np.asarray(self.faces, dtype=np.int64)
+        if self.vertices.ndim > 0 and len(self.vertices) == 0:
+            raise MeshError("the animation has zero frames")
         if self.vertices.ndim != 3 or self.vertices.shape[-1] != 3:
             raise MeshError(f"vertices must have shape (frames, vertices, 3), got {self.vertices.shape}")
-        if self.vertices.shape[0] == 0:
-            raise MeshError("the animation has zero frames")
         if self.faces.ndim != 2 or self.faces.shape[-1] != 3 or len(self.faces) == 0:
             raise MeshError(f"faces must have shape (faces, 3) with at least one face, got {self.faces.shape}")
         if not np.isfinite(self.vertices).all():
@@ -91,14 +93,15 @@ class AnimatedMesh:
             raise MeshError("frame_times must increase strictly")
         if self.uvs is not None:
             self.uvs = np.asarray(self.uvs, dtype=np.float32)
-            if self.uvs.shape != (self.num_vertices, 2):
-                raise MeshError(f"uvs must have shape ({self.num_vertices}, 2), got {self.uvs.shape}")
+            _check_shape("uvs", self.uvs, (self.num_vertices, 2))
         if self.texture is not None:
             self.texture = np.asarray(self.texture, dtype=np.uint8)
+            _check_shape("texture", self.texture, ("H", "W", (3, 4)))
         if self.base_color is not None:
             self.base_color = np.asarray(self.base_color, dtype=np.float32).reshape(4)
         if self.vertex_colors is not None:
             self.vertex_colors = np.asarray(self.vertex_colors, dtype=np.uint8)
+            _check_shape("vertex_colors", self.vertex_colors, (self.num_vertices, (3, 4)))
         if self.latents is not None:
             self.latents = np.asarray(self.latents, dtype=np.float32)
         if self.model_transform is not None:
@@ -109,6 +112,8 @@ class AnimatedMesh:
                 raise MeshError(f"merge_map must have shape ({self.num_vertices},), got {self.merge_map.shape}")
         if self.last_frame is not None:
             self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
+        if self.crop_box is not None:
+            self.crop_box = np.asarray(self.crop_box, dtype=np.int64).reshape(4)
 
     @property
     def num_frames(self) -> int:
@@ -170,3 +175,18 @@ class AnimatedMesh:
         kwargs = {key: data[key] for key in data.files if key not in ("fps", "name")}
         return cls(fps=float(data["fps"]) if "fps" in data else 8.0,
                    name=str(data["name"]) if "name" in data else "ActionMesh", **kwargs)
+
+
+def _check_shape(name: str, array: np.ndarray, expected: tuple) -> None:
+    """Raise a MeshError unless `array.shape` fits `expected`.
+
+    expected: one entry per axis, a size, a tuple of allowed sizes, or a letter for any size above
+    zero; e.g. ("H", "W", (3, 4)) for an RGB or RGBA image.
+    """
+
+    def fits(size: int, allowed) -> bool:
+        return size > 0 if isinstance(allowed, str) else size in np.atleast_1d(allowed)
+
+    if array.ndim != len(expected) or not all(map(fits, array.shape, expected)):
+        axes = ", ".join("|".join(map(str, a)) if isinstance(a, tuple) else str(a) for a in expected)
+        raise MeshError(f"{name} must have shape ({axes}), got {array.shape}")

@@ -146,3 +146,81 @@ def vae_decode(vae, latents, points):
     x = x + cross_attn(head.x_attn, ln(head.norm_x_attn, x), h)
     x = x + head.ff.net[2](F.gelu(head.ff.net[0].proj(ln(head.norm_ff, x))))
     return -d.proj_out(ln(d.norm_out, x))[..., 0]
+
+
+def vae_encode(vae, points, query_points):
+    """TripoSG spec §2.2-2.3. points (B, N, 6), query_points (B, M, 6) xyz + normals -> (mean, logvar), each
+    (B, M, C): proj_in shared by queries and points, a cross-attention block, self-attention blocks,
+    LayerNorm, quant = [mean | logvar], logvar clamped to [-30, 20]."""
+    e = vae.encoder
+
+    def tokens(p):
+        return e.proj_in(torch.cat([fourier(p[..., :3]), p[..., 3:]], -1))
+
+    x = block(e.blocks[0], tokens(query_points), context=tokens(points))
+    for b in e.blocks[1:]:
+        x = block(b, x)
+    moments = vae.quant(ln(e.norm_out, x))
+    channels = moments.shape[-1] // 2
+    return moments[..., :channels], moments[..., channels:].clamp(-30, 20)
+
+
+def rebnconv(m, x, dilation=1):
+    """RMBG's REBNCONV: 3x3 conv (padding = dilation) -> BatchNorm with running statistics -> ReLU."""
+    bn = m.bn_s1
+    y = F.conv2d(x, m.conv_s1.weight, m.conv_s1.bias, padding=dilation, dilation=dilation)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return torch.relu((y - bn.running_mean[:, None, None]) * scale[:, None, None] + bn.bias[:, None, None])
+
+
+def upsample_like(x, like):
+    return F.interpolate(x, size=like.shape[2:], mode="bilinear", align_corners=False)
+
+
+def pool(x):
+    return F.max_pool2d(x, 2, stride=2, ceil_mode=True)
+
+
+def rsu(m, x, depth):
+    """RSU-L: hx1 = conv1(conv_in(x)), pool before each further level, a dilation-2 bottom conv on the
+    last level, then conv{k}d([upsampled deeper, hx_k]) back up, plus conv_in(x)."""
+    x_in = rebnconv(m.rebnconvin, x)
+    levels = [rebnconv(m.rebnconv1, x_in)]
+    for k in range(2, depth):
+        levels.append(rebnconv(getattr(m, f"rebnconv{k}"), pool(levels[-1])))
+    h = rebnconv(getattr(m, f"rebnconv{depth}"), levels[-1], dilation=2)
+    for k in range(depth - 1, 0, -1):
+        h = rebnconv(getattr(m, f"rebnconv{k}d"), torch.cat([upsample_like(h, levels[k - 1]), levels[k - 1]], 1))
+    return h + x_in
+
+
+def rsu4f(m, x):
+    """RSU-4F: no pooling, dilations 1, 2, 4, 8 down and 4, 2, 1 up."""
+    x_in = rebnconv(m.rebnconvin, x)
+    hx1 = rebnconv(m.rebnconv1, x_in)
+    hx2 = rebnconv(m.rebnconv2, hx1, dilation=2)
+    hx3 = rebnconv(m.rebnconv3, hx2, dilation=4)
+    hx4 = rebnconv(m.rebnconv4, hx3, dilation=8)
+    hx3d = rebnconv(m.rebnconv3d, torch.cat([hx4, hx3], 1), dilation=4)
+    hx2d = rebnconv(m.rebnconv2d, torch.cat([hx3d, hx2], 1), dilation=2)
+    return rebnconv(m.rebnconv1d, torch.cat([hx2d, hx1], 1)) + x_in
+
+
+def rmbg(m, x):
+    """TripoSG spec §7: stride-2 stem; stages 1-6 (RSU7, 6, 5, 4, 4F, 4F) with pools between; decoder
+    stages 5d-1d on [upsampled deeper, skip]; sides on hx1d..hx5d, hx6, upsampled to x, sigmoid."""
+    hx = F.conv2d(x, m.conv_in.weight, m.conv_in.bias, stride=2, padding=1)
+    hx1 = rsu(m.stage1, hx, 7)
+    hx2 = rsu(m.stage2, pool(hx1), 6)
+    hx3 = rsu(m.stage3, pool(hx2), 5)
+    hx4 = rsu(m.stage4, pool(hx3), 4)
+    hx5 = rsu4f(m.stage5, pool(hx4))
+    hx6 = rsu4f(m.stage6, pool(hx5))
+    hx5d = rsu4f(m.stage5d, torch.cat([upsample_like(hx6, hx5), hx5], 1))
+    hx4d = rsu(m.stage4d, torch.cat([upsample_like(hx5d, hx4), hx4], 1), 4)
+    hx3d = rsu(m.stage3d, torch.cat([upsample_like(hx4d, hx3), hx3], 1), 5)
+    hx2d = rsu(m.stage2d, torch.cat([upsample_like(hx3d, hx2), hx2], 1), 6)
+    hx1d = rsu(m.stage1d, torch.cat([upsample_like(hx2d, hx1), hx1], 1), 7)
+    sides = [m.side1, m.side2, m.side3, m.side4, m.side5, m.side6]
+    maps = [hx1d, hx2d, hx3d, hx4d, hx5d, hx6]
+    return [torch.sigmoid(upsample_like(F.conv2d(h, s.weight, s.bias, padding=1), x)) for s, h in zip(sides, maps)]

@@ -93,3 +93,52 @@ def test_extend_continues_a_saved_result(tiny_root, frame_folder, tmp_path):
                  str(tiny_root), "--outputs", "npz,glb", *FAST]) == 0
     anim = AnimatedMesh.load(longer / "animated_mesh.npz")
     assert anim.num_frames == 8 and (longer / "animated_mesh.glb").is_file()
+
+
+def _small_animation() -> AnimatedMesh:
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    return AnimatedMesh(np.stack([sphere.vertices, sphere.vertices * 1.1]), sphere.faces)
+
+
+def test_a_failing_format_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
+    from actionmesh_core.cli import run_options
+    from actionmesh_core.errors import MeshError
+
+    export = run_options.export_animated_mesh
+
+    def failing_npz(anim, fmt, path, **options):
+        if fmt == "npz":
+            raise MeshError("disk full")
+        return export(anim, fmt, path, **options)
+
+    monkeypatch.setattr(run_options, "export_animated_mesh", failing_npz)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "animated_mesh.glb").write_bytes(b"old")
+    with pytest.raises(MeshError, match="disk full"):
+        run_options.write_outputs(_small_animation(), out, "glb,frames,obj,npz")
+    assert sorted(p.name for p in out.iterdir()) == ["animated_mesh.glb", "notes.txt"]
+    assert (out / "animated_mesh.glb").read_bytes() == b"old"
+    with pytest.raises(MeshError):
+        run_options.write_outputs(_small_animation(), tmp_path / "fresh", "glb,npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no new folder, no temporary folder
+
+
+def test_outputs_replace_only_our_own_files(tmp_path):
+    from actionmesh_core.cli.run_options import write_outputs
+
+    out = tmp_path / "out"
+    (out / "obj").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    (out / "mesh_07.glb").write_bytes(b"frame of an earlier, longer run")
+    (out / "obj" / "mesh_07.obj").write_text("old")
+    written = write_outputs(_small_animation(), out, "glb,frames,obj")
+    assert written == [out / "animated_mesh.glb", out, out / "obj"]
+    assert sorted(p.name for p in out.iterdir()) == ["animated_mesh.glb", "mesh_00.glb", "mesh_01.glb", "notes.txt",
+                                                     "obj"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in (out / "obj").glob("mesh_*")) == ["mesh_00.obj", "mesh_01.obj"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

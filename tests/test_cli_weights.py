@@ -39,6 +39,21 @@ def test_broken_and_missing_models_are_reported(tmp_path, capsys):
     assert "2 required model(s) missing or broken" in out
 
 
+def test_bad_config_and_corrupt_header_are_reported_as_broken(tmp_path, capsys):
+    write_root(tmp_path)
+    (tmp_path / "TripoSG/transformer/config.json").write_text('{"width": "wide"}')
+    (tmp_path / "ActionMesh/denoiser/config.json").write_text("[64]")
+    weights = tmp_path / "ActionMesh/autoencoder/model.safetensors"
+    weights.write_bytes(weights.read_bytes().replace(b'"data_offsets"', b'"data_offset_"', 1))
+    assert main(["weights", "check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "triposg-dit              BROKEN" in out
+    assert "TripoSG/transformer/config.json is not a usable triposg-dit config (TypeError" in out
+    assert "actionmesh-denoiser      BROKEN" in out and "config.json holds a JSON list" in out
+    assert "actionmesh-autoencoder   BROKEN" in out and "model.safetensors has a malformed safetensors header" in out
+    assert "3 required model(s) missing or broken" in out
+
+
 def test_no_root_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.delenv("ACTIONMESH_WEIGHTS", raising=False)
     assert main(["weights", "check"]) == 2

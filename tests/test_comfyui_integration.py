@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,10 +23,12 @@ import uuid
 import pygltflib
 import pytest
 from test_nodes_support import EXAMPLE_VIDEO, PACK_DIR, load_pack
-from test_workflows import SPEED
+from test_workflows import CORE_NODES, SPEED, required_inputs
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
 PACK_NAME = "comfyui-actionmesh"
+PLAYER = PACK_DIR / "tests" / "js" / "preview_player.mjs"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = [pytest.mark.comfyui, pytest.mark.skipif(not COMFYUI, reason="set COMFYUI_PATH to a ComfyUI checkout")]
 
 
@@ -49,9 +52,12 @@ class Server:
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         return self.request("/upload/image", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
-    def run(self, prompt: dict, timeout: float = 300.0) -> dict:
-        """Queue an API-format prompt and wait for its /history entry."""
-        prompt_id = self.request("/prompt", {"prompt": prompt, "client_id": uuid.uuid4().hex})["prompt_id"]
+    def queue(self, prompt: dict, client_id: str | None = None) -> str:
+        """Queue an API-format prompt; returns its id."""
+        return self.request("/prompt", {"prompt": prompt, "client_id": client_id or uuid.uuid4().hex})["prompt_id"]
+
+    def wait(self, prompt_id: str, timeout: float = 300.0) -> dict:
+        """The prompt's /history entry once it has finished (succeeded, failed or been interrupted)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             entry = self.request(f"/history/{prompt_id}").get(prompt_id)
@@ -60,13 +66,28 @@ class Server:
             time.sleep(0.5)
         raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout} s")
 
+    def run(self, prompt: dict) -> dict:
+        return self.wait(self.queue(prompt))
+
+
+def first_progress(events, prompt_id: str, node_id: str) -> dict:
+    """Read websocket messages until the first `progress` event of node `node_id` in prompt `prompt_id`."""
+    while True:
+        message = events.recv()
+        if isinstance(message, str):  # binary messages are preview images
+            event = json.loads(message)
+            data = event.get("data", {})
+            if event["type"] == "progress" and data.get("prompt_id") == prompt_id and data.get("node") == node_id:
+                return data
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("comfyui_run")
     link = os.path.join(COMFYUI, "custom_nodes", PACK_NAME)
-    if not os.path.lexists(link):
-        os.symlink(PACK_DIR, link)
+    assert os.path.islink(link) or not os.path.exists(link), f"{link} is a real folder, not this checkout"
+    os.symlink(PACK_DIR, link + ".new")
+    os.replace(link + ".new", link)  # a link left by another checkout now points here
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -120,6 +141,33 @@ def test_pack_loads_and_registers_every_node(server):
     assert "actionmesh" in server.request("/models")
 
 
+def combo_choices(spec: list) -> list | None:
+    """A combo input's choices in /object_info (V1 nodes: [[choices], {...}], V3: ["COMBO", {"options": [...]}])."""
+    kind, options = spec[0], spec[1] if len(spec) > 1 else {}
+    return kind if isinstance(kind, list) else options.get("options") if kind == "COMBO" else None
+
+
+def test_core_node_declarations_match_the_servers(server):
+    """test_workflows.CORE_NODES (hand-copied) against this ComfyUI: outputs, input order (= widgets_values
+    order), required inputs, types, combo choices and ranges."""
+    info = server.request("/object_info")
+    for node_id, (inputs, outputs) in CORE_NODES.items():
+        order, declared = info[node_id]["input_order"], info[node_id]["input"]
+        assert info[node_id]["output"] == list(outputs), node_id
+        assert list(inputs) == order["required"] + order.get("optional", []), node_id
+        assert required_inputs(node_id) == set(order["required"]), node_id
+        for name, (kind, *options) in inputs.items():
+            spec, where = (declared["required"] | declared.get("optional", {}))[name], f"{node_id}.{name}"
+            if kind == "FILE":
+                assert combo_choices(spec) is not None, where
+            elif isinstance(kind, list):
+                assert set(kind) <= set(combo_choices(spec)), where
+            else:
+                assert spec[0] == kind, where
+            for key, value in (options[0] if options else {}).items():
+                assert spec[1][key] == value, where
+
+
 def test_workflow_templates_are_listed_and_served(server):
     names = server.request("/workflow_templates")[PACK_NAME]
     assert sorted(names) == sorted(p.stem for p in (PACK_DIR / "workflows").glob("*.json"))
@@ -140,6 +188,31 @@ def test_video_to_4d_runs_and_its_glb_downloads(server):
         {k: preview[k] for k in ("filename", "subfolder", "type")}))[:4] == b"glTF"
 
 
+def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
+    """web/actionmesh_preview.js in ComfyUI's frontend (headless Chromium): the GLB loads and is drawn, play/pause
+    and the slider change the frame. ACTIONMESH_SCREENSHOT=file.png keeps a screenshot to look at."""
+    node = shutil.which("node")
+    if not (node and os.access(CHROMIUM, os.X_OK) and (PLAYER.parent / "node_modules" / "playwright-core").is_dir()):
+        pytest.skip("needs Node.js, Chromium (apt-get install chromium) and playwright-core (cd tests/js && "
+                    "npm install --no-save playwright-core)")
+    server.upload(PACK_DIR / "workflows" / "inputs" / EXAMPLE_VIDEO)
+    prompt = tmp_path / "prompt.json"
+    prompt.write_text(json.dumps(quick(api_workflow("video_to_4d"))))
+    screenshot = os.environ.get("ACTIONMESH_SCREENSHOT", str(tmp_path / "preview_player.png"))
+    result = subprocess.run([node, str(PLAYER), server.url, str(PACK_DIR / "workflows" / "video_to_4d.json"),
+                             str(prompt), "7", screenshot], capture_output=True, text=True, timeout=400, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = json.loads(result.stdout.splitlines()[-1])
+    assert shown["queued"] == 200 and shown["loaded"]["webgl2"] and shown["loaded"]["frames"] == 3, shown
+    assert shown["drawnPixels"] > 100, shown  # the mesh, not only the background
+    assert shown["playing"]["playing"] and shown["playing"]["time"] > 0, shown
+    assert not shown["paused"]["playing"] and shown["stillPaused"]["time"] == shown["paused"]["time"], shown
+    assert shown["resumed"]["playing"], shown
+    assert not shown["first"]["playing"] and shown["first"]["label"] == "frame 1 / 3", shown
+    assert not shown["last"]["playing"] and shown["last"]["label"] == "frame 3 / 3", shown
+    assert shown["errors"] == [], shown
+
+
 def test_bad_widget_values_are_node_errors(server):
     workflow = quick(api_workflow("video_to_4d"))
     workflow["6"]["inputs"]["filename_prefix"] = "../outside"
@@ -151,16 +224,18 @@ def test_bad_widget_values_are_node_errors(server):
 
 
 def test_interrupt_cancels_a_running_stage(server):
+    websocket = pytest.importorskip("websocket")  # websocket-client, installed with comfy-cli (the dev extras)
     server.upload(PACK_DIR / "workflows" / "inputs" / EXAMPLE_VIDEO)
     workflow = quick(api_workflow("video_to_4d"))
     workflow["3"]["inputs"].update(steps=500, seed=1)  # a long prior, so there is time to cancel
-    prompt_id = server.request("/prompt", {"prompt": workflow})["prompt_id"]
-    while not server.request("/queue")["queue_running"]:
-        time.sleep(0.2)
-    time.sleep(2.0)
-    server.request("/interrupt", {}, method="POST")
-    deadline = time.time() + 60
-    while not (entry := server.request(f"/history/{prompt_id}").get(prompt_id)) and time.time() < deadline:
-        time.sleep(0.5)
-    events = [event for event, _ in entry["status"]["messages"]]
-    assert entry["status"]["status_str"] == "error" and "execution_interrupted" in events
+    client_id = uuid.uuid4().hex
+    events = websocket.create_connection(f"{server.url.replace('http', 'ws', 1)}/ws?clientId={client_id}", timeout=120)
+    try:
+        prompt_id = server.queue(workflow, client_id)
+        first_progress(events, prompt_id, "3")
+        server.request("/interrupt", {}, method="POST")
+    finally:
+        events.close()
+    entry = server.wait(prompt_id, timeout=60)
+    messages = dict(entry["status"]["messages"])
+    assert entry["status"]["status_str"] == "error" and messages["execution_interrupted"]["node_id"] == "3"

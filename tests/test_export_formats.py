@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import imageio.v3
 import numpy as np
 import pygltflib
 import pytest
 import trimesh
+from pxr import Usd, UsdGeom
 from test_export_gltf import textured, wobbling_sphere
 
 from actionmesh_core import cli
@@ -64,6 +68,35 @@ def test_a_shorter_export_removes_stale_frames_but_keeps_other_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mesh_00.glb", "mesh_01.glb", "notes.txt"]
 
 
+def test_a_failed_export_leaves_the_previous_frames_untouched(tmp_path, monkeypatch):
+    folder = tmp_path / "meshes"
+    write_frame_meshes(wobbling_sphere(num_frames=4, subdivisions=2), folder)  # other bytes than the new frames
+    (folder / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    frame = AnimatedMesh.frame
+    built = []
+
+    def fail_at_frame_two(anim, k):
+        if k == 2:
+            raise OSError("disk full")
+        built.append(k)
+        return frame(anim, k)
+
+    monkeypatch.setattr(AnimatedMesh, "frame", fail_at_frame_two)
+    with pytest.raises(OSError, match="disk full"):
+        write_frame_meshes(wobbling_sphere(num_frames=6), folder)
+    assert built == [0, 1]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["meshes"]  # no temporary folder left behind
+
+
+def test_a_failed_first_export_creates_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(AnimatedMesh, "frame", lambda anim, k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        write_frame_meshes(wobbling_sphere(num_frames=2), tmp_path / "meshes")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_frame_names_widen_past_a_hundred_frames():
     assert frame_file_name(7, 16) == "mesh_07.glb"
     assert frame_file_name(7, 101, "ply") == "mesh_007.ply"
@@ -102,6 +135,45 @@ def test_cli_exports_a_saved_result(tmp_path, export_cli, capsys):
     assert gltf.animations[0].samplers[0].interpolation == "STEP"
     assert export_cli(["export", str(result), "--format", "frames", "--out", str(tmp_path / "frames")]) == 0
     assert len(list((tmp_path / "frames").glob("mesh_*.glb"))) == 3
+
+
+def read_usdz(path: Path, anim: AnimatedMesh) -> None:
+    stage = Usd.Stage.Open(str(path))
+    (mesh,) = [UsdGeom.Mesh(prim) for prim in stage.Traverse() if prim.IsA(UsdGeom.Mesh)]
+    assert mesh.GetPointsAttr().GetTimeSamples() == list(range(anim.num_frames))
+    for k in range(anim.num_frames):
+        np.testing.assert_array_equal(np.asarray(mesh.GetPointsAttr().Get(k)), anim.vertices[k])
+
+
+def read_obj_frames(folder: Path, anim: AnimatedMesh) -> None:
+    files = sorted(folder.glob("mesh_*.obj"))
+    assert len(files) == anim.num_frames
+    for k, path in enumerate(files):
+        np.testing.assert_allclose(trimesh.load(path, process=False).vertices, anim.vertices[k], atol=1e-6)
+
+
+def read_two_view_mp4(path: Path, anim: AnimatedMesh) -> None:
+    frames = imageio.v3.imread(path, plugin="FFMPEG")
+    assert frames.shape == (anim.num_frames, 64, 2 * 64, 3)  # two 64-pixel views side by side
+    for view in (frames[:, :, :64], frames[:, :, 64:]):
+        assert (view[:, 32, 32] < 230).all()  # the shaded sphere (not white) in the middle of each view
+        assert (view[:, 1, 1] > 240).all()  # white background in the corner
+
+
+@pytest.mark.parametrize(
+    "fmt, out, options, read",
+    [
+        ("usdz", "anim.usdz", [], read_usdz),
+        ("obj", "objs", [], read_obj_frames),
+        ("mp4", "preview.mp4", ["--views", "0,90", "--size", "64"], read_two_view_mp4),
+    ],
+)
+def test_cli_exports_files_that_other_readers_open(tmp_path, export_cli, capsys, fmt, out, options, read):
+    anim = wobbling_sphere(num_frames=3)
+    result = anim.save(tmp_path / "result.npz")
+    assert export_cli(["export", str(result), "--format", fmt, "--out", str(tmp_path / out), *options]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / out)
+    read(tmp_path / out, anim)
 
 
 @pytest.mark.parametrize(

@@ -294,8 +294,25 @@ def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
         (lambda: AnimatedMesh([np.zeros((4, 3)), np.zeros((5, 3))], [[0, 1, 2]]), "same vertex count"),
         (lambda: AnimatedMesh(np.full((2, 3, 3), np.nan), [[0, 1, 2]]), "NaN"),
         (lambda: AnimatedMesh(np.zeros((0, 3, 3)), [[0, 1, 2]]), "zero frames"),
+        (lambda: AnimatedMesh([], [[0, 1, 2]]), "zero frames"),
+        (lambda: wobbling_sphere(2, vertex_colors=np.zeros((5, 4))), r"vertex_colors must have shape \(642, 3\|4\)"),
+        (lambda: wobbling_sphere(2, vertex_colors=np.zeros((642, 2))), "vertex_colors must have shape"),
+        (lambda: wobbling_sphere(2, uvs=np.zeros((642, 3))), r"uvs must have shape \(642, 2\)"),
+        (lambda: wobbling_sphere(2, uvs=np.zeros((642, 2)), texture=np.zeros((8, 8))), r"texture must .* \(H, W, 3\|4"),
+        (lambda: wobbling_sphere(2, texture=np.zeros((8, 8, 2))), "texture must have shape"),
     ],
 )
 def test_bad_animations_are_refused_with_a_clear_message(make, message):
     with pytest.raises(MeshError, match=message):
         make()
+
+
+def test_rgb_colours_and_textures_are_accepted(tmp_path):
+    """(V, 3) vertex colours and an RGB texture are valid: the GLB pads the colours to RGBA."""
+    base = textured(wobbling_sphere(2))
+    anim = AnimatedMesh(base.vertices, base.faces, uvs=base.uvs, texture=base.texture[..., :3],
+                        vertex_colors=base.vertex_colors[:, :3])
+    glb = Glb(write_animated_glb(anim, tmp_path / "rgb.glb"))
+    np.testing.assert_array_equal(glb.accessor(glb.primitive.attributes.COLOR_0)[:, :3], anim.vertex_colors)
+    (report,) = validate(tmp_path / "rgb.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 
 import numpy as np
@@ -46,9 +47,22 @@ def test_points_at_each_time_code_equal_the_frames(tmp_path, suffix):
     np.testing.assert_array_equal(np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3), anim.faces)
     assert set(np.asarray(mesh.GetFaceVertexCountsAttr().Get())) == {3}
     assert mesh.GetSubdivisionSchemeAttr().Get() == UsdGeom.Tokens.none
-    normals = np.asarray(mesh.GetNormalsAttr().Get(anim.num_frames - 1))
-    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+    assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.vertex
+    assert mesh.GetNormalsAttr().GetTimeSamples() == list(range(anim.num_frames))
+    for k in range(anim.num_frames):
+        normals = np.asarray(mesh.GetNormalsAttr().Get(k))
+        np.testing.assert_allclose(normals, area_weighted_normals(anim.vertices[k], anim.faces), atol=1e-5)
     assert validation_errors(stage) == []
+
+
+def area_weighted_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) unit vertex normals: the sum of the (area-sized) normals of the faces around each vertex."""
+    corners = vertices[faces].astype(np.float64)  # (F, 3, 3)
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    sums = np.zeros((len(vertices), 3))
+    for corner in range(3):
+        np.add.at(sums, faces[:, corner], face_normals)
+    return sums / np.linalg.norm(sums, axis=1, keepdims=True)
 
 
 def test_uneven_frame_times_map_to_time_codes(tmp_path):
@@ -102,16 +116,21 @@ def test_rejects_a_non_usd_suffix(tmp_path):
         write_usd(wobbling_sphere(2), tmp_path / "anim.glb")
 
 
-def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
-    path = write_usd(wobbling_sphere(2), tmp_path / "anim.usdc")
-    previous = path.read_bytes()
+@pytest.mark.parametrize("painted", [False, True], ids=["plain", "textured"])
+def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch, painted):
+    old, new = wobbling_sphere(2), wobbling_sphere(3)
+    if painted:  # the new texture differs from the old one, so replacing it early would show
+        old, new = textured(old), textured(new)
+        new = dataclasses.replace(new, texture=255 - new.texture)
+    path = write_usd(old, tmp_path / "anim.usdc")
+    previous = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(previous) == ({"anim.usdc", "anim_basecolor.png"} if painted else {"anim.usdc"})
 
     def fail(*args, **kwargs):
         raise RuntimeError("interrupted")
 
     monkeypatch.setattr(usd, "_bind_material", fail)
     with pytest.raises(RuntimeError, match="interrupted"):
-        write_usd(wobbling_sphere(3), path)
-    assert path.read_bytes() == previous
-    assert [p.name for p in tmp_path.iterdir()] == ["anim.usdc"]
+        write_usd(new, path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == previous
     assert Sdf.Layer.FindOrOpen(str(path)) is not None

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+import reference_impl as ref
 from actionmesh_core.models.attention import Attention, attention_backend, scaled_dot_product
 from actionmesh_core.models.rope import apply_rope, relative_positions, rope_tables
 
@@ -63,22 +64,32 @@ def test_cross_attention_uses_the_fused_kv_layout_and_context_norm():
     torch.testing.assert_close(attn(x, kv=attn.context_kv(c)), attn(x, c))
 
 
+def qk_norm_attention():
+    attn = Attention(64, 4, qk_norm=True)
+    torch.nn.init.normal_(attn.norm_q.weight, 1.0, 0.3)
+    torch.nn.init.normal_(attn.norm_k.weight, 1.0, 0.3)
+    return attn
+
+
 def test_inflated_attention_over_one_frame_equals_plain_attention():
-    attn = Attention(64, 4, qk_norm=True)
+    """One frame at any position: every token shares the rotation, so RoPE cancels in the scores."""
+    attn = qk_norm_attention()
     x = torch.randn(3, 9, 64)
-    tables = rope_tables(torch.zeros(3, 1), 16)  # position 0 is the identity rotation
-    torch.testing.assert_close(attn(x, frames=1, rope=tables), attn(x))
+    tables = rope_tables(torch.tensor([[0.0], [7.0], [30.0]]), 16)  # (3, 1, 1, 16): one position per frame
+    torch.testing.assert_close(attn(x, frames=1, rope=tables), ref.self_attn(attn, x), atol=1e-5, rtol=1e-4)
 
 
-def test_inflated_attention_is_joint_attention_over_all_frames_of_a_batch_item():
-    attn = Attention(64, 4, qk_norm=True)
-    frames, batch = 3, 2
-    x = torch.randn(batch * frames, 5, 64)  # (b t) folded
-    inflated = attn(x, frames=frames)
-    joint = attn(x.reshape(batch, frames * 5, 64)).reshape(batch * frames, 5, 64)
-    torch.testing.assert_close(inflated, joint, atol=1e-5, rtol=1e-4)
-    per_frame = attn(x)
-    assert (inflated - per_frame).abs().max() > 1e-3  # frames do see each other
+def test_inflated_attention_over_frames_equals_plain_attention_over_their_concatenated_tokens():
+    attn = qk_norm_attention()
+    batch, frames, tokens = 2, 3, 5
+    x = torch.randn(batch * frames, tokens, 64)  # (b t) folded
+    positions = relative_positions(torch.tensor([[4.0, 5, 7], [10, 8, 9]]))  # (B, T)
+    tables = rope_tables(positions.flatten()[:, None], 16)  # (B*T, 1, 1, 16)
+    inflated = attn(x, frames=frames, rope=tables)
+    joint_positions = positions[:, :, None].expand(batch, frames, tokens).reshape(batch, frames * tokens)
+    joint = ref.self_attn(attn, x.reshape(batch, frames * tokens, 64), joint_positions)
+    torch.testing.assert_close(inflated, joint.reshape(batch * frames, tokens, 64), atol=1e-5, rtol=1e-4)
+    assert (inflated - attn(x, rope=tables)).abs().max() > 1e-3  # frames do see each other
 
 
 def test_rope_scores_depend_only_on_relative_frame_offsets():

@@ -121,6 +121,28 @@ def test_vae_decode_matches_reference_and_trunk_is_reusable():
         torch.testing.assert_close(vae.decode(latents, points), full)
 
 
+def surface_points(batch, count):
+    """(batch, count, 6): xyz in [-1, 1] and unit normals."""
+    normals = torch.nn.functional.normalize(torch.randn(batch, count, 3), dim=-1)
+    return torch.cat([torch.rand(batch, count, 3) * 2 - 1, normals], -1)
+
+
+def test_vae_encode_matches_the_reference_posterior():
+    vae = randomise(build_model("triposg-vae", TINY_CONFIGS["triposg-vae"]))
+    with torch.no_grad():  # push two logvar channels past the clamp on either side
+        vae.quant.bias[16] = 50.0
+        vae.quant.bias[17] = -50.0
+    points = surface_points(2, 60)
+    queries = points[:, torch.randperm(60)[:12]]
+    with torch.no_grad():
+        posterior = vae.encode(points, queries)
+        mean, logvar = ref.vae_encode(vae, points, queries)
+    assert posterior.mean.shape == posterior.logvar.shape == (2, 12, 16)
+    torch.testing.assert_close(posterior.mean, mean, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(posterior.logvar, logvar, atol=1e-5, rtol=1e-4)
+    assert (posterior.logvar[..., 0] == 20).all() and (posterior.logvar[..., 1] == -30).all()
+
+
 def test_vae_encode_is_deterministic_and_shaped():
     vae = build_model("triposg-vae", TINY_CONFIGS["triposg-vae"])
     points = torch.randn(1, 200, 6)
@@ -140,8 +162,7 @@ def test_autoencoder_matches_reference_with_batched_targets():
     latents = torch.randn(B, T, N, 16)
     frame_times = torch.tensor([[4.0, 5, 6]])
     source_alpha, target_alphas = torch.tensor([0.0]), torch.tensor([[0.5, 1.0, 0.25]])
-    normals = torch.nn.functional.normalize(torch.randn(B, V, 3), dim=-1)
-    queries = torch.cat([torch.rand(B, V, 3) * 2 - 1, normals], -1)
+    queries = surface_points(B, V)
     with torch.no_grad():
         ours = model(latents, frame_times, source_alpha, target_alphas, queries, target_chunk=2)
         theirs = ref.autoencoder(model, latents, frame_times, source_alpha, target_alphas, queries)
@@ -168,8 +189,8 @@ def test_save_in_official_layout_then_load_gives_identical_outputs(tmp_path, nam
             args = (torch.randn(1, 8, 16), torch.rand(1, 20, 3))
             fn = "decode"
         elif name == "actionmesh-autoencoder":
-            q = torch.cat([torch.rand(1, 7, 3), torch.nn.functional.normalize(torch.randn(1, 7, 3), dim=-1)], -1)
-            args = (torch.randn(1, 2, 4, 16), torch.tensor([[0.0, 1]]), torch.tensor([0.0]), torch.tensor([[1.0]]), q)
+            args = (torch.randn(1, 2, 4, 16), torch.tensor([[0.0, 1]]), torch.tensor([0.0]), torch.tensor([[1.0]]),
+                    surface_points(1, 7))
             fn = "__call__"
         else:
             args = (torch.randn(1, 2, 4, 16), torch.tensor([500.0]), torch.randn(1, 2, 3, 32))
@@ -193,8 +214,8 @@ def test_bf16_autoencoder_keeps_its_head_in_fp32():
     model = randomise(build_model("actionmesh-autoencoder", TINY_CONFIGS["actionmesh-autoencoder"]))
     low = build_model("actionmesh-autoencoder", TINY_CONFIGS["actionmesh-autoencoder"], dtype=torch.bfloat16)
     low.load_state_dict(model.state_dict())
-    q = torch.cat([torch.rand(1, 7, 3), torch.nn.functional.normalize(torch.randn(1, 7, 3), dim=-1)], -1)
-    args = (torch.randn(1, 2, 4, 16), torch.tensor([[0.0, 1]]), torch.tensor([0.0]), torch.tensor([[1.0]]), q)
+    args = (torch.randn(1, 2, 4, 16), torch.tensor([[0.0, 1]]), torch.tensor([0.0]), torch.tensor([[1.0]]),
+            surface_points(1, 7))
     with torch.no_grad():
         full = model(*args)
         with autocast("cpu", torch.bfloat16):

@@ -1,6 +1,7 @@
 """Loading official folders strictly, and the clear errors for wrong, partial or broken checkpoints."""
 
 import json
+import struct
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from safetensors.torch import save_file
 
 from actionmesh_core.errors import WeightsError
 from actionmesh_core.models import build_model, checkpoint_manifest, load_model, save_model
+from actionmesh_core.models.checkpoints import read_header
 from actionmesh_core.models.presets import TINY_CONFIGS
 
 
@@ -111,6 +113,55 @@ def test_truncated_safetensors_file(tmp_path):
         load_model("actionmesh-autoencoder", folder)
     path.write_bytes(b"\x00\x01")
     with pytest.raises(WeightsError, match="truncated or not a safetensors file"):
+        load_model("actionmesh-autoencoder", folder)
+
+
+def write_safetensors_header(path, header, data=b"\0" * 16):
+    """A .safetensors file with this (possibly malformed) JSON header."""
+    blob = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + data)
+
+
+@pytest.mark.parametrize("entry", [
+    {"dtype": "F32", "shape": [2]},
+    [0, 8],
+    {"dtype": "F32", "shape": "2", "data_offsets": [0, 8]},
+    {"dtype": "F32", "shape": [2], "data_offsets": None},
+    {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]},
+    {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]},
+    {"dtype": 7, "shape": [2], "data_offsets": [0, 8]},
+])
+def test_malformed_header_entry_is_a_clear_error_naming_the_file(tmp_path, entry):
+    path = tmp_path / "model.safetensors"
+    write_safetensors_header(path, {"__metadata__": {"format": "pt"}, "proj_out.weight": entry})
+    with pytest.raises(WeightsError, match=r"model\.safetensors has a malformed safetensors header.*'proj_out.weight'"):
+        read_header(path)
+
+
+def test_header_that_is_not_an_object_is_a_clear_error(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_safetensors_header(path, [1, 2])
+    with pytest.raises(WeightsError, match="corrupt safetensors header"):
+        read_header(path)
+
+
+def test_well_formed_header_entries_are_read(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_safetensors_header(path, {"w": {"dtype": "BF16", "shape": [2, 4], "data_offsets": [0, 16]}})
+    info = read_header(path)["w"]
+    assert (info.dtype, info.shape, info.file) == ("bfloat16", (2, 4), path)
+
+
+@pytest.mark.parametrize("config, message", [
+    ("[1, 2]", "holds a JSON list, not an object of model settings"),
+    ('{"width": "wide"}', "is not a usable actionmesh-autoencoder config \\(TypeError"),
+    ('{"num_attention_heads": 0}', "is not a usable actionmesh-autoencoder config \\(ZeroDivisionError"),
+    ("{not json", "is not valid JSON"),
+])
+def test_bad_config_json_is_a_clear_error_naming_the_file(tmp_path, config, message):
+    _, folder = save_tiny(tmp_path, "actionmesh-autoencoder")
+    (folder / "config.json").write_text(config)
+    with pytest.raises(WeightsError, match=r"config\.json " + message):
         load_model("actionmesh-autoencoder", folder)
 
 

@@ -1,12 +1,20 @@
 """End-to-end runs of every path on tiny random-weight models (CPU)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 import trimesh
 
-from actionmesh_core.geometry import load_user_mesh
-from actionmesh_core.pipeline import animate, extend
+from actionmesh_core.animated_mesh import AnimatedMesh
+from actionmesh_core.errors import InputError
+from actionmesh_core.geometry import load_user_mesh, prepare_user_mesh
+from actionmesh_core.io.preprocess import preprocess_clip, union_box
+from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.pipeline import ReferenceMesh, animate, assemble, extend, run
+from actionmesh_core.pipeline.run import model_frame_mesh
+from actionmesh_core.sampling.windows import plan_windows
 from pipeline_fixtures import fast_settings, moving_disc, textured_box, tiny_models
 
 
@@ -19,6 +27,14 @@ def models():
 def sphere_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("mesh") / "sphere.glb"
     trimesh.creation.icosphere(subdivisions=1).export(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def offset_sphere_path(tmp_path_factory):
+    """A sphere away from the origin and not of unit size: its model transform is not the identity."""
+    path = tmp_path_factory.mktemp("mesh") / "offset_sphere.glb"
+    trimesh.creation.icosphere(subdivisions=1, radius=2.5).apply_translation((3.0, -1.0, 0.5)).export(path)
     return path
 
 
@@ -38,6 +54,13 @@ def test_same_seed_gives_identical_arrays_and_another_seed_differs(models, spher
     c = animate(moving_disc(4), models, fast_settings(seed=4), mesh=sphere_path)
     assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.latents, b.latents)
     assert not np.array_equal(a.vertices, c.vertices)
+
+
+def test_video_to_4d_same_seed_gives_identical_arrays(models):
+    a = animate(moving_disc(3), models, fast_settings(seed=5))
+    b = animate(moving_disc(3), models, fast_settings(seed=5))
+    assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.faces, b.faces)
+    assert np.array_equal(a.latents, b.latents)
 
 
 def test_textured_mesh_keeps_layout_uvs_and_texture(models, tmp_path):
@@ -63,32 +86,62 @@ def test_motion_transfer_animates_the_other_object(models, sphere_path):
 
 
 class SourceSpy:
-    """Records the source vertices every Stage II window starts from."""
+    """Records every Stage II decoder call: its window (frame indices), source frame and source vertices."""
 
     def __init__(self, models):
-        self.sources = []
+        self.calls = []
         model = models._loader("actionmesh-autoencoder", models.device, models.dtype)
         forward = model.forward
 
         def spy(latents, frame_times, source_alpha, target_alphas, queries, **kwargs):
-            self.sources.append((frame_times[0].tolist(), queries[0, :, :3].clone()))
+            window = [int(t) for t in frame_times[0].tolist()]
+            source = round(min(window) + float(source_alpha[0]) * (max(window) - min(window)))
+            self.calls.append((window, source, queries[0, :, :3].clone()))
             return forward(latents, frame_times, source_alpha, target_alphas, queries, **kwargs)
 
         model.forward = spy
         models._cache["actionmesh-autoencoder"] = model
 
+    def windows(self) -> list[list[int]]:
+        """The windows in decoding order (a window with several target chunks makes several calls)."""
+        windows = []
+        for window, _, _ in self.calls:
+            if not windows or windows[-1] != window:
+                windows.append(window)
+        return windows
+
+
+def assert_windows_continuous(spy: SourceSpy, anim, anchor: int = 0) -> None:
+    """One decoder window per planned window, each starting from a frame an earlier window (or the anchor)
+    gave, with exactly that frame's output vertices (compared in the model frame)."""
+    assert spy.windows() == plan_windows(anim.num_frames, anchor)
+    covered = {anchor}
+    for window, source, vertices in spy.calls:
+        assert source in covered and source in window
+        expected, _ = model_frame_mesh(anim, source)
+        assert np.allclose(vertices.numpy(), expected, atol=1e-5)
+        covered |= set(window)
+
 
 @pytest.mark.parametrize("frames", [2, 16, 17, 31, 61])
-def test_any_length_every_frame_present_and_windows_continuous(frames, sphere_path):
+def test_any_length_every_frame_present_and_windows_continuous(frames, offset_sphere_path):
     models = tiny_models()
     spy = SourceSpy(models)
-    anim = animate(moving_disc(frames, size=48), models, fast_settings(steps=1), mesh=sphere_path)
+    anim = animate(moving_disc(frames, size=48), models, fast_settings(steps=1), mesh=offset_sphere_path)
     assert anim.num_frames == frames and anim.latents.shape[0] == frames
     assert np.isfinite(anim.vertices).all()
-    for window_times, source in spy.sources:
-        start = int(window_times[0])
-        # every window starts from a frame that is already in the output, unchanged
-        assert torch.equal(source, torch.from_numpy(anim.vertices[start]))
+    assert not np.allclose(anim.model_transform, np.eye(4))
+    assert len(spy.windows()) == len(plan_windows(frames, 0))
+    assert_windows_continuous(spy, anim)
+
+
+def test_video_to_4d_of_17_frames_every_frame_present_and_windows_continuous():
+    models = tiny_models()
+    spy = SourceSpy(models)
+    anim = animate(moving_disc(17, size=48), models, fast_settings(steps=1))
+    assert anim.num_frames == 17 and anim.latents.shape[0] == 17 and anim.model_transform is None
+    assert len(spy.windows()) == len(plan_windows(17, 0)) == 2
+    assert_windows_continuous(spy, anim)
 
 
 def test_prefix_of_a_longer_clip_equals_the_short_clip(sphere_path):
@@ -112,16 +165,71 @@ def test_extend_continues_from_the_last_frame(models, sphere_path):
     assert longer.num_frames == 9 and np.array_equal(longer.faces, first.faces)
     assert np.array_equal(longer.vertices[:5], first.vertices)
     assert np.all(np.diff(longer.frame_times) > 0)
-    assert longer.latents.shape[0] == 9 and np.array_equal(longer.uvs, first.uvs) if first.uvs is not None else True
+    assert longer.latents.shape[0] == 9 and np.array_equal(longer.latents[:5], first.latents)
     again = extend(first, moving_disc(4), models, fast_settings())
     assert np.array_equal(again.vertices, longer.vertices)
 
 
-def test_saved_result_can_be_extended_after_loading(models, sphere_path, tmp_path):
-    from actionmesh_core.animated_mesh import AnimatedMesh
+def test_extend_keeps_uvs_and_texture(models, tmp_path):
+    textured_box(tmp_path / "box.glb")
+    first = animate(moving_disc(3), models, fast_settings(), mesh=tmp_path / "box.glb")
+    longer = extend(first, moving_disc(3), models, fast_settings())
+    assert first.uvs is not None and first.texture is not None
+    assert np.array_equal(longer.uvs, first.uvs) and np.array_equal(longer.texture, first.texture)
 
+
+def test_extend_without_masks_uses_the_matting_of_animate(models, sphere_path, monkeypatch):
+    first = animate(moving_disc(5), models, fast_settings(), mesh=sphere_path)
+    frames = moving_disc(9)[5:]
+    with pytest.raises(InputError, match="no subject masks"):  # no RMBG-1.4 in the tiny model set
+        extend(first, frames[..., :3], models, fast_settings())
+    matted = []
+
+    def matting_for(models, progress=None):
+        return lambda rgb: matted.append(len(rgb)) or frames[..., 3]
+
+    monkeypatch.setattr(run, "matting_for", matting_for)
+    with_masks = extend(first, frames, models, fast_settings())
+    matted.clear()
+    without = extend(first, frames[..., :3], models, fast_settings())
+    assert matted == [4]  # only the new frames, once
+    assert np.array_equal(without.vertices, with_masks.vertices)
+
+
+def test_extend_keeps_the_framing_of_the_first_run(models, sphere_path, monkeypatch, caplog):
+    clip = moving_disc(9)  # the disc keeps moving right: frames 5..8 reach past the first 5 frames' box
+    first = animate(clip[:5], models, fast_settings(), mesh=sphere_path)
+    assert tuple(first.crop_box) == union_box(clip[:5, ..., 3])
+    images = []
+    encode = run.encode_frames
+    monkeypatch.setattr(run, "encode_frames",
+                        lambda models, frames, *args: images.append(frames) or encode(models, frames, *args))
+    longer = extend(first, clip[5:], models, fast_settings())
+    first_run_images = preprocess_clip(load_clip(clip[:5])).images
+    assert np.array_equal(images[0][0], first_run_images[-1])  # the last frame is framed as in the first run
+    assert np.array_equal(longer.crop_box, first.crop_box)
+    assert "outside the framing" in caplog.text
+
+
+def test_saved_result_can_be_extended_after_loading(models, sphere_path, tmp_path):
     first = animate(moving_disc(3), models, fast_settings(), mesh=sphere_path)
     first.save(tmp_path / "anim.npz")
     loaded = AnimatedMesh.load(tmp_path / "anim.npz")
-    assert np.array_equal(loaded.merge_map, first.merge_map)
+    assert np.array_equal(loaded.merge_map, first.merge_map) and np.array_equal(loaded.crop_box, first.crop_box)
     assert extend(loaded, moving_disc(3), models, fast_settings()).num_frames == 6
+    dataclasses.replace(first, crop_box=None).save(tmp_path / "older.npz")  # saved before crop boxes were kept
+    older = AnimatedMesh.load(tmp_path / "older.npz")
+    assert older.crop_box is None and extend(older, moving_disc(3), models, fast_settings()).num_frames == 6
+
+
+def test_frame_times_follow_the_selected_source_frames(sphere_path):
+    clip = load_clip(moving_disc(12), start=2, target_fps=3)  # source frames 2, 5, 7, 10 of 8 fps
+    expected = clip.times - clip.times[0]
+    assert not np.allclose(expected, np.arange(len(clip)) / clip.fps)
+    prepared = prepare_user_mesh(load_user_mesh(sphere_path))
+    latents = torch.zeros(len(clip), 4, 2)
+    vertices = np.repeat(prepared.vertices[None], len(clip), axis=0)
+    for reference in (ReferenceMesh(prepared.vertices, prepared.faces, latents[0]),  # video -> 4D
+                      ReferenceMesh(prepared.vertices, prepared.faces, latents[0], prepared=prepared)):
+        anim = assemble(vertices, latents, reference, clip)
+        assert np.allclose(anim.frame_times, expected) and anim.fps == clip.fps

@@ -8,8 +8,8 @@ import torch
 import trimesh
 
 from actionmesh_core.errors import InputError, MeshError, StageOutOfMemoryError, WeightsError
-from actionmesh_core.geometry import UserMesh, prepare_user_mesh
-from actionmesh_core.pipeline import ModelSet, animate
+from actionmesh_core.geometry import UserMesh, prepare_user_mesh, user_mesh
+from actionmesh_core.pipeline import ModelSet, RunReport, animate
 from pipeline_fixtures import fast_settings, moving_disc, tiny_models, write_tiny_root
 
 
@@ -72,7 +72,23 @@ def test_huge_mesh_is_decimated_for_the_encoder_and_says_so(caplog):
         prepared = prepare_user_mesh(UserMesh(sphere.vertices, sphere.faces), face_limit=1000)
     assert len(prepared.encoder_faces) <= 1000 < len(prepared.faces)
     assert len(prepared.vertices) == len(sphere.vertices)  # every vertex is still animated
-    assert "decimated" in caplog.text
+    assert "only the copy the shape encoder samples is simplified" in caplog.text
+
+
+def test_a_mesh_at_the_face_limit_is_simplified_for_the_encoder(caplog, monkeypatch):
+    sphere = trimesh.creation.icosphere(subdivisions=3)  # 1280 faces, 642 vertices
+    mesh = UserMesh(sphere.vertices, sphere.faces, name="ball")
+    monkeypatch.setattr(user_mesh, "ENCODER_FACE_LIMIT", 1280)  # stands in for 5 million
+    with caplog.at_level(logging.WARNING):
+        at_limit = prepare_user_mesh(mesh)
+    assert len(at_limit.encoder_faces) < 1280 and at_limit.faces.shape == (1280, 3)
+    assert "only the copy the shape encoder samples is simplified" in caplog.text
+    assert "every one of its 642 vertices is still animated" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(user_mesh, "ENCODER_FACE_LIMIT", 1281)
+    with caplog.at_level(logging.WARNING):
+        below = prepare_user_mesh(mesh)
+    assert len(below.encoder_faces) == 1280 and not caplog.records
 
 
 def test_missing_weights_point_to_the_checker(tmp_path):
@@ -85,15 +101,27 @@ def test_missing_weights_point_to_the_checker(tmp_path):
         ModelSet.from_weights(tmp_path / "nothing")
 
 
-def test_out_of_memory_names_the_stage_and_suggests_low_vram(models, monkeypatch):
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                                   RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB)")],
+                         ids=["cuda", "mps"])
+def test_out_of_memory_names_the_stage_and_suggests_low_vram(models, monkeypatch, error):
     import actionmesh_core.pipeline.run as run
 
     def oom(*args, **kwargs):
-        raise torch.OutOfMemoryError("CUDA out of memory")
+        raise error
 
     monkeypatch.setattr(run, "generate_latents", oom)
     with pytest.raises(StageOutOfMemoryError, match="temporal diffusion.*--low-vram"):
         animate(moving_disc(3), models, fast_settings(), mesh=UserMesh(*_sphere()))
+
+
+def test_mps_out_of_memory_names_the_device_and_other_errors_pass_through():
+    stage = RunReport().stage
+    with pytest.raises(StageOutOfMemoryError, match="out of MPS memory during temporal decoding; try --low-vram"), \
+            stage("temporal decoding", "mps"):
+        raise RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.00 GB)")
+    with pytest.raises(RuntimeError, match="shape mismatch"), stage("temporal decoding", "mps"):
+        raise RuntimeError("shape mismatch")
 
 
 def _sphere():

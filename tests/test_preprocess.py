@@ -160,3 +160,14 @@ def test_bad_options():
         preprocess_clip(clip, padding_ratio=-0.1)
     with pytest.raises(InputError, match="dtype"):
         preprocess_clip(clip, dtype=np.float64)
+
+
+def test_a_given_box_replaces_the_union_box_and_cuts_off_what_lies_outside():
+    clip = make_clip(boxes_alpha((60, 80), [(10, 15, 30, 35), (20, 25, 40, 45)]))
+    union = preprocess_clip(clip)
+    assert np.array_equal(preprocess_clip(clip, box=union.box).images, union.images)
+    first = preprocess_clip(clip, box=(10, 15, 30, 35))  # the first frame's box: frame 1 moves out of it
+    assert first.box == (10, 15, 30, 35) and first.images.shape[1:3] == (24, 24)
+    inner = first.images[:, 2:22, 2:22]  # inside the 2-pixel margin
+    assert (inner[0] == (200, 40, 10)).all()  # frame 0 fills the box
+    assert (inner[1, :10, :] == 255).all() and (inner[1, 10:, 10:] == (200, 40, 10)).all()  # frame 1: one corner

@@ -148,9 +148,10 @@ def test_bundle_is_a_weights_root_the_pipeline_loads(runs, tmp_path):
     checkpoints["actionmesh-autoencoder"] = str(train(recipe("autoencoder", data, root / "ae", inputs, steps=1),
                                                       progress=False))
     out = bundle_weights(checkpoints, tmp_path / "bundle", num_tokens=TOKENS, mesh_resolution=32,
-                         description="test bundle", settings={"steps": 3})
+                         description="test bundle", decode_window=2, decode_anchored=True, settings={"steps": 3})
     models = ModelSet.from_weights(out, device="cpu")
     assert models.num_tokens == TOKENS and models.mesh_resolution == 32 and models.description == "test bundle"
+    assert models.decode_window == 2 and models.decode_anchored
     with models.use("actionmesh-autoencoder") as autoencoder:
         reference = load_model("actionmesh-autoencoder", checkpoints["actionmesh-autoencoder"])
         torch.testing.assert_close(autoencoder.proj_query.weight, reference.proj_query.weight, rtol=1e-3, atol=1e-4)
@@ -170,3 +171,17 @@ def test_autoencoder_windows_are_the_pipelines(runs):
     too_long = {**pairs, "window": 16, "max_stride": 2}
     with pytest.raises(InputError, match="does not fit"):
         STAGES["autoencoder"](recipe("autoencoder", data, root / "long", inputs, options=too_long), torch.device("cpu"))
+
+
+def test_dit_continues_from_a_run_with_its_image_encoder_frozen(runs, tmp_path):
+    data, _, inputs = runs
+    frozen = {**OPTIONS["dit"], "train_encoder": False}
+    config = recipe("dit", data, tmp_path / "more", {**inputs, "dit": inputs["dit"]}, steps=2, options=frozen)
+    stage = STAGES["dit"](config, torch.device("cpu"))
+    assert set(stage.trainable) == {"triposg-dit"}  # the denoiser conditions on the same encoder: keep it
+    start = load_model("triposg-dit", inputs["dit"]).state_dict()
+    for key, value in stage.dit.state_dict().items():
+        torch.testing.assert_close(value, start[key])
+    checkpoint = train(config, progress=False)
+    assert (checkpoint / "TripoSG" / "transformer").is_dir() and not (checkpoint / "dinov2").exists()
+    assert not torch.equal(load_model("triposg-dit", checkpoint).proj_in.weight, start["proj_in.weight"])

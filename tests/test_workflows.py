@@ -136,7 +136,7 @@ def test_ui_workflow_nodes_links_and_widgets(name, comfy_base):
                 assert value in ("fixed", "increment", "decrement", "randomize")
             elif widget in inputs:
                 check_value(node["type"], widget, value)
-        required = [n for n, (k, _) in inputs.items() if not is_widget(k) and n in _required(node["type"])]
+        required = [n for n, (k, _) in inputs.items() if not is_widget(k) and n in required_inputs(node["type"])]
         linked = {s["name"] for s in node["inputs"] if s["link"] is not None}
         assert set(required) <= linked, f"{node['type']} misses a required link"
     for link_id, source, slot, target, target_slot, kind in workflow["links"]:
@@ -147,7 +147,7 @@ def test_ui_workflow_nodes_links_and_widgets(name, comfy_base):
     assert workflow["last_node_id"] == max(nodes)
 
 
-def _required(node_type: str) -> set[str]:
+def required_inputs(node_type: str) -> set[str]:
     cls = load_pack().NODE_CLASS_MAPPINGS.get(node_type)
     if cls is not None:
         return set(cls.INPUT_TYPES()["required"])
@@ -181,14 +181,43 @@ def test_core_nodes_relied_on_are_the_documented_ones():
 
 
 PACK_ONLY = [name for name in NAMES if all(node["type"].startswith("ActionMesh") for node in load(name)["nodes"])]
-SPEED = {  # the small model with the fewest steps and frames: the workflows' wiring is what is tested here
-    "ActionMeshLoadModels": {"offload": "keep"},
-    "ActionMeshLoadVideo": {"frame_load_cap": 3, "max_side": 64},
-    "ActionMeshImage3DPrior": {"steps": 1, "mesh_resolution": 16},
-    "ActionMeshTemporalDiffusion": {"steps": 1},
-    "ActionMeshARExtend": {"steps": 1},
-    "ActionMeshMotionTransfer": {"steps": 1},
-}
+RANDOM_WEIGHTS_SETTINGS = {"prior_steps": 1, "steps": 1, "mesh_resolution": 16}  # any surface will do
+
+
+def recommended_settings() -> dict:
+    """The bundled small model's recommended settings (its actionmesh.json "settings": a trained prior gives no
+    surface with 1 step on a coarse grid), or the fewest steps and coarsest grid for the random-weight stand-in."""
+    models = load_pack().actionmesh_core.pipeline.models
+    info = models.BUNDLED_WEIGHTS / models.RUN_INFO_FILE
+    return json.loads(info.read_text()).get("settings", {}) if info.is_file() else RANDOM_WEIGHTS_SETTINGS
+
+
+def speed_overrides(settings: dict) -> dict:
+    """{node type: widget values} for quick runs of the workflows: few small frames, the models kept in place, and
+    `settings` (keys as in actionmesh.json) for the steps, guidance and grid; the workflows keep what it lacks."""
+    def widgets(**keys) -> dict:
+        return {widget: settings[key] for widget, key in keys.items() if key in settings}
+
+    temporal = widgets(steps="steps", guidance="guidance")
+    return {
+        "ActionMeshLoadModels": {"offload": "keep"},
+        "ActionMeshLoadVideo": {"frame_load_cap": 3, "max_side": 64},
+        "ActionMeshImage3DPrior": widgets(steps="prior_steps", guidance="prior_guidance",
+                                          mesh_resolution="mesh_resolution"),
+        "ActionMeshTemporalDiffusion": temporal,
+        "ActionMeshARExtend": temporal,
+        "ActionMeshMotionTransfer": temporal,
+    }
+
+
+SPEED = speed_overrides(recommended_settings())  # the workflows' wiring is what is tested, not the quality
+
+
+def test_speed_overrides_are_valid_widget_values():
+    for settings in (RANDOM_WEIGHTS_SETTINGS, recommended_settings()):
+        for node_type, values in speed_overrides(settings).items():
+            for name, value in values.items():
+                check_value(node_type, name, value)
 
 
 def execute(pack, workflow: dict) -> dict:

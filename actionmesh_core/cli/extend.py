@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "extend", help="continue a saved result (.npz) over more frames",
         description="Autoregressive extension: the last frame of RESULT conditions the new frames (the paper's "
-                    "extrapolation). The output holds the old frames followed by the new ones, same faces.")
+                    "extrapolation). The output holds the old frames followed by the new ones, same faces. The new frames "
+                    "need the size of the first clip; without masks they get RMBG-1.4's, and they keep its framing.")
     parser.add_argument("result", type=Path, help="animated_mesh.npz from video2mesh (or an earlier extend)")
     parser.add_argument("input", help="the frames that follow: video file, folder of frames, or glob")
     parser.add_argument("--out", type=Path, required=True, help="output folder")

@@ -4,10 +4,12 @@ their outputs."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, WeightsError
+from ..io.atomic import staged_files
 from ..io.export import export_animated_mesh
 from ..models.attention import BACKENDS, set_attention_backend
 from ..pipeline.models import ModelSet, weights_root_from_env
@@ -72,16 +74,31 @@ def models_from(args: argparse.Namespace) -> ModelSet:
                                  offload="free" if args.low_vram else "cpu")
 
 
+OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
+                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
+"""Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
+
+FRAME_FILE = re.compile(r"mesh_\d+\.glb")
+
+
 def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]:
-    """Write the requested formats into out_dir (each file atomically): animated_mesh.glb, mesh_XX.glb, ..."""
-    names = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
-             "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
-    written = []
-    for fmt in [o.strip() for o in outputs.split(",") if o.strip()]:
-        if fmt not in names:
-            raise InputError(f"unknown output {fmt!r}; choose from {', '.join(names)}")
-        written.append(export_animated_mesh(anim, fmt, out_dir / names[fmt] if names[fmt] else out_dir))
-    return written
+    """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
+
+    Everything is written into a temporary folder beside out_dir and moved in only once every format is
+    written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
+    meshes of an earlier, longer run when this run writes per-frame meshes."""
+    formats = [o.strip() for o in outputs.split(",") if o.strip()]
+    unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
+    if unknown:
+        raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
+    out_dir = Path(out_dir)
+    with staged_files(out_dir) as staging:
+        written = [export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
+        names = {entry.name for entry in staging.iterdir()}
+    if "frames" in formats:  # per-frame meshes of an earlier, longer run
+        for stale in [p for p in out_dir.iterdir() if FRAME_FILE.fullmatch(p.name) and p.name not in names]:
+            stale.unlink()
+    return [out_dir / path.relative_to(staging) for path in written]
 
 
 def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, written: list[Path]) -> None:

@@ -100,7 +100,8 @@ def run_bundle(args: argparse.Namespace) -> int:
         recipe = json.loads(args.config.read_text())
         out = bundle_weights(recipe["checkpoints"], recipe["out"], num_tokens=recipe["num_tokens"],
                              mesh_resolution=recipe["mesh_resolution"], description=recipe["description"],
-                             settings=recipe.get("settings"))
+                             decode_window=recipe.get("decode_window", 16),
+                             decode_anchored=recipe.get("decode_anchored", False), settings=recipe.get("settings"))
     except (OSError, json.JSONDecodeError, KeyError) as exc:
         raise InputError(f"cannot use bundle recipe {args.config}: {exc!r}") from None
     print(f"wrote {out}")

@@ -8,7 +8,12 @@ import os
 from pathlib import Path
 
 from ..errors import InputError, WeightsError
-from ..models.registry import MODEL_NAMES, check_checkpoint, get_spec
+from ..models.registry import (
+    MODEL_NAMES,
+    check_checkpoint,
+    get_spec,
+    resolve_model_folder,
+)
 
 OPTIONAL_MODELS = {"rmbg": "only needed for frames without alpha or masks"}
 BYTES_PER_DTYPE = {"float32": 4, "float16": 2, "bfloat16": 2, "int64": 8}
@@ -35,6 +40,28 @@ def _numel(shape) -> int:
     return n
 
 
+def _check_model(name: str, root: Path) -> bool:
+    """Print one model's status line; True when it counts as a failure (required and absent, or broken)."""
+    try:
+        folder, _ = resolve_model_folder(name, root)
+    except WeightsError as exc:
+        optional = OPTIONAL_MODELS.get(name)
+        status = f"not found (optional: {optional})" if optional else "MISSING"
+        print(f"  {name:24s} {status}\n      {exc}")
+        return optional is None
+    try:
+        _, _, _, tensors, report = check_checkpoint(name, folder)
+    except WeightsError as exc:  # an unreadable safetensors header or config.json
+        print(f"  {name:24s} BROKEN    {folder}\n      {exc}")
+        return True
+    if report.ok:
+        print(f"  {name:24s} OK        {folder}  ({_describe(tensors)})")
+        return False
+    summary = report.summary().replace("\n", "\n      ")
+    print(f"  {name:24s} BROKEN    {folder}\n      {summary}\n      expected files from {get_spec(name).source}")
+    return True
+
+
 def run_check(args: argparse.Namespace) -> int:
     root = args.root or os.environ.get("ACTIONMESH_WEIGHTS")
     if not root:
@@ -43,21 +70,6 @@ def run_check(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise InputError(f"{root} is not a folder")
     print(f"weights root: {root}")
-    failures = 0
-    for name in MODEL_NAMES:
-        try:
-            folder, _, _, tensors, report = check_checkpoint(name, root)
-        except WeightsError as exc:
-            optional = OPTIONAL_MODELS.get(name)
-            status = f"not found (optional: {optional})" if optional else "MISSING"
-            failures += optional is None
-            print(f"  {name:24s} {status}\n      {exc}")
-            continue
-        if report.ok:
-            print(f"  {name:24s} OK        {folder}  ({_describe(tensors)})")
-        else:
-            failures += 1
-            summary = report.summary().replace("\n", "\n      ")
-            print(f"  {name:24s} BROKEN    {folder}\n      {summary}\n      expected files from {get_spec(name).source}")
+    failures = sum(_check_model(name, root) for name in MODEL_NAMES)
     print("all required models are complete" if not failures else f"{failures} required model(s) missing or broken")
     return 0 if not failures else 1

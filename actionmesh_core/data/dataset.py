@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_dir
 from ..io.preprocess import preprocess_clip
 from ..io.video_input import load_clip
-from ..models.dinov2 import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, preprocess_images
+from ..models.dinov2 import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, resize_and_crop
 from .clips import FRAMES, category_of, make_clip, split_seeds
 from .rig import union_field
 
@@ -46,11 +46,7 @@ ARRAYS = {  # name: (shape after the clip axis, dtype); P = points, F = frames
 def model_images(frames: np.ndarray) -> np.ndarray:
     """RGBA frames (T, H, W, 4) uint8 -> (T, 224, 224, 3) uint8: the pipeline's union-box square on white,
     then DINOv2's resize and centre crop (`normalize_pixels` finishes the preprocessing)."""
-    square = preprocess_clip(load_clip(frames)).images
-    pixels = preprocess_images(torch.from_numpy(square))
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    rgb = ((pixels * std + mean) * 255.0).round().clamp(0, 255).to(torch.uint8)
-    return rgb.permute(0, 2, 3, 1).numpy()
+    return np.stack([resize_and_crop(square) for square in preprocess_clip(load_clip(frames)).images])
 
 
 def normalize_pixels(images: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".glb", ".gltf", ".obj", ".ply")
 
+ENCODER_FACE_LIMIT = 5_000_000
+"""From this many merged faces on, the encoder samples a simplified copy (half as many faces)."""
+
 # Rotations taking the named up axis of a user's file to the model's +Y up (all right-handed).
 UP_AXIS_ROTATIONS = {
     "+y": np.eye(3),
@@ -184,14 +187,16 @@ def _is_placeholder(image) -> bool:
     return image is not None and image.width * image.height <= 4 and len(image.getcolors()) == 1
 
 
-def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: int = 5_000_000) -> PreparedMesh:
+def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: int | None = None) -> PreparedMesh:
     """Merge and clean the mesh, move it into the model frame, and build the encoder surface.
 
     The model frame is +Y up with the bounding box centred and its longest side spanning
     [-1, 1]. `up_axis` names the file's up axis ("+z" for Z-up exports); no other alignment is
-    done, so the facing must already match TripoSG's. Above `face_limit` merged faces only the
-    encoder surface is decimated (with a warning); the animated vertices stay all of them.
+    done, so the facing must already match TripoSG's. From `face_limit` merged faces on (default
+    ENCODER_FACE_LIMIT) only the encoder's copy is decimated, to half the limit (with a warning); every
+    vertex is still animated.
     """
+    face_limit = ENCODER_FACE_LIMIT if face_limit is None else face_limit
     if up_axis not in UP_AXIS_ROTATIONS:
         raise InputError(f"unknown up axis '{up_axis}': use one of {', '.join(UP_AXIS_ROTATIONS)}")
     merged = clean_mesh(trimesh.Trimesh(user_mesh.vertices, user_mesh.faces, process=False))
@@ -206,13 +211,13 @@ def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: i
     rotation = UP_AXIS_ROTATIONS[up_axis].astype(np.float32)
     merged.vertices = (merged.vertices - center) @ rotation.T / scale
     encoder = merged
-    if len(merged.faces) > face_limit:
+    if len(merged.faces) >= face_limit:
         log.warning(
-            "mesh '%s' has %d faces, above the limit of %d: the encoder samples a decimated copy; all "
-            "%d merged vertices are still animated", user_mesh.name, len(merged.faces), face_limit,
-            len(merged.vertices),
+            "mesh '%s' has %d faces (limit %d): only the copy the shape encoder samples is simplified, to "
+            "about %d faces; the mesh itself is kept and every one of its %d vertices is still animated",
+            user_mesh.name, len(merged.faces), face_limit, face_limit // 2, len(user_mesh.vertices),
         )
-        encoder = decimate(merged, face_limit)
+        encoder = decimate(merged, face_limit // 2)
     vertices = np.asarray(merged.vertices, dtype=np.float32)
     faces = np.asarray(merged.faces, dtype=np.int64)
     return PreparedMesh(

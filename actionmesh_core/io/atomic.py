@@ -59,3 +59,26 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside `folder`; on success move every entry in it into `folder`.
+
+    Entries of the same name are replaced, one rename each (a sub-folder as a whole); other entries of
+    `folder` are kept. If the block raises, `folder` is left as it was (not even created) and the
+    temporary folder is removed.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        yield tmp
+        folder.mkdir(exist_ok=True)
+        for staged in sorted(tmp.iterdir()):
+            target = folder / staged.name
+            if target.is_dir() or (staged.is_dir() and target.exists()):
+                os.replace(target, tmp / f".old.{staged.name}")  # removed with the temporary folder
+            os.replace(staged, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
-from .atomic import atomic_path
+from .atomic import staged_files
 
 FRAME_FORMATS = ("glb", "obj", "ply")
 
@@ -27,29 +27,34 @@ def frame_file_name(index: int, num_frames: int, fmt: str = "glb") -> str:
 def write_frame_meshes(anim: AnimatedMesh, out_dir: str | os.PathLike, *, fmt: str = "glb") -> list[Path]:
     """Write one mesh file per frame into the folder `out_dir`. Returns the paths, in frame order.
 
-    Each file is replaced atomically. Other files in the folder are kept, except `mesh_*.<fmt>`
-    files left by an earlier, longer export, which are removed so that the folder holds one clip.
+    Every file is first written to a temporary folder beside `out_dir`; only when all frames are
+    written do they replace the old ones, so a failed export leaves the folder as it was. Other
+    files in the folder are kept, except `mesh_*.<fmt>` files left by an earlier, longer export,
+    which are removed so that the folder holds one clip.
     """
-    from trimesh.exchange.obj import export_obj
-
     if fmt not in FRAME_FORMATS:
         raise InputError(f"per-frame mesh format must be one of {FRAME_FORMATS}, got {fmt!r}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} is a file; per-frame meshes need a folder path")
     paths = [out_dir / frame_file_name(k, anim.num_frames, fmt) for k in range(anim.num_frames)]
-    for k, path in enumerate(paths):
-        mesh = anim.frame(k)
-        if fmt == "obj":
-            text, material_files = export_obj(mesh, return_texture=True, mtl_name="material.mtl")
-            files = {path.name: text.encode()} | (material_files if k == 0 else {})
-        else:
-            files = {path.name: mesh.export(file_type=fmt)}
-        for name, data in files.items():
-            with atomic_path(out_dir / name) as tmp:
-                tmp.write_bytes(data)
+    with staged_files(out_dir) as staging:
+        for k, path in enumerate(paths):
+            for name, data in _frame_files(anim, k, path.name, fmt).items():
+                (staging / name).write_bytes(data)
     stale = re.compile(rf"mesh_\d+\.{fmt}")
     for old in set(out_dir.iterdir()) - set(paths):
         if stale.fullmatch(old.name):
             old.unlink()
     return paths
+
+
+def _frame_files(anim: AnimatedMesh, k: int, name: str, fmt: str) -> dict[str, bytes]:
+    """The files of frame k: {file name: bytes}; frame 0 of an OBJ export adds the shared material."""
+    from trimesh.exchange.obj import export_obj
+
+    mesh = anim.frame(k)
+    if fmt != "obj":
+        return {name: mesh.export(file_type=fmt)}
+    text, material_files = export_obj(mesh, return_texture=True, mtl_name="material.mtl")
+    return {name: text.encode()} | (material_files if k == 0 else {})

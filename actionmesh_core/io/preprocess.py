@@ -102,19 +102,22 @@ def square_padding(width: int, height: int, padding_ratio: float = 0.1) -> tuple
 
 
 def preprocess_clip(
-    clip: Clip, padding_ratio: float = 0.1, matting_fn: MattingFn | None = None, dtype: type = np.uint8
+    clip: Clip, padding_ratio: float = 0.1, matting_fn: MattingFn | None = None, dtype: type = np.uint8,
+    box: tuple[int, int, int, int] | None = None,
 ) -> SquareFrames:
     """Composite on white, crop to the union subject box, pad to a square; native resolution, no resize.
 
     matting_fn: used only when the clip has no alpha (see `with_subject_masks`).
     dtype:      np.uint8 (rounded) or np.float32 (0..1, no rounding).
+    box:        (x0, y0, x1, y1) crop to use instead of the union box (an extension keeps its first run's
+                framing; parts of the subject outside it are cut off).
     """
     if not (0.0 <= padding_ratio <= 1.0):
         raise InputError(f"padding_ratio must lie in [0, 1], got {padding_ratio}")
     if dtype not in (np.uint8, np.float32):
         raise InputError(f"dtype must be numpy.uint8 or numpy.float32, got {dtype}")
     clip = with_subject_masks(clip, matting_fn)
-    x0, y0, x1, y1 = box = union_box(clip.alpha)
+    x0, y0, x1, y1 = box = union_box(clip.alpha) if box is None else tuple(int(v) for v in box)
     left, top, right, bottom = padding = square_padding(x1 - x0, y1 - y0, padding_ratio)
     side = left + (x1 - x0) + right
     scale = 255.0 if dtype == np.uint8 else 1.0

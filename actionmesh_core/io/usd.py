@@ -11,6 +11,7 @@ put the texture beside them as `<stem>_basecolor.png`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,7 +31,8 @@ DEFAULT_COLOR = (0.8, 0.8, 0.8)
 def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = True) -> Path:
     """Write `anim` to a USD file whose suffix picks the flavour (see USD_SUFFIXES). Returns the path.
 
-    Every file is replaced atomically. normals: write time-sampled vertex normals.
+    The layer and its texture are written to temporary names and renamed into place only once both
+    are complete, so a failed write keeps the previous pair. normals: write time-sampled vertex normals.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -39,11 +41,12 @@ def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = Tr
     if suffix == ".usdz":
         return _write_usdz(anim, path, normals=normals)
     texture_name = f"{path.stem}_basecolor.png" if _has_texture(anim) else None
-    if texture_name:
-        with atomic_path(path.with_name(texture_name)) as tmp:
-            Image.fromarray(anim.texture).save(tmp, format="PNG")
-    with atomic_path(path) as tmp:
-        _write_stage(anim, tmp, texture_name, normals=normals)
+    with contextlib.ExitStack() as renames:  # both files are renamed into place only at the end
+        layer = renames.enter_context(atomic_path(path))
+        if texture_name:
+            texture = renames.enter_context(atomic_path(path.with_name(texture_name)))
+            Image.fromarray(anim.texture).save(texture, format="PNG")
+        _write_stage(anim, layer, texture_name, normals=normals)
     return path
 
 

@@ -121,8 +121,8 @@ class Attention(nn.Module):
                 kv: tuple[torch.Tensor, torch.Tensor] | None = None, rope: RopeTables | None = None,
                 frames: int = 1) -> torch.Tensor:
         """x: (B, L, dim) -> (B, L, dim). Cross-attention takes `context` (B, S, kv_dim) or cached `kv`.
-        `rope` tables broadcast to (B, L, heads, head_dim). With `frames` > 1, rows b*frames..(b+1)*frames-1
-        of the batch form one joint sequence (inflated attention)."""
+        `rope` tables broadcast to (B, L, heads, head_dim). Rows b*frames..(b+1)*frames-1 of the batch form
+        one joint sequence of frames*L (cross-attention: frames*S) tokens (inflated attention; frames=1: plain)."""
         if self.is_cross:
             q = self.to_q(x).unflatten(-1, (self.heads, self.head_dim))
             k, v = kv if kv is not None else self.context_kv(context)
@@ -134,7 +134,6 @@ class Attention(nn.Module):
         if rope is not None:
             q, k = apply_rope(q, rope), apply_rope(k, rope)
         batch, length = x.shape[:2]
-        if frames > 1:
-            q, k, v = (t.reshape(batch // frames, frames * t.shape[1], self.heads, self.head_dim) for t in (q, k, v))
+        q, k, v = (t.reshape(batch // frames, frames * t.shape[1], self.heads, self.head_dim) for t in (q, k, v))
         out = scaled_dot_product(q, k, v).reshape(batch, length, -1)
         return self.to_out[0](out)

@@ -36,17 +36,31 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
             header = json.loads(f.read(header_len))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise WeightsError(f"{path} has a corrupt safetensors header; download it again") from None
+    if not isinstance(header, dict):
+        raise WeightsError(f"{path} has a corrupt safetensors header (not a JSON object); download it again")
     data_size = size - 8 - header_len
-    tensors = {}
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        start, end = entry["data_offsets"]
-        if end > data_size:
-            raise WeightsError(f"{path} is truncated: tensor {key!r} ends at byte {end} of the data section, which "
-                               f"holds only {data_size} bytes; download the file again")
-        tensors[key] = TensorInfo(DTYPE_NAMES.get(entry["dtype"], entry["dtype"]), tuple(entry["shape"]), path)
-    return tensors
+    return {key: _tensor_info(path, key, entry, data_size) for key, entry in header.items() if key != "__metadata__"}
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _tensor_info(path: Path, key: str, entry, data_size: int) -> TensorInfo:
+    """One header entry {"dtype": str, "shape": [int], "data_offsets": [start, end]} -> TensorInfo.
+    A malformed entry, or one past the end of the file, is a WeightsError naming the file."""
+    try:
+        dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        valid = isinstance(dtype, str) and isinstance(shape, list) and all(map(_is_count, [*shape, start, end]))
+    except (KeyError, TypeError, ValueError):
+        valid = False
+    if not valid or start > end:
+        raise WeightsError(f"{path} has a malformed safetensors header: the entry for {key!r} is {entry!r:.200}, "
+                           f"not {{dtype, shape, data_offsets}}; download the file again")
+    if end > data_size:
+        raise WeightsError(f"{path} is truncated: tensor {key!r} ends at byte {end} of the data section, which "
+                           f"holds only {data_size} bytes; download the file again")
+    return TensorInfo(DTYPE_NAMES.get(dtype, dtype), tuple(shape), path)
 
 
 def find_weight_files(folder: Path, names: tuple[str, ...]) -> list[Path]:

@@ -1,15 +1,17 @@
-"""DINOv2-large image features through `transformers.Dinov2Model`, with its preprocessing in torch.
+"""DINOv2-large image features through `transformers.Dinov2Model`, with its exact preprocessing.
 
 Preprocessing (the dinov2-large `preprocessor_config.json`, BitImageProcessor): resize the shortest
-edge to 256 (bicubic, antialiased like PIL, then rounded to 8-bit as PIL does), centre-crop 224,
-scale to [0, 1], normalise with the ImageNet mean and std. Features are `last_hidden_state`: the CLS
-token plus 16x16 patch tokens, (T, 257, 1024).
+edge to 256 with PIL's bicubic filter, centre-crop 224, scale to [0, 1], normalise with the ImageNet
+mean and std. The resize runs in PIL, as the official processor does, so the pixel values are
+identical to it (a torch resize differs by one 8-bit level on 10-20 % of the values). Features are
+`last_hidden_state`: the CLS token plus 16x16 patch tokens, (T, 257, 1024).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,22 +38,34 @@ def build_dinov2(config: dict | None = None):
     return Dinov2Model(Dinov2Config(**values)).eval()
 
 
-def preprocess_images(images: torch.Tensor) -> torch.Tensor:
-    """images: (T, H, W, 3) uint8 or float in [0, 1] -> pixel values (T, 3, 224, 224) float32."""
-    x = images.permute(0, 3, 1, 2).float()
-    if not images.dtype.is_floating_point:
-        x = x / 255.0
-    height, width = x.shape[-2:]
+def resized_size(height: int, width: int) -> tuple[int, int]:
+    """(H, W) after resizing the shortest edge to 256; the long edge is truncated as transformers does."""
     short, long = min(height, width), max(height, width)
     new_long = int(RESIZE_SHORTEST_EDGE * long / short)
-    size = (RESIZE_SHORTEST_EDGE, new_long) if height <= width else (new_long, RESIZE_SHORTEST_EDGE)
-    x = F.interpolate(x * 255.0, size=size, mode="bicubic", align_corners=False, antialias=True)
-    x = x.round().clamp(0, 255) / 255.0
-    top, left = (size[0] - CROP_SIZE) // 2, (size[1] - CROP_SIZE) // 2
-    x = x[..., top:top + CROP_SIZE, left:left + CROP_SIZE]
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return (RESIZE_SHORTEST_EDGE, new_long) if height <= width else (new_long, RESIZE_SHORTEST_EDGE)
+
+
+def resize_and_crop(frame: np.ndarray) -> np.ndarray:
+    """frame: (H, W, 3) uint8 -> (224, 224, 3) uint8: PIL bicubic shortest-edge resize, then the centre crop."""
+    height, width = resized_size(*frame.shape[:2])
+    resized = np.asarray(Image.fromarray(frame).resize((width, height), Image.BICUBIC))
+    top, left = (height - CROP_SIZE) // 2, (width - CROP_SIZE) // 2
+    return resized[top:top + CROP_SIZE, left:left + CROP_SIZE]
+
+
+def preprocess_images(images: torch.Tensor) -> torch.Tensor:
+    """images: (T, H, W, 3) uint8, or float in [0, 1] (rounded to 8 bits first) -> pixel values
+    (T, 3, 224, 224) float32 on the input's device, equal to BitImageProcessor's.
+
+    The work runs on the CPU (frames on a GPU are copied to host): PIL needs it, and the rescale is done in
+    float64 like the processor's, which not every accelerator supports."""
+    if images.dtype.is_floating_point:
+        images = (images * 255.0).round().clamp(0, 255).to(torch.uint8)
+    crops = np.stack([resize_and_crop(frame) for frame in images.cpu().numpy()])
+    x = (torch.from_numpy(crops).permute(0, 3, 1, 2).double() * (1 / 255)).float()
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).to(images.device)
 
 
 @torch.inference_mode()
@@ -60,6 +74,6 @@ def encode_images(model, images: torch.Tensor, batch_size: int = 16) -> torch.Te
     device, dtype = model.embeddings.cls_token.device, model.embeddings.cls_token.dtype
     features = []
     for chunk in images.split(batch_size):
-        pixels = preprocess_images(chunk.to(device)).to(dtype)
+        pixels = preprocess_images(chunk).to(device, dtype)
         features.append(model(pixel_values=pixels).last_hidden_state)
     return torch.cat(features)

@@ -147,9 +147,23 @@ def read_config(folder: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        config = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WeightsError(f"{path} is not valid JSON ({exc}); download it again") from None
+    if not isinstance(config, dict):
+        raise WeightsError(f"{path} holds a JSON {type(config).__name__}, not an object of model settings; "
+                           f"download it again")
+    return config
+
+
+def config_manifest(name: str, config: dict | None, path: Path) -> dict[str, tuple[int, ...]]:
+    """`checkpoint_manifest` for the settings read from `path`. Settings no model can be built from (wrong
+    types, impossible sizes: whatever torch or transformers raise on them) are a WeightsError naming the file."""
+    try:
+        return checkpoint_manifest(name, config)
+    except Exception as exc:  # any failure here comes from the file's settings
+        raise WeightsError(f"{path} is not a usable {name} config ({type(exc).__name__}: {exc}); download it "
+                           f"again from {get_spec(name).source}") from None
 
 
 def _key_patterns(keys) -> set[str]:
@@ -173,7 +187,8 @@ def check_checkpoint(name: str, folder: str | Path):
     model_folder, files = resolve_model_folder(name, folder)
     config = read_config(model_folder)
     tensors = read_headers(files)
-    report = compare_keys(tensors, checkpoint_manifest(name, config), spec.optional_suffixes)
+    expected = config_manifest(name, config, model_folder / "config.json")
+    report = compare_keys(tensors, expected, spec.optional_suffixes)
     return model_folder, files, config, tensors, report
 
 

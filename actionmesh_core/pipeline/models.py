@@ -65,18 +65,24 @@ class ModelSet:
 
     num_tokens:      latent tokens per shape (2048 for the official models).
     mesh_resolution: the default SDF grid for reference meshes made with these models.
+    decode_window:   the default frames per Stage II window (16 for the official models; a Stage II model
+                     trained on shorter sequences decodes in shorter windows, paper Tab. 5).
+    decode_anchored: whether Stage II windows all deform the anchor itself (`anchored_windows`) instead of
+                     chaining from the previous window's last frame (the official way, False).
     description:     what the weights are, for summaries ("official weights in ...", "random weights").
     """
 
     def __init__(self, loader: Loader, available: set[str], *, device: torch.device | str | None = None,
                  dtype: torch.dtype | str | None = None, offload: str = "cpu", num_tokens: int = 2048,
-                 mesh_resolution: int = 512, description: str = ""):
+                 mesh_resolution: int = 512, decode_window: int = 16, decode_anchored: bool = False,
+                 description: str = ""):
         if offload not in OFFLOAD_POLICIES:
             raise InputError(f"offload must be one of {', '.join(OFFLOAD_POLICIES)}, got {offload!r}")
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = parse_dtype(dtype) if dtype is not None else default_dtype(self.device)
         self.offload = offload
         self.num_tokens, self.mesh_resolution, self.description = num_tokens, mesh_resolution, description
+        self.decode_window, self.decode_anchored = decode_window, decode_anchored
         self._loader, self._available = loader, set(available)
         self._cache: dict[str, nn.Module] = {}
 
@@ -102,6 +108,8 @@ class ModelSet:
         info = json.loads((root / RUN_INFO_FILE).read_text()) if (root / RUN_INFO_FILE).is_file() else {}
         kwargs.setdefault("num_tokens", info.get("num_tokens", 2048))
         kwargs.setdefault("mesh_resolution", info.get("mesh_resolution", 512))
+        kwargs.setdefault("decode_window", info.get("decode_window", 16))
+        kwargs.setdefault("decode_anchored", info.get("decode_anchored", False))
         kwargs.setdefault("description", info.get("description", f"weights in {root}"))
         def loader(name: str, device: torch.device, dtype: torch.dtype) -> nn.Module:
             if name == "triposg-dinov2":

@@ -59,14 +59,17 @@ class RunReport:
 
     @contextlib.contextmanager
     def stage(self, name: str, device: torch.device | str = "cpu") -> Iterator[None]:
-        """Time a stage; an out-of-memory error becomes a StageOutOfMemoryError naming the stage."""
+        """Time a stage; an out-of-memory error (CUDA's OutOfMemoryError, or MPS's RuntimeError "... out of
+        memory ...") becomes a StageOutOfMemoryError naming the stage."""
         device = torch.device(device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         try:
             yield
-        except torch.OutOfMemoryError:
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
             raise StageOutOfMemoryError(
                 f"out of {device.type.upper()} memory during {name}; try --low-vram (ComfyUI: low_vram), fewer "
                 "frames per window, or a smaller mesh_resolution") from None
@@ -80,6 +83,11 @@ class RunReport:
             lines.append(f"{s.name:24s} {s.seconds:8.1f}s {gpu} {s.peak_rss_mb:8.0f}MB")
         lines.append(f"{'total':24s} {sum(s.seconds for s in self.stages):8.1f}s")
         return "\n".join(lines + self.notes)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA raises torch.OutOfMemoryError; MPS (and older CUDA builds) a RuntimeError saying "out of memory"."""
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc)
 
 
 def _peak_rss_mb() -> float:

@@ -3,6 +3,8 @@ continuing an existing animation with more frames."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +17,7 @@ from ..errors import InputError, MeshError
 from ..geometry import load_user_mesh, prepare_user_mesh
 from ..geometry.user_mesh import PreparedMesh, UserMesh
 from ..io.clip import Clip
-from ..io.preprocess import preprocess_clip, with_subject_masks
+from ..io.preprocess import preprocess_clip, union_box, with_subject_masks
 from ..io.video_input import load_clip
 from ..models.rmbg import predict_alpha
 from .models import ModelSet
@@ -25,6 +27,10 @@ from .stages import (ReferenceMesh, decode_animation, encode_frames, encode_mesh
                      generate_reference)
 
 MeshInput = str | os.PathLike | UserMesh | PreparedMesh
+Box = tuple[int, int, int, int] | np.ndarray
+"""(x0, y0, x1, y1) crop in clip pixels, end-exclusive."""
+
+log = logging.getLogger(__name__)
 
 
 def matting_for(models: ModelSet, progress: ProgressFn = no_progress):
@@ -63,15 +69,17 @@ class PreparedFrames:
 
 
 def prepare_frames(clip: Clip, models: ModelSet, report: RunReport | None = None,
-                   progress: ProgressFn = no_progress) -> PreparedFrames:
-    """Masks (the clip's own, else RMBG-1.4), the union-box square crop on white, and DINOv2 tokens."""
+                   progress: ProgressFn = no_progress, box: Box | None = None) -> PreparedFrames:
+    """Masks (the clip's own, else RMBG-1.4), the square crop on white, and DINOv2 tokens.
+
+    box: crop to use instead of the clip's union subject box (an extension keeps its first run's framing)."""
     report = report if report is not None else RunReport()
     with report.stage("preprocessing"):
         clip = with_subject_masks(clip, matting_for(models, progress))
-        square = preprocess_clip(clip)
+        images = preprocess_clip(clip, box=box).images
     with report.stage("image features", models.device):
-        features = encode_frames(models, square.images)
-    return PreparedFrames(clip, square.images, features)
+        features = encode_frames(models, images)
+    return PreparedFrames(clip, images, features)
 
 
 def make_reference(frames: PreparedFrames, models: ModelSet, settings: Settings, mesh: MeshInput | None = None,
@@ -136,20 +144,34 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
 
 
 def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMesh, clip: Clip) -> AnimatedMesh:
-    """Model-frame vertices (T, Vm, 3) -> AnimatedMesh in the reference's own layout and units."""
-    last_frame = np.concatenate([clip.frames[-1], clip.alpha[-1][..., None]], axis=-1) if clip.alpha is not None \
-        else None
-    extra = dict(latents=latents.numpy(), last_frame=last_frame, fps=clip.fps)
+    """Model-frame vertices (T, Vm, 3) -> AnimatedMesh in the reference's own layout and units.
+
+    Frame times are the clip's source times from its first frame (so start / stride / fps selections keep
+    their timing); the last frame and the union crop box are kept for `extend`."""
+    times = clip.times - clip.times[0]
     prepared = reference.prepared
     if prepared is None:
-        return AnimatedMesh(vertices=vertices, faces=reference.faces, name="ActionMesh", **extra)
-    anim = prepared.to_animated_mesh(vertices, fps=clip.fps)
+        anim = AnimatedMesh(vertices=vertices, faces=reference.faces, fps=clip.fps, frame_times=times)
+    else:
+        anim = dataclasses.replace(prepared.to_animated_mesh(vertices, fps=clip.fps, frame_times=times),
+                                   model_transform=model_transform(prepared), merge_map=prepared.merge_map)
+    return dataclasses.replace(anim, latents=latents.numpy(), last_frame=rgba_frame(clip, -1),
+                               crop_box=None if clip.alpha is None else union_box(clip.alpha))
+
+
+def model_transform(prepared: PreparedMesh) -> np.ndarray:
+    """(4, 4) float32 map from the user mesh's units to the model frame."""
     transform = np.eye(4, dtype=np.float32)
     transform[:3, :3] = prepared.rotation / prepared.scale
     transform[:3, 3] = -(prepared.rotation @ prepared.center) / prepared.scale
-    anim.latents, anim.last_frame = extra["latents"], last_frame
-    anim.model_transform, anim.merge_map = transform, prepared.merge_map
-    return anim
+    return transform
+
+
+def rgba_frame(clip: Clip, index: int) -> np.ndarray | None:
+    """Frame `index` as (H, W, 4) uint8 RGBA (alpha: the subject mask), or None when the clip has no masks."""
+    if clip.alpha is None:
+        return None
+    return np.concatenate([clip.frames[index], clip.alpha[index][..., None]], axis=-1)
 
 
 def model_frame_mesh(anim: AnimatedMesh, frame: int = -1) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +194,8 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     """Continue `anim` over the frames that follow it (autoregressive extension, the paper's extrapolation).
 
     The last frame's latent and mesh condition the new windows; the result holds the old frames followed by
-    one new frame per frame of `more_frames`, with the same faces."""
+    one new frame per frame of `more_frames`, with the same faces. New frames without masks get them as in
+    `animate` (RMBG-1.4); every frame is cropped to the first run's box, so the subject keeps its framing."""
     settings = (settings or Settings()).replace(anchor_frame=0)
     report = report if report is not None else RunReport()
     if anim.last_frame is None:
@@ -181,14 +204,18 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     new = more_frames if isinstance(more_frames, Clip) else load_clip(
         more_frames, masks=masks, invert_masks=invert_masks, **(selection or {"start": 0}))
     last = anim.last_frame
-    if new.alpha is None or last.shape[:2] != new.frames.shape[1:3]:
-        raise InputError(f"the new frames must have subject masks and the size of the previous clip "
-                         f"({last.shape[1]}x{last.shape[0]}); got {new.frames.shape[2]}x{new.frames.shape[1]}"
-                         f"{'' if new.alpha is not None else ' without masks'}")
+    if last.shape[:2] != new.frames.shape[1:3]:
+        raise InputError(f"the new frames must have the size of the previous clip ({last.shape[1]}x{last.shape[0]}); "
+                         f"got {new.frames.shape[2]}x{new.frames.shape[1]}")
+    if new.alpha is None:
+        with report.stage("background removal", models.device):
+            new = with_subject_masks(new, matting_for(models, progress))
     clip = Clip(frames=np.concatenate([last[None, ..., :3], new.frames]),
-                alpha=np.concatenate([last[None, ..., 3], new.alpha]), fps=anim.fps,
-                frame_indices=np.arange(len(new) + 1), source_fps=anim.fps, source=new.source)
-    features = prepare_frames(clip, models, report).features
+                alpha=np.concatenate([last[None, ..., 3], new.alpha]), fps=new.fps,
+                frame_indices=np.arange(len(new) + 1), source_fps=new.fps, source=new.source)
+    box = anim.crop_box if anim.crop_box is not None else union_box(clip.alpha)  # older results lack the box
+    features = prepare_frames(clip, models, report, box=box).features
+    warn_if_outside(new, box)
     vertices, faces = model_frame_mesh(anim)
     if anim.latents is not None:
         latent = torch.from_numpy(anim.latents[-1])
@@ -199,11 +226,22 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
         latents = generate_latents(models, features, {0: latent}, 0, settings, progress)
     with report.stage("temporal decoding", models.device):
         new_vertices = decode_animation(models, latents, vertices, faces, 0, settings, progress)[1:]
-    return append_frames(anim, new_vertices, latents[1:].numpy(), clip)
+    return dataclasses.replace(append_frames(anim, new_vertices, latents[1:].numpy(), new), crop_box=box)
 
 
-def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.ndarray, clip: Clip) -> AnimatedMesh:
-    """anim followed by new frames given in the model frame (T_new, Vm, 3)."""
+def warn_if_outside(clip: Clip, box: Box) -> None:
+    """Log a warning when the subject of `clip` reaches outside `box` (that part is cropped off)."""
+    x0, y0, x1, y1 = union_box(clip.alpha)
+    if x0 < box[0] or y0 < box[1] or x1 > box[2] or y1 > box[3]:
+        log.warning("%s: the subject reaches outside the framing of the clip being extended (box %s); the part "
+                    "outside is cropped off so that the subject keeps its scale", clip.source,
+                    tuple(int(v) for v in box))
+
+
+def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.ndarray, new: Clip) -> AnimatedMesh:
+    """anim followed by the frames of `new`, given in the model frame (T_new, Vm, 3).
+
+    The new frames keep their own spacing in time and start one frame interval after anim's last frame."""
     if anim.model_transform is not None:
         inverse = np.linalg.inv(anim.model_transform)
         model_vertices = model_vertices @ inverse[:3, :3].T + inverse[:3, 3]
@@ -211,12 +249,8 @@ def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.nd
         model_vertices = model_vertices[:, anim.merge_map]
     if model_vertices.shape[1] != anim.num_vertices:
         raise MeshError("internal error: extension produced a different vertex count")
-    step = anim.frame_times[-1] - anim.frame_times[-2] if anim.num_frames > 1 else 1.0 / anim.fps
-    times = anim.frame_times[-1] + step * np.arange(1, len(model_vertices) + 1)
+    times = anim.frame_times[-1] + 1.0 / new.fps + (new.times - new.times[0])
     all_latents = np.concatenate([anim.latents, latents]) if anim.latents is not None else None
-    last_frame = np.concatenate([clip.frames[-1], clip.alpha[-1][..., None]], axis=-1)
-    return AnimatedMesh(
-        vertices=np.concatenate([anim.vertices, model_vertices.astype(np.float32)]), faces=anim.faces, fps=anim.fps,
-        frame_times=np.concatenate([anim.frame_times, times]), uvs=anim.uvs, texture=anim.texture,
-        base_color=anim.base_color, vertex_colors=anim.vertex_colors, latents=all_latents,
-        model_transform=anim.model_transform, merge_map=anim.merge_map, last_frame=last_frame, name=anim.name)
+    return dataclasses.replace(
+        anim, vertices=np.concatenate([anim.vertices, model_vertices.astype(np.float32)]),
+        frame_times=np.concatenate([anim.frame_times, times]), latents=all_latents, last_frame=rgba_frame(new, -1))

@@ -28,6 +28,8 @@ class Settings:
     face_budget: int = 40_000
     floaters_threshold: float = 0.02
     mesh_resolution: int | None = None  # None: the model set's default (512 for the official models)
+    decode_window: int | None = None  # Stage II frames per window; None: the model set's (16 official)
+    decode_anchored: bool | None = None  # Stage II windows all deform the anchor; None: the model set's (False)
     decode_batch: int = 4
     low_vram: bool = False
 
@@ -58,6 +60,7 @@ class Settings:
                                               and self.mesh_resolution & (self.mesh_resolution - 1) == 0),
              "mesh_resolution must be a power of two, 16 or more (512 is the official value)"),
             (self.decode_batch >= 1, "decode_batch must be at least 1"),
+            (self.decode_window is None or self.decode_window >= 2, "decode_window must be at least 2 frames"),
             (self.anchor_frame >= 0, "the anchor frame must be 0 or more"),
         ]
         for ok, message in checks:

@@ -23,7 +23,7 @@ from ..models.precision import autocast
 from ..sampling.flow import flow_sample
 from ..sampling.noise import shape_noise, window_noise
 from ..sampling.schedule import actionmesh_timesteps, triposg_timesteps
-from ..sampling.windows import plan_windows
+from ..sampling.windows import anchored_windows, plan_windows
 from .models import ModelSet
 from .progress import ProgressFn, no_progress
 from .settings import Settings
@@ -129,12 +129,16 @@ def decode_animation(models: ModelSet, latents: torch.Tensor, vertices: np.ndarr
                      settings: Settings, progress: ProgressFn = no_progress) -> np.ndarray:
     """Stage II. latents: (T, N, C); vertices (V, 3), faces (F, 3): the mesh at the anchor frame.
 
-    Windows are chained: each deforms a frame already decoded in it (the anchor, or an overlap frame) to
-    all its other frames, with (source, target) times normalised to the window. Every frame is decoded,
-    whatever the anchor. Returns (T, V, 3) float32 vertices in the model frame."""
+    Windows of `settings.decode_window` frames are chained: each deforms a frame already decoded in it (the
+    anchor, or an overlap frame) to all its other frames, with (source, target) times normalised to the
+    window; anchored windows (`settings.decode_anchored`) all deform the anchor itself. None in either
+    setting means the model set's default. Every frame is decoded, whatever the anchor.
+    Returns (T, V, 3) float32 vertices in the model frame."""
     frames, device = len(latents), models.device
     decoded = {anchor: torch.as_tensor(vertices, dtype=torch.float32)}
-    windows = plan_windows(frames, anchor, settings.window, settings.slide)
+    size = settings.decode_window or models.decode_window
+    anchored = models.decode_anchored if settings.decode_anchored is None else settings.decode_anchored
+    windows = anchored_windows(frames, anchor, size) if anchored else plan_windows(frames, anchor, size, size - 1)
     with models.use("actionmesh-autoencoder") as autoencoder, torch.inference_mode(), \
             autocast(device, models.dtype):
         for window in windows:

@@ -4,6 +4,8 @@ A window is a list of frame indices in window order (the order noise is drawn in
 known when a window runs (the anchor, earlier windows' frames) condition it; the others are generated.
 Windows grow from the anchor towards both ends, the larger side first; each later window ends `slide`
 frames further on and starts `size - 1` frames before its end, so consecutive windows overlap.
+Anchored windows (`anchored_windows`) instead all hold the anchor, for a Stage II model trained on short
+windows: every frame is then decoded from the anchor mesh itself, not from a chain of predictions.
 """
 
 from __future__ import annotations
@@ -42,3 +44,15 @@ def plan_windows(total: int, anchor: int = 0, size: int = 16, slide: int = 15,
             windows.append(window)
             covered |= set(window)
     return windows
+
+
+def anchored_windows(total: int, anchor: int = 0, size: int = 2) -> list[list[int]]:
+    """Windows of the anchor and up to `size - 1` other frames each (nearest to the anchor first), ascending.
+
+    total=16, anchor=0, size=4: [0, 1, 2, 3], [0, 4, 5, 6], ..., [0, 13, 14, 15]. Every other frame is in
+    exactly one window."""
+    if not 0 <= anchor < total:
+        raise ValueError(f"anchor frame {anchor} is outside 0..{total - 1}")
+    others = sorted((f for f in range(total) if f != anchor), key=lambda f: (abs(f - anchor), f))
+    chunks = [others[i:i + size - 1] for i in range(0, len(others), size - 1)]
+    return [sorted([anchor, *chunk]) for chunk in chunks] or [[anchor]]

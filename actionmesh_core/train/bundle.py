@@ -17,11 +17,13 @@ from .checkpoint import OFFICIAL_FOLDERS
 
 
 def bundle_weights(checkpoints: dict[str, str | os.PathLike], out: str | os.PathLike, *, num_tokens: int,
-                   mesh_resolution: int, description: str, settings: dict | None = None,
-                   dtype: torch.dtype = torch.float16) -> Path:
+                   mesh_resolution: int, description: str, decode_window: int = 16, decode_anchored: bool = False,
+                   settings: dict | None = None, dtype: torch.dtype = torch.float16) -> Path:
     """checkpoints: {model name: checkpoint folder holding it} for the five models of the pipeline.
     Writes every model (stored in `dtype`; loading casts back) and actionmesh.json
-    {"num_tokens", "mesh_resolution", "description", "settings"} into `out`, atomically."""
+    {"num_tokens", "mesh_resolution", "decode_window", "decode_anchored", "description", "settings"} into
+    `out`, atomically (`decode_window`, `decode_anchored`: the Stage II windows the model was trained for,
+    see `ModelSet`)."""
     missing = sorted(set(OFFICIAL_FOLDERS) - set(checkpoints))
     if missing:
         raise InputError(f"the bundle needs a checkpoint for {', '.join(missing)}")
@@ -29,8 +31,8 @@ def bundle_weights(checkpoints: dict[str, str | os.PathLike], out: str | os.Path
     with atomic_dir(out) as tmp:
         for name, folder in OFFICIAL_FOLDERS.items():
             save_model(name, load_model(name, checkpoints[name]), tmp / folder, dtype=dtype)
-        info = {"num_tokens": num_tokens, "mesh_resolution": mesh_resolution, "description": description,
-                "settings": settings or {}}
+        info = {"num_tokens": num_tokens, "mesh_resolution": mesh_resolution, "decode_window": decode_window,
+                "decode_anchored": decode_anchored, "description": description, "settings": settings or {}}
         (tmp / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
         readme = out / "README.md"
         if readme.is_file():  # keep the hand-written notes

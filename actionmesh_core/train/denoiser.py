@@ -51,7 +51,9 @@ class DenoiserStage(DatasetStage):
         self.latents = clip_latents(self.data, config.inputs["vae"], self.options.tokens, device)
         self.features = clip_features(self.data, config.inputs["dit"], device)
         self.denoiser = build_model("actionmesh-denoiser", config.models["actionmesh-denoiser"], device)
-        if config.inputs.get("dit"):  # the paper starts Stage I from the image-to-3D DiT
+        if config.inputs.get("denoiser"):  # continue from an earlier run
+            copy_weights("actionmesh-denoiser", config.inputs["denoiser"], self.denoiser)
+        elif config.inputs.get("dit"):  # the paper starts Stage I from the image-to-3D DiT
             copy_weights("triposg-dit", config.inputs["dit"], self.denoiser)
         self.trainable = {"actionmesh-denoiser": self.denoiser}
 

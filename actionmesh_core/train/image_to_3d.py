@@ -4,6 +4,10 @@ Each batch item is one frame: its model image (the pipeline's framing) goes thro
 (a small DINOv2, trained here end to end with the DiT because no pretrained one fits the budget), and the
 DiT learns the rectified flow from noise to the frame's VAE latent, conditioned on the image tokens.
 A `context_dropout` share of items gets an all-zero context, the unconditional branch of guidance.
+
+With `inputs["dit"]` the run continues from that weights root's DiT and image encoder; with
+`train_encoder` false the encoder stays frozen (its tokens are cached once), so the temporal denoiser,
+which conditions on the same encoder, stays valid.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import torch
 
 from ..data.dataset import normalize_pixels
 from ..models import build_model
-from .cache import clip_latents
+from .cache import clip_features, clip_latents
+from .checkpoint import copy_weights
 from .config import TrainConfig
 from .flow import drop_context, noisy_latents, sample_sigmas
 from .loop import DatasetStage, step_generators
@@ -26,6 +31,7 @@ class ImageTo3DOptions:
     tokens: int = 32
     shift: float = 1.0  # flow-time shift of the training times (TripoSG's sampler uses 1)
     context_dropout: float = 0.1
+    train_encoder: bool = True
 
 
 class ImageTo3DStage(DatasetStage):
@@ -36,7 +42,14 @@ class ImageTo3DStage(DatasetStage):
         self.latents = clip_latents(self.data, config.inputs["vae"], self.options.tokens, device)
         self.dit = build_model("triposg-dit", config.models["triposg-dit"], device)
         self.encoder = build_model("dinov2", config.models["dinov2"], device)
-        self.trainable = {"triposg-dit": self.dit, "dinov2": self.encoder}
+        if config.inputs.get("dit"):  # continue from an earlier run
+            for name, model in (("triposg-dit", self.dit), ("dinov2", self.encoder)):
+                copy_weights(name, config.inputs["dit"], model)
+        self.trainable = {"triposg-dit": self.dit}
+        if self.options.train_encoder:
+            self.trainable["dinov2"] = self.encoder
+        else:
+            self.features = clip_features(self.data, config.inputs["dit"], device)
 
     def batch(self, step: int) -> dict:
         rng, generator = step_generators(self.config.seed, step, self.device)
@@ -44,14 +57,19 @@ class ImageTo3DStage(DatasetStage):
         frames = rng.integers(self.data.num_frames, size=self.config.batch_size)
         order = np.lexsort((frames, clips))  # memory-map reads in file order
         clips, frames = clips[order], frames[order]
-        images = torch.from_numpy(np.array(self.data.images[clips, frames])).to(self.device)
-        return {"pixels": normalize_pixels(images),
-                "latents": torch.from_numpy(np.array(self.latents[clips, frames])).to(self.device),
-                "generator": generator}
+        batch = {"latents": torch.from_numpy(np.array(self.latents[clips, frames])).to(self.device),
+                 "generator": generator}
+        if self.options.train_encoder:
+            images = torch.from_numpy(np.array(self.data.images[clips, frames])).to(self.device)
+            batch["pixels"] = normalize_pixels(images)
+        else:
+            batch["context"] = torch.from_numpy(np.array(self.features[clips, frames])).to(self.device)
+        return batch
 
     def loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         generator = batch["generator"]
-        context = self.encoder(pixel_values=batch["pixels"]).last_hidden_state
+        context = batch["context"] if "context" in batch else \
+            self.encoder(pixel_values=batch["pixels"]).last_hidden_state
         context = drop_context(context, self.options.context_dropout, generator)
         x0 = batch["latents"]
         sigma = sample_sigmas(len(x0), self.options.shift, generator)

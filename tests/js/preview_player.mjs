@@ -1,0 +1,78 @@
+// The in-node player (web/actionmesh_preview.js) in ComfyUI's real frontend, in headless Chromium:
+// loads a UI workflow, queues its API twin for this browser's client id, waits until the Preview Animated Mesh
+// node has loaded the GLB from /view, then presses play/pause and moves the frame slider.
+// usage: node preview_player.mjs SERVER_URL UI_WORKFLOW.json API_PROMPT.json PREVIEW_NODE_ID SCREENSHOT.png
+// Prints one JSON object: what the player showed after each step (read by test_comfyui_integration.py).
+// Needs Chromium (CHROMIUM, default /usr/bin/chromium) and `npm install --no-save playwright-core` here.
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [url, uiFile, apiFile, nodeId, screenshot] = process.argv.slice(2);
+const ui = JSON.parse(readFileSync(uiFile, "utf8"));
+const prompt = JSON.parse(readFileSync(apiFile, "utf8"));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist"],
+});
+// no first-run templates dialog over the canvas (the server's user folder is a fresh one)
+await fetch(`${url}/settings/Comfy.TutorialCompleted`, { method: "POST", body: "true" });
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("response", (response) => response.status() >= 400 && /actionmesh|\/view\?/.test(response.url()) &&
+    errors.push(`${response.status()} ${response.url()}`));  // the extension's script and the GLB
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.app?.graph && window.app?.canvas, null, { timeout: 90000 });
+  await page.evaluate((workflow) => window.app.loadGraphData(workflow), ui);
+  await page.evaluate((id) => window.app.canvas.centerOnNode(window.app.graph.getNodeById(Number(id))), nodeId);
+
+  const queued = await page.evaluate(async (apiPrompt) => {
+    const { api } = await import("/scripts/api.js");
+    const response = await api.fetchApi("/prompt", {
+      method: "POST", body: JSON.stringify({ prompt: apiPrompt, client_id: api.clientId }) });
+    return response.status;
+  }, prompt);
+
+  const player = (id) => {
+    const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
+    return { label: viewer.label.textContent, frames: viewer.frames ?? 0, playing: viewer.playing, time: viewer.time,
+      slider: Number(viewer.slider.value), webgl2: viewer.gl !== null };
+  };
+  await page.waitForFunction((id) => window.app.graph.getNodeById(Number(id)).actionmeshViewer.frames > 0, nodeId,
+    { timeout: 240000 });
+  const loaded = await page.evaluate(player, nodeId);
+  // the mesh is drawn: pixels that differ from the background, read right after a draw (same task)
+  const drawnPixels = await page.evaluate((id) => {
+    const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
+    viewer.draw();
+    const { gl } = viewer, pixels = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
+    gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+    let drawn = 0;
+    for (let i = 0; i < pixels.length; i += 4) drawn += Math.abs(pixels[i] - 33) > 8 ? 1 : 0;
+    return drawn;
+  }, nodeId);
+
+  const button = page.locator(`button[title="play / pause"]`);
+  await sleep(500);
+  const playing = await page.evaluate(player, nodeId);
+  await button.click();
+  const paused = await page.evaluate(player, nodeId);
+  await sleep(400);
+  const stillPaused = await page.evaluate(player, nodeId);
+  await button.click();
+  const resumed = await page.evaluate(player, nodeId);
+
+  await button.locator("xpath=..").locator(`input[type="range"]`).focus();  // the player's own controls
+  await page.keyboard.press("Home");  // the slider to its start, then its end
+  const first = await page.evaluate(player, nodeId);
+  await page.keyboard.press("End");
+  const last = await page.evaluate(player, nodeId);
+  await page.screenshot({ path: screenshot });
+  console.log(JSON.stringify({ queued, loaded, drawnPixels, playing, paused, stillPaused, resumed, first, last, errors }));
+} finally {
+  await browser.close();
+}
