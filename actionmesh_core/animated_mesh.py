@@ -7,8 +7,9 @@ generated meshes, or the user's own units when a user mesh was animated. glTF us
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,60 @@ from .io.atomic import atomic_path
 
 
 OPTIONAL_ARRAYS = ("uvs", "texture", "base_color", "vertex_colors", "latents", "model_transform", "merge_map",
-                   "last_frame", "crop_box")
+                   "last_frame", "crop_box", "face_materials")
+TEXTURE_SLOTS = ("base_color_texture", "metallic_roughness_texture", "normal_texture", "occlusion_texture",
+                 "emissive_texture")
+ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
+GLTF_KEYS = dict(zip(TEXTURE_SLOTS, ("baseColorTexture", "metallicRoughnessTexture", "normalTexture",
+                                     "occlusionTexture", "emissiveTexture")))
+"""The glTF (and trimesh) name of each texture slot."""
+DEFAULT_BASE_COLOR = np.array([0.8, 0.8, 0.8, 1.0], np.float32)
+
+
+@dataclass
+class Material:
+    """A glTF 2.0 metallic-roughness material, with the glTF defaults. Every texture is an
+    (H, W, 3|4) uint8 image sampled at TEXCOORD_0 (the mesh's `uvs`).
+
+    base_color: (4,) float64 RGBA factor; emissive: (3,) float64 factor (float64, so factors read from a
+    glTF file are written back exactly).
+    metallic_roughness_texture: roughness in G, metallic in B (glTF packing).
+    """
+
+    name: str = "material"
+    base_color: np.ndarray = field(default_factory=lambda: np.ones(4))
+    metallic: float = 1.0
+    roughness: float = 1.0
+    emissive: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    alpha_mode: str = "OPAQUE"
+    alpha_cutoff: float = 0.5
+    double_sided: bool = False
+    normal_scale: float = 1.0
+    occlusion_strength: float = 1.0
+    base_color_texture: np.ndarray | None = None
+    metallic_roughness_texture: np.ndarray | None = None
+    normal_texture: np.ndarray | None = None
+    occlusion_texture: np.ndarray | None = None
+    emissive_texture: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.base_color = np.asarray(self.base_color, dtype=np.float64).reshape(4)
+        self.emissive = np.asarray(self.emissive, dtype=np.float64).reshape(3)
+        if self.alpha_mode not in ALPHA_MODES:
+            raise MeshError(f"material '{self.name}': alpha mode must be one of {ALPHA_MODES}, got {self.alpha_mode!r}")
+        for slot in TEXTURE_SLOTS:
+            if getattr(self, slot) is not None:
+                setattr(self, slot, np.asarray(getattr(self, slot), dtype=np.uint8))
+                _check_shape(f"material '{self.name}' {slot}", getattr(self, slot), ("H", "W", (3, 4)))
+
+    def textures(self) -> dict[str, np.ndarray]:
+        """{slot: image} of the texture slots that hold an image."""
+        return {slot: getattr(self, slot) for slot in TEXTURE_SLOTS if getattr(self, slot) is not None}
+
+    def scalars(self) -> dict:
+        """Every field except the images, JSON-ready."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in TEXTURE_SLOTS}
+        return {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in values.items()}
 
 
 @dataclass
@@ -40,6 +94,9 @@ class AnimatedMesh:
                  user mesh's seam-split vertices were merged for the model).
     last_frame:  optional (H, W, 4) uint8 RGBA last input frame, so `extend` can continue the clip.
     crop_box:    optional (4,) int64 (x0, y0, x1, y1) input crop of the run, so `extend` keeps its framing.
+    materials:   optional list of `Material`s (a user mesh's full glTF materials); exporters prefer them to
+                 `texture` / `base_color`, which then repeat the first material's base colour for previews.
+    face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
     name:        a short name used for exported nodes and clips.
     """
 
@@ -56,6 +113,8 @@ class AnimatedMesh:
     merge_map: np.ndarray | None = None
     last_frame: np.ndarray | None = None
     crop_box: np.ndarray | None = None
+    materials: list[Material] | None = None
+    face_materials: np.ndarray | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
 
@@ -114,6 +173,13 @@ class AnimatedMesh:
             self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
         if self.crop_box is not None:
             self.crop_box = np.asarray(self.crop_box, dtype=np.int64).reshape(4)
+        if self.face_materials is not None:
+            self.face_materials = np.asarray(self.face_materials, dtype=np.int64)
+            _check_shape("face_materials", self.face_materials, (self.num_faces,))
+            count = len(self.materials or ())
+            if self.face_materials.min() < 0 or self.face_materials.max() >= count:
+                raise MeshError(f"face_materials must index the {count} material(s), got [{self.face_materials.min()}, "
+                                f"{self.face_materials.max()}]")
 
     @property
     def num_frames(self) -> int:
@@ -127,19 +193,33 @@ class AnimatedMesh:
     def num_faces(self) -> int:
         return int(self.faces.shape[0])
 
+    def resolved_materials(self) -> list[Material]:
+        """`materials`, or else the one material the simple fields describe: `texture` (with `uvs`) times
+        `base_color` (default white under a texture or vertex colours, else DEFAULT_BASE_COLOR), metallic 0,
+        roughness 0.8, double-sided, blended when translucent."""
+        if self.materials:
+            return self.materials
+        texture = self.texture if self.uvs is not None else None
+        if self.base_color is not None:
+            color = self.base_color
+        else:
+            color = np.ones(4) if self.texture is not None or self.vertex_colors is not None else DEFAULT_BASE_COLOR
+        translucent = color[3] < 1.0 or (texture is not None and texture.shape[2] == 4 and (texture[..., 3] < 255).any())
+        return [Material(name=f"{self.name}_material", base_color=color, metallic=0.0, roughness=0.8,
+                         alpha_mode="BLEND" if translucent else "OPAQUE", double_sided=True, base_color_texture=texture)]
+
+    def material_faces(self) -> list[np.ndarray]:
+        """(F_m,) int64 indices of the faces of each of `resolved_materials()`, in face order."""
+        index = np.zeros(self.num_faces, np.int64) if self.face_materials is None else self.face_materials
+        return [np.flatnonzero(index == m) for m in range(len(self.resolved_materials()))]
+
     def frame(self, k: int):
-        """Frame k as a `trimesh.Trimesh` (UVs and texture attached when present)."""
+        """Frame k as a `trimesh.Trimesh` (UVs and the first material attached when present)."""
         import trimesh
 
         mesh = trimesh.Trimesh(self.vertices[k], self.faces, process=False)
         if self.uvs is not None:
-            from PIL import Image
-
-            image = Image.fromarray(self.texture) if self.texture is not None else None
-            material = trimesh.visual.material.PBRMaterial(
-                baseColorTexture=image,
-                baseColorFactor=None if self.base_color is None else (self.base_color * 255).astype(np.uint8),
-            )
+            material = _trimesh_material(self.resolved_materials()[0])  # a Trimesh holds one material
             # trimesh expects OpenGL UVs (v up); ours are glTF's (v down)
             mesh.visual = trimesh.visual.TextureVisuals(uv=self.uvs * [1.0, -1.0] + [0.0, 1.0], material=material)
         elif self.vertex_colors is not None:
@@ -155,6 +235,7 @@ class AnimatedMesh:
             value = getattr(self, key)
             if value is not None:
                 arrays[key] = value
+        arrays.update(_material_arrays(self.materials or []))
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
@@ -172,9 +253,43 @@ class AnimatedMesh:
             raise MeshError(f"{path} is not an animated-mesh .npz file ({exc})") from None
         if "vertices" not in data or "faces" not in data:
             raise MeshError(f"{path} lacks 'vertices' or 'faces': not an animated-mesh .npz file")
-        kwargs = {key: data[key] for key in data.files if key not in ("fps", "name")}
+        kwargs = {key: data[key] for key in data.files if key not in ("fps", "name") and not key.startswith("material")}
         return cls(fps=float(data["fps"]) if "fps" in data else 8.0,
-                   name=str(data["name"]) if "name" in data else "ActionMesh", **kwargs)
+                   name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data), **kwargs)
+
+
+def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:
+    """The `.npz` entries of `materials`: "materials" (their scalars as JSON) and "material{i}_{slot}" images."""
+    if not materials:
+        return {}
+    arrays = {"materials": np.array(json.dumps([material.scalars() for material in materials]))}
+    for i, material in enumerate(materials):
+        arrays.update({f"material{i}_{slot}": image for slot, image in material.textures().items()})
+    return arrays
+
+
+def _materials_from(data) -> list[Material] | None:
+    """The materials of an `.npz` written by `_material_arrays` (None for files without them)."""
+    if "materials" not in data:
+        return None
+    scalars = json.loads(str(data["materials"]))
+    return [Material(**values, **{slot: data[f"material{i}_{slot}"] for slot in TEXTURE_SLOTS
+                                  if f"material{i}_{slot}" in data})
+            for i, values in enumerate(scalars)]
+
+
+def _trimesh_material(material: Material):
+    """`material` as a trimesh PBRMaterial (trimesh keeps colour factors as uint8; unnamed, so OBJ
+    exports name its files material_0.png, ...)."""
+    import trimesh
+    from PIL import Image
+
+    images = {GLTF_KEYS[slot]: Image.fromarray(image) for slot, image in material.textures().items()}
+    return trimesh.visual.material.PBRMaterial(
+        baseColorFactor=material.base_color, metallicFactor=material.metallic,
+        roughnessFactor=material.roughness, emissiveFactor=material.emissive, alphaMode=material.alpha_mode,
+        alphaCutoff=material.alpha_cutoff, doubleSided=material.double_sided, **images,
+    )
 
 
 def _check_shape(name: str, array: np.ndarray, expected: tuple) -> None:

@@ -19,8 +19,9 @@ except ImportError:
     model_management = folder_paths = None
 try:
     from comfy_api.latest import Types
+    CoreMESH = getattr(Types, "MESH", None)  # ComfyUI's MESH class; V3 APIs before it have no MESH
 except ImportError:  # ComfyUI before the V3 API (< 0.3.4x), or no ComfyUI
-    Types = None
+    CoreMESH = None
 
 IN_COMFYUI = folder_paths is not None
 MODEL_FOLDER = "actionmesh"
@@ -85,6 +86,15 @@ def free_memory() -> None:
         model_management.soft_empty_cache()
 
 
+def offload_policy() -> str:
+    """The Load Models offload that follows ComfyUI's VRAM mode: "free" (drop each model after its stage, reload
+    it from disk) under --lowvram / --novram, else "cpu" (park it in RAM); "cpu" without ComfyUI."""
+    if IN_COMFYUI and model_management.vram_state in (model_management.VRAMState.LOW_VRAM,
+                                                      model_management.VRAMState.NO_VRAM):
+        return "free"
+    return "cpu"
+
+
 def release_cache() -> None:
     """After a stage: return the freed device memory (CUDA cache) to ComfyUI and other processes."""
     if IN_COMFYUI:
@@ -94,4 +104,4 @@ def release_cache() -> None:
 def core_mesh(mesh):
     """ComfyUI's own MESH object with the fields of `mesh` (.vertices (B, N, 3), .faces (B, M, 3)); where
     ComfyUI has no MESH class, `mesh` itself (nodes read only those two fields)."""
-    return Types.MESH(mesh.vertices, mesh.faces) if Types is not None else mesh
+    return CoreMESH(mesh.vertices, mesh.faces) if CoreMESH is not None else mesh

@@ -23,6 +23,7 @@ from .sockets import MESH, MODEL, LoadedModels
 BUNDLED = "bundled small model"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v")
 MESH_FOLDER = "3d"  # input/3d, where core Load 3D uploads meshes
+OFFLOAD_CHOICES = ("auto", *OFFLOAD_POLICIES)  # auto: comfy_adapter.offload_policy()
 
 
 def weight_roots() -> dict[str, Path]:
@@ -72,9 +73,10 @@ class LoadModels:
                 "Weight precision: auto = bf16 on GPUs that support it, else fp16 on GPU and fp32 on CPU.")}),
             "attention": (["auto", "flash", "sdpa"], {"tooltip": (
                 "Attention kernel: flash needs the flash-attn package; auto uses it when it fits, else PyTorch SDPA.")}),
-            "offload": (list(OFFLOAD_POLICIES), {"tooltip": (
-                "Between stages: cpu = park models in RAM (fast reuse), free = drop them and reload from disk "
-                "(least memory), keep = leave them on the GPU (fastest, most VRAM).")}),
+            "offload": (list(OFFLOAD_CHOICES), {"tooltip": (
+                "Between stages: auto = free when ComfyUI runs with --lowvram or --novram, else cpu; cpu = park "
+                "models in RAM (fast reuse); free = drop them and reload from disk (least memory); keep = leave "
+                "them on the GPU (fastest, but ComfyUI cannot move them off it for other nodes).")}),
         }}
 
     @classmethod
@@ -93,7 +95,7 @@ class LoadModels:
 
     def load(self, weights, precision, attention, offload):
         options = {"device": comfy.torch_device(), "dtype": None if precision == "auto" else precision,
-                   "offload": offload}
+                   "offload": comfy.offload_policy() if offload == "auto" else offload}
         if weights == BUNDLED:
             return (LoadedModels(bundled_models(**options), attention, BUNDLED),)
         return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), attention, weights),)
@@ -105,6 +107,8 @@ def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:
         raise InputError(f"{name} is not a {what} file ({', '.join(suffixes)})")
     if not path.is_file():
         raise InputError(f"no file {name} in ComfyUI's input folder; upload it again")
+    if path.stat().st_size == 0:
+        raise InputError(f"{name} in ComfyUI's input folder is empty (0 bytes); upload it again")
     return path
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -12,11 +13,14 @@ from actionmesh_core.cli import eval as eval_cli
 from actionmesh_core.cli import main
 from actionmesh_core.errors import InputError
 from actionmesh_core.eval.fixture import SHAPES, fixture_animation, write_fixture
-from actionmesh_core.eval.metrics import Protocol
-from actionmesh_core.eval.runner import evaluate_dataset, read_rows
+from actionmesh_core.eval.loading import load_gt
+from actionmesh_core.eval.metrics import Protocol, evaluate_sample
+from actionmesh_core.eval.runner import evaluate_dataset, format_table, read_rows, summarize
+from actionmesh_core.io.frame_meshes import write_frame_meshes
 
 FRAMES = 5
 PROTOCOL = Protocol(surface_points=1500, icp_points=128, chamfer_points=600, icp_steps=30)
+COLUMNS = ["uid", "cd_3d", "cd_4d", "cd_motion", "n_frames", "seconds", "status", "error_message"]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,7 @@ def test_correct_prediction_beats_the_frozen_baseline_and_the_cli_prints_the_tab
     assert code == 0
     header = next(line for line in printed.splitlines() if line.startswith("sample"))
     assert header.split()[1:4] == ["CD-3D", "CD-4D", "CD-M"]
-    assert "over 3 of 3 samples" in printed
+    assert printed.splitlines()[-4].split() == ["samples", "3", "3", "3", "of", "3", "(3", "scored)"]
     correct = {r["uid"]: r for r in read_rows(out)}
     frozen_summary = evaluate_dataset(bench / "gt", bench / "frozen", bench / "frozen.csv", protocol=PROTOCOL,
                                       echo=lambda line: None)
@@ -88,19 +92,70 @@ def test_failing_samples_are_recorded_and_left_out_of_the_means(bench, monkeypat
 def test_a_run_resumes_and_refuses_to_mix_seeds(bench, monkeypatch):
     out = bench / "resume.csv"
     pred = bench / "frozen"
-    with open(out, "w", newline="") as f:  # as if an earlier run stopped after one sample
-        writer = csv.writer(f)
-        writer.writerow(["uid", "cd_3d", "cd_4d", "cd_motion", "n_frames", "seconds", "status", "error_message"])
-        writer.writerow(["bender", "0.5", "0.6", "0.7", FRAMES, "1.0", "ok", ""])
-    (bench / "resume.csv.summary.json").write_text(json.dumps({"seed": 44, "protocol": PROTOCOL.__dict__}))
+    write_one_row(out)  # as if an earlier run stopped after one sample
+    (bench / "resume.csv.summary.json").write_text(json.dumps({"seed": 44, "protocol": asdict(PROTOCOL)}))
     lines = []
     summary = evaluate_dataset(bench / "gt", pred, out, protocol=PROTOCOL, echo=lines.append)
     rows = {r["uid"]: r for r in read_rows(out)}
     assert rows["bender"]["cd_3d"] == "0.5"  # kept, not recomputed
     assert rows["twister"]["status"] == "ok" and summary["scored"] == 3
     assert len(lines) == 3
-    with pytest.raises(InputError, match="another seed"):
+    with pytest.raises(InputError, match="made with seed 44 .* not seed 7"):
         evaluate_dataset(bench / "gt", pred, out, seed=7, protocol=PROTOCOL)
+
+
+def write_one_row(out):
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerow(["bender", "0.5", "0.6", "0.7", FRAMES, "1.0", "ok", ""])
+
+
+def test_a_csv_without_its_summary_resumes_and_says_so(bench):
+    out = bench / "no_summary.csv"
+    write_one_row(out)
+    lines = []
+    summary = evaluate_dataset(bench / "gt", bench / "frozen", out, protocol=PROTOCOL, echo=lines.append)
+    assert "no_summary.csv.summary.json is missing" in lines[0] and "seed (44)" in lines[0]
+    assert {r["uid"]: r for r in read_rows(out)}["bender"]["cd_3d"] == "0.5"
+    assert summary["scored"] == 3 and json.loads((bench / "no_summary.csv.summary.json").read_text())["seed"] == 44
+
+
+def test_the_table_counts_the_samples_behind_each_mean():
+    def row(uid, cd_motion, status="ok"):
+        return dict.fromkeys(COLUMNS, "") | {"uid": uid, "cd_3d": "0.1", "cd_4d": "0.2", "cd_motion": cd_motion,
+                                             "status": status}
+
+    rows = [row("a", "0.3"), row("b", ""), row("c", "", "error")]  # b: no shared topology, c: failed
+    lines = format_table(rows, summarize(rows, 44, PROTOCOL)).splitlines()
+    assert lines[-3].split() == ["mean", "0.1000", "0.2000", "0.3000"]
+    assert lines[-2].split() == ["samples", "2", "2", "1", "of", "3", "(2", "scored)"]
+    assert lines[-1] == "1 sample(s) failed and are left out of the means: c"
+
+
+def test_cli_reads_each_prediction_layout_with_its_seed_pattern_and_fast_protocol(bench, monkeypatch, capsys):
+    fast = replace(PROTOCOL, icp_steps=10)
+    monkeypatch.setattr(eval_cli, "OFFICIAL", PROTOCOL)
+    monkeypatch.setattr(eval_cli, "FAST", fast)
+    pred = bench / "layouts"
+    anims = {shape: fixture_animation(shape, FRAMES) for shape in SHAPES}
+    anims["bender"].save(pred / "bender" / "animated_mesh.npz")  # as `actionmesh video2mesh` writes it
+    write_frame_meshes(anims["squasher"], pred / "squasher", fmt="obj")  # no mesh_*.glb: every mesh file
+    write_frame_meshes(anims["twister"], pred / "twister", fmt="ply")  # picked by --mesh-pattern, not
+    frozen = AnimatedMesh(np.repeat(anims["twister"].vertices[:1], FRAMES, axis=0), anims["twister"].faces)
+    write_frame_meshes(frozen, pred / "twister")  # these decoy mesh_*.glb files
+    out = bench / "layouts.csv"
+    code = main(["eval", "--gt-root", str(bench / "gt"), "--pred-root", str(pred), "--out", str(out),
+                 "--seed", "7", "--mesh-pattern", "mesh_*.ply", "--fast"])
+    assert code == 0, capsys.readouterr().out
+    summary = json.loads((bench / "layouts.csv.summary.json").read_text())
+    assert summary["seed"] == 7 and summary["protocol"] == asdict(fast)
+    # OBJ stores rounded coordinates (~1e-4 relative here); another seed or the ICP steps of
+    # PROTOCOL move the scores by 1 % or more
+    for row in read_rows(out):
+        expected = evaluate_sample(load_gt(bench / "gt", row["uid"]), anims[row["uid"]], seed=7, protocol=fast)
+        for key, name in (("cd_3d", "cd_3d"), ("cd_4d", "cd_4d"), ("cd_motion", "cd_m")):
+            assert float(row[key]) == pytest.approx(expected[name], rel=2e-3), (row["uid"], key)
 
 
 def test_missing_gt_root_is_a_clear_error(tmp_path, capsys):

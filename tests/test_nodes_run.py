@@ -73,6 +73,22 @@ def progress_log(pack, monkeypatch):
     return log
 
 
+@pytest.fixture
+def input_file(comfy_base):
+    """write(name, data) -> name: a file in ComfyUI's input folder for one test (removed after it, so the file
+    combos of later tests list the shipped inputs only)."""
+    written = []
+
+    def write(name: str, data: bytes) -> str:
+        written.append(comfy_base / "input" / name)
+        written[-1].write_bytes(data)
+        return name
+
+    yield write
+    for path in written:
+        path.unlink()
+
+
 def test_load_video_gives_frames_masks_and_fps(video):
     images, mask, fps = video
     assert images.shape == (3, 64, 64, 3) and images.dtype == torch.float32 and 0 <= images.min() < images.max() <= 1
@@ -114,6 +130,24 @@ def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video,
     progress_log.clear()
     run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=prior[0], decode_batch=1)
     assert progress_log == [(2, 3), (3, 3)]  # one update per decoded frame (the anchor is given)
+
+
+LOW_VRAM = QUICK | {"low_vram": True}  # frames decoded one at a time: one progress update each
+
+
+def test_ar_extend_progress_per_step_and_decoded_frame(pack, model, animation, progress_log, comfy_base):
+    (more, mask, _), _ = run_node(pack, "ActionMeshLoadVideo", video=EXAMPLE_VIDEO, frame_load_cap=2, stride=2,
+                                  start_frame=6, max_side=64)
+    run_node(pack, "ActionMeshARExtend", model=model, animation=animation[1], frames=more, mask=mask, steps=2,
+             **LOW_VRAM)
+    assert progress_log == [(1, 2), (2, 2), (2, 3), (3, 3)]  # last frame + 2 new: 1 window x 2 steps, 2 frames decoded
+
+
+def test_motion_transfer_progress_per_step_and_decoded_frame(pack, model, video, progress_log, comfy_base):
+    (target,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+y")
+    run_node(pack, "ActionMeshMotionTransfer", model=model, frames=video[0], mask=video[1], mesh=target,
+             anchor_frame=0, steps=2, fps=video[2], **(LOW_VRAM | {"window": 2}))
+    assert progress_log == [(1, 4), (2, 4), (3, 4), (4, 4), (2, 3), (3, 3)]  # 2 windows x 2 steps, 2 frames decoded
 
 
 def test_cancel_stops_at_the_next_step(pack, model, video, prior, progress_log):
@@ -208,7 +242,7 @@ def test_frames_without_masks_need_rmbg(pack, model, video):
                  guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
 
 
-def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation, comfy_base):
+def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation, input_file):
     errors = pack.actionmesh_core.errors
     images, mask, fps = video
     stage = dict(model=model, frames=images, mask=mask, reference=prior[0], steps=1, fps=fps, **QUICK)
@@ -229,17 +263,53 @@ def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation,
     with pytest.raises(errors.InputError, match="size of the previous clip"):
         run_node(pack, "ActionMeshARExtend", model=model, animation=animation[1], frames=images[:, :32], mask=mask[:, :32],
                  steps=1, **QUICK)
-    (comfy_base / "input" / "broken.mp4").write_bytes(b"not a video")
+    input_file("broken.mp4", b"not a video")
     with pytest.raises(errors.InputError, match="broken.mp4"):
         run_node(pack, "ActionMeshLoadVideo", video="broken.mp4", frame_load_cap=3, stride=1, start_frame=0,
                  max_side=64)
-    (comfy_base / "input" / "3d" / "points.ply").write_text(
-        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
-        "end_header\n0 0 0\n1 0 0\n0 1 0\n")
+    input_file("3d/points.ply", b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+                                b"property float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n")
     with pytest.raises(errors.MeshError, match="no faces"):
         run_node(pack, "ActionMeshLoadMesh", mesh_file="3d/points.ply", up_axis="+y")
     with pytest.raises(errors.InputError, match="outside the animation's 3 frames"):
         run_node(pack, "ActionMeshAnimationFrameToMESH", animation=animation[1], frame=3)
+
+
+def test_bad_videos_give_clear_node_errors(pack, comfy_base, input_file):
+    errors, node = pack.actionmesh_core.errors, pack.NODE_CLASS_MAPPINGS["ActionMeshLoadVideo"]
+    selection = {"frame_load_cap": 3, "stride": 1, "start_frame": 0, "max_side": 64}
+    input_file("empty.mp4", b"")  # an upload that never arrived
+    assert "empty.mp4 in ComfyUI's input folder is empty" in node.VALIDATE_INPUTS("empty.mp4")
+    with pytest.raises(errors.InputError, match="empty.mp4 in ComfyUI's input folder is empty"):
+        run_node(pack, "ActionMeshLoadVideo", video="empty.mp4", **selection)
+    input_file("cut.webm", (comfy_base / "input" / EXAMPLE_VIDEO).read_bytes()[:200])  # the header cut short
+    with pytest.raises(errors.InputError, match="cannot read cut.webm as a video.*damaged or not a video"):
+        run_node(pack, "ActionMeshLoadVideo", video="cut.webm", **selection)
+
+
+def test_bad_meshes_give_clear_node_errors(pack, input_file):
+    errors, interop = pack.actionmesh_core.errors, pack.actionmesh_core.pipeline.interop
+    input_file("3d/nan.obj", b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    with pytest.raises(errors.MeshError, match="mesh 'nan' has NaN or infinite vertex coordinates"):
+        run_node(pack, "ActionMeshLoadMesh", mesh_file="3d/nan.obj", up_axis="+y")
+    vertices, faces = torch.tensor([[[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]]), torch.tensor([[[0, 1, 2]]])
+    broken = vertices.clone()
+    broken[0, 0, 0] = float("nan")
+    with pytest.raises(errors.MeshError, match="NaN or infinite vertex coordinates"):
+        run_node(pack, "ActionMeshMeshFromMESH", mesh=interop.CoreMesh(broken, faces), index=0)
+    with pytest.raises(errors.MeshError, match="has no faces"):
+        run_node(pack, "ActionMeshMeshFromMESH", mesh=interop.CoreMesh(vertices, faces[:, :0]), index=0)
+
+
+def test_out_of_memory_names_the_stage_and_suggests_low_vram(pack, model, video, prior, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(pack.nodes.stages, "generate_latents", out_of_memory)
+    with pytest.raises(pack.actionmesh_core.errors.StageOutOfMemoryError,
+                       match=r"out of CPU memory during temporal diffusion; try .*low_vram"):
+        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1], reference=prior[0],
+                 anchor_frame=1, steps=1, fps=video[2], **QUICK)
 
 
 def test_export_formats_paths_and_counters(pack, animation, comfy_base):

@@ -17,16 +17,22 @@ EXAMPLE_MESH = "3d/actionmesh_example_mesh.glb"
 EXAMPLE_TARGET = "3d/actionmesh_example_target.glb"
 
 
+PACK_MODULE = str(PACK_DIR).replace(".", "_x_")
+
+
 def load_pack():
     """Import the pack folder's __init__.py by path under a path-derived module name, as ComfyUI's
-    nodes.load_custom_node does (so only relative imports work inside the pack)."""
-    name = str(PACK_DIR).replace(".", "_x_")
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PACK_DIR / "__init__.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    nodes.load_custom_node does (so only relative imports work inside the pack); once per session."""
+    return sys.modules.get(PACK_MODULE) or import_pack(PACK_MODULE)
+
+
+def import_pack(name: str):
+    """A fresh import of the pack under module `name` (its submodules are `name`.nodes...)."""
+    spec = importlib.util.spec_from_file_location(name, PACK_DIR / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_node(pack, node_id: str, **inputs):

@@ -145,6 +145,37 @@ def test_missing_egl_gives_an_install_hint(monkeypatch):
         render_rgba(SPHERE.vertices, SPHERE.faces, size=32)
 
 
+class FakeContext:
+    def __init__(self, renderer):
+        self.info, self.released = {"GL_RENDERER": renderer}, False
+
+    def release(self):
+        self.released = True
+
+
+@pytest.mark.parametrize("renderers, chosen", [
+    (["NVIDIA H200/PCIe/SSE2"], 0),
+    (["llvmpipe (LLVM 15.0.6, 256 bits)", "NVIDIA H200/PCIe/SSE2"], 1),  # Mesa's device listed first
+    (["llvmpipe (LLVM 15.0.6, 256 bits)"], 0),  # a CPU-only machine
+])
+def test_the_context_prefers_a_hardware_egl_device(monkeypatch, renderers, chosen):
+    import moderngl
+
+    made = []
+
+    def create(backend, require, device_index):
+        if device_index >= len(renderers):
+            raise RuntimeError(f"requested device index {device_index}, but found {len(renderers)} devices")
+        made.append(FakeContext(renderers[device_index]))
+        return made[-1]
+
+    monkeypatch.delenv("GLCONTEXT_DEVICE_INDEX", raising=False)
+    monkeypatch.setattr(moderngl, "create_standalone_context", create)
+    ctx = context._create()
+    assert ctx is made[chosen] and not ctx.released
+    assert all(other.released for other in made if other is not ctx)
+
+
 def test_side_by_side_puts_the_input_first_on_white():
     renders = np.zeros((2, 64, 64, 4), np.uint8)
     renders[:, 16:48, 16:48] = [0, 0, 255, 255]

@@ -36,7 +36,7 @@ def evaluate_dataset(gt_root: str | os.PathLike, pred_root: str | os.PathLike, o
     """
     out_csv = Path(out_csv)
     uids = list_samples(gt_root)
-    rows = {} if recompute else {r["uid"]: r for r in _resumable_rows(out_csv, seed, protocol)}
+    rows = {} if recompute else {r["uid"]: r for r in _resumable_rows(out_csv, seed, protocol, echo)}
     for i, uid in enumerate(uids):
         if uid not in rows:
             rows[uid] = _evaluate_one(gt_root, pred_root, uid, seed, protocol, mesh_pattern, device)
@@ -90,14 +90,21 @@ def write_results(out_csv: Path, rows: list[dict], seed: int, protocol: Protocol
     return summary
 
 
-def _resumable_rows(out_csv: Path, seed: int, protocol: Protocol) -> list[dict]:
-    """The scored rows of an earlier run with the same seed and protocol."""
+def _resumable_rows(out_csv: Path, seed: int, protocol: Protocol, echo: Callable[[str], None]) -> list[dict]:
+    """The scored rows of an earlier run with the same seed and protocol. Without its summary JSON
+    (say, deleted) the rows are kept as this run's, and echo says so."""
     rows = [r for r in read_rows(out_csv) if r["status"] == "ok"]
-    if rows:
-        earlier = json.loads(summary_path(out_csv).read_text()) if summary_path(out_csv).is_file() else {}
-        if earlier.get("seed") != seed or earlier.get("protocol") != asdict(protocol):
-            raise InputError(f"{out_csv} holds results made with another seed or protocol "
-                             f"(seed {earlier.get('seed')}): pass --recompute, or write to another --out")
+    if not rows:
+        return rows
+    if not summary_path(out_csv).is_file():
+        echo(f"resuming from the {len(rows)} scored row(s) of {out_csv}: {summary_path(out_csv).name} is missing, "
+             f"so they are taken to be made with this run's seed ({seed}) and protocol (--recompute to redo them)")
+        return rows
+    earlier = json.loads(summary_path(out_csv).read_text())
+    if earlier.get("seed") != seed or earlier.get("protocol") != asdict(protocol):
+        raise InputError(f"{out_csv} holds results made with seed {earlier.get('seed')} and protocol "
+                         f"{earlier.get('protocol')}, not seed {seed} and protocol {asdict(protocol)}: "
+                         "pass --recompute, or write to another --out")
     return rows
 
 
@@ -115,14 +122,18 @@ def summary_path(out_csv: Path) -> Path:
 
 
 def format_table(rows: list[dict], summary: dict) -> str:
-    """A fixed-width table: one line per sample, then the means and the count of failures."""
-    width = max([len("mean"), *(len(r["uid"]) for r in rows)])
-    lines = [f"{'sample':<{width}}  " + "  ".join(f"{name:>8}" for name, _ in METRICS) + "  status"]
-    for r in rows:
-        lines.append(f"{r['uid']:<{width}}  " + "  ".join(f"{_number(r[key]):>8}" for _, key in METRICS)
-                     + f"  {r['status']}")
-    lines.append(f"{'mean':<{width}}  " + "  ".join(f"{_number(summary['means'][key]):>8}" for _, key in METRICS)
-                 + f"  over {summary['scored']} of {summary['samples']} samples")
+    """A fixed-width table: one line per sample, the means, the number of samples behind each mean
+    (CD-M's can be fewer: it needs one shared topology), and the failures."""
+    width = max([len("samples"), *(len(r["uid"]) for r in rows)])
+
+    def line(label: str, cells: list[str], tail: str) -> str:
+        return f"{label:<{width}}  " + "  ".join(f"{cell:>8}" for cell in cells) + f"  {tail}".rstrip()
+
+    lines = [line("sample", [name for name, _ in METRICS], "status")]
+    lines += [line(r["uid"], [_number(r[key]) for _, key in METRICS], r["status"]) for r in rows]
+    lines.append(line("mean", [_number(summary["means"][key]) for _, key in METRICS], ""))
+    lines.append(line("samples", [str(summary["counts"][key]) for _, key in METRICS],
+                      f"of {summary['samples']} ({summary['scored']} scored)"))
     if summary["failed"]:
         lines.append(f"{summary['failed']} sample(s) failed and are left out of the means: "
                      + ", ".join(summary["failed_uids"]))

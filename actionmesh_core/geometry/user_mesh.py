@@ -3,7 +3,8 @@ the animation back onto the user's own vertex layout, UVs and texture.
 
 How the layouts relate:
 - `UserMesh` is the file as loaded. Its vertices are what gets animated and exported, so its
-  faces, UVs and texture are never changed.
+  faces, UVs and materials are never changed. Scene parts are concatenated in file order, each
+  keeping its own vertices, UVs and material (`materials` + `face_materials`: no texture atlas).
 - `PreparedMesh.vertices` are the merged vertices (UV-seam duplicates joined), in the model frame.
   Stage II is queried at these positions with their vertex normals: its queries can be any set
   of points with normals, so the animated vertices never need decimating, however many there are
@@ -25,8 +26,9 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from ..animated_mesh import AnimatedMesh
+from ..animated_mesh import GLTF_KEYS, AnimatedMesh, Material
 from ..errors import InputError, MeshError
+from ..io.gltf import MeshPart, read_gltf_parts
 from .postprocess import clean_mesh, decimate
 
 log = logging.getLogger(__name__)
@@ -54,9 +56,11 @@ class UserMesh:
     vertices:      (V, 3) float32 in the file's units.
     faces:         (F, 3) int64.
     uvs:           optional (V, 2) float32, glTF convention (v down), as `AnimatedMesh` expects.
-    texture:       optional (H, W, 3|4) uint8 base-colour image.
-    base_color:    optional (4,) float32 RGBA factor in [0, 1].
+    texture:       optional (H, W, 3|4) uint8 base-colour image (the first material's, for previews).
+    base_color:    optional (4,) float32 RGBA factor in [0, 1] (likewise).
     vertex_colors: optional (V, 4) uint8.
+    materials:     optional list of full glTF `Material`s, as `AnimatedMesh.materials`.
+    face_materials: optional (F,) int64 index into `materials` of every face.
     name:          the file's stem.
     """
 
@@ -66,6 +70,8 @@ class UserMesh:
     texture: np.ndarray | None = None
     base_color: np.ndarray | None = None
     vertex_colors: np.ndarray | None = None
+    materials: list[Material] | None = None
+    face_materials: np.ndarray | None = None
     name: str = "mesh"
 
     def __post_init__(self) -> None:
@@ -132,13 +138,16 @@ class PreparedMesh:
             texture=source.texture,
             base_color=source.base_color,
             vertex_colors=source.vertex_colors,
+            materials=source.materials,
+            face_materials=source.face_materials,
             name=source.name,
         )
 
 
 def load_user_mesh(path: str | os.PathLike) -> UserMesh:
-    """Read a GLB, glTF, OBJ or PLY file into a `UserMesh` (scene parts concatenated, vertex layout,
-    UVs, base-colour texture and factor, and vertex colours kept)."""
+    """Read a GLB, glTF, OBJ or PLY file into a `UserMesh`: scene parts concatenated in file order, each
+    with its vertex layout, UVs, vertex colours and material kept. glTF materials are read exactly
+    (`read_gltf_parts`); OBJ/PLY materials go through trimesh (colour factors rounded to 1/255)."""
     path = Path(path)
     if not path.is_file():
         raise MeshError(f"no mesh file at {path}")
@@ -148,37 +157,93 @@ def load_user_mesh(path: str | os.PathLike) -> UserMesh:
             f"unsupported mesh format '{suffix}' ({path.name}): convert it to one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
     try:
-        mesh = trimesh.load(path, force="mesh", process=False)
+        parts = read_gltf_parts(path) if suffix in (".glb", ".gltf") else _trimesh_parts(path)
+    except MeshError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parser failure means an unreadable user file
         raise MeshError(f"cannot read {path.name} as a {suffix[1:].upper()} mesh: {exc}") from None
-    if not isinstance(mesh, trimesh.Trimesh):
-        raise MeshError(f"{path.name} holds no triangle mesh")
-    return UserMesh(vertices=mesh.vertices, faces=mesh.faces, name=path.stem, **_appearance(mesh))
+    if not parts:
+        raise MeshError(f"{path.name} has no faces (a point cloud or an empty file); give a triangle mesh")
+    return _concatenate(parts, path.stem)
 
 
-def _appearance(mesh: trimesh.Trimesh) -> dict:
-    """UVs (glTF convention), texture, base colour and vertex colours of a loaded mesh."""
+def _concatenate(parts: list[MeshPart], name: str) -> UserMesh:
+    """One `UserMesh` of `parts`, in order. Parts without UVs get (0, 0), without colours white, and
+    without a material glTF's default one when other parts have materials."""
+    sizes = [len(part.vertices) for part in parts]
+    offsets = np.cumsum([0, *sizes[:-1]])
+
+    def stacked(values: list, fill: np.ndarray):
+        if all(value is None for value in values):
+            return None
+        return np.concatenate([np.tile(fill, (size, 1)) if value is None else value for value, size in zip(values, sizes)])
+
+    fields = {
+        "uvs": stacked([part.uvs for part in parts], np.zeros(2, np.float32)),
+        "vertex_colors": stacked([part.vertex_colors for part in parts], np.full(4, 255, np.uint8)),
+    }
+    if any(part.material is not None for part in parts):
+        default = Material(name="default")  # glTF's default material, shared by every part without one
+        materials = [part.material or default for part in parts]
+        unique = list({id(material): material for material in materials}.values())  # shared materials once
+        index = {id(material): i for i, material in enumerate(unique)}
+        first = unique[0]
+        fields |= {
+            "materials": unique,
+            "face_materials": np.concatenate([np.full(len(part.faces), index[id(material)])
+                                              for part, material in zip(parts, materials)]),
+            "texture": first.base_color_texture,
+            "base_color": first.base_color,
+        }
+    return UserMesh(
+        vertices=np.concatenate([part.vertices for part in parts]),
+        faces=np.concatenate([part.faces + offset for part, offset in zip(parts, offsets)]),
+        name=name,
+        **fields,
+    )
+
+
+def _trimesh_parts(path: Path) -> list[MeshPart]:
+    """The parts of an OBJ or PLY file as trimesh loads them (one per material)."""
+    loaded = trimesh.load(path, process=False)
+    meshes = loaded.dump() if isinstance(loaded, trimesh.Scene) else [loaded]
+    return [_trimesh_part(mesh) for mesh in meshes if isinstance(mesh, trimesh.Trimesh)]
+
+
+def _trimesh_part(mesh: trimesh.Trimesh) -> MeshPart:
+    """A trimesh mesh's UVs (glTF convention), vertex colours and material."""
     visual = mesh.visual
+    part = MeshPart(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int64), None, None, None)
     if visual.kind == "vertex":
-        return {"vertex_colors": np.asarray(visual.vertex_colors, dtype=np.uint8)}
+        return part._replace(vertex_colors=np.asarray(visual.vertex_colors, dtype=np.uint8))
     if not isinstance(visual, trimesh.visual.TextureVisuals):
-        return {}
-    fields = {}
+        return part
     if visual.uv is not None and len(visual.uv) == len(mesh.vertices):
         uv = np.asarray(visual.uv, dtype=np.float32)[:, :2]
-        fields["uvs"] = np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1)  # trimesh flips glTF's v on load
-    material = visual.material
+        part = part._replace(uvs=np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1))  # trimesh flips glTF's v on load
+    return part._replace(material=_material_from_trimesh(visual.material))
+
+
+def _material_from_trimesh(material) -> Material | None:
+    """A trimesh material as a `Material` (None for trimesh's placeholder)."""
     if isinstance(material, trimesh.visual.material.SimpleMaterial):
         if _is_placeholder(material.image):
-            return fields
+            return None
         material = material.to_pbr()
-    if isinstance(material, trimesh.visual.material.PBRMaterial):
-        image = material.baseColorTexture
-        if image is not None:
-            fields["texture"] = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
-        if material.baseColorFactor is not None:
-            fields["base_color"] = np.asarray(material.baseColorFactor, dtype=np.float32) / 255.0
-    return fields
+    if not isinstance(material, trimesh.visual.material.PBRMaterial):
+        return None
+    images = {slot: getattr(material, key) for slot, key in GLTF_KEYS.items()}
+    values = {
+        "name": material.name, "metallic": material.metallicFactor, "roughness": material.roughnessFactor,
+        "emissive": material.emissiveFactor, "alpha_mode": material.alphaMode, "alpha_cutoff": material.alphaCutoff,
+        "double_sided": material.doubleSided,
+        "base_color": None if material.baseColorFactor is None else np.asarray(material.baseColorFactor) / 255.0,
+    }
+    return Material(
+        **{key: value for key, value in values.items() if value is not None},
+        **{slot: np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+           for slot, image in images.items() if image is not None},
+    )
 
 
 def _is_placeholder(image) -> bool:

@@ -1,8 +1,10 @@
 """Per-frame meshes: `mesh_00.glb`, `mesh_01.glb`, ... (the layout ActionBench's evaluator reads).
 
-Each file is frame k as a static mesh, written by trimesh in the model frame (+Y up, unchanged
-vertices, no mirror): the same positions as frame k of the animated GLB. OBJ files share one
-`material.mtl` (and its texture) when the mesh has a material; PLY files keep vertex colours.
+Each file is frame k as a static mesh in the model frame (+Y up, unchanged vertices, no mirror): the
+same positions as frame k of the animated GLB. GLB files are written by the animated GLB's writer
+without targets, so they have the same primitives and materials. OBJ and PLY files are written by
+trimesh: OBJ files share one `material.mtl` (and its textures) holding the first material only; PLY
+files keep vertex colours.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
 from .atomic import staged_files
+from .gltf import frame_glb_bytes
 
 FRAME_FORMATS = ("glb", "obj", "ply")
 
@@ -54,7 +57,9 @@ def _frame_files(anim: AnimatedMesh, k: int, name: str, fmt: str) -> dict[str, b
     from trimesh.exchange.obj import export_obj
 
     mesh = anim.frame(k)
-    if fmt != "obj":
+    if fmt == "glb":  # the animated GLB's writer, so that primitives and materials match that file
+        return {name: frame_glb_bytes(anim, mesh.vertices)}
+    if fmt == "ply":
         return {name: mesh.export(file_type=fmt)}
     text, material_files = export_obj(mesh, return_texture=True, mtl_name="material.mtl")
     return {name: text.encode()} | (material_files if k == 0 else {})

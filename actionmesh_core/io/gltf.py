@@ -10,26 +10,40 @@ weights (weight 1 on target k at key k): "smooth" interpolates linearly, so neig
 cross-fade; "hold" steps, and adds one closing key 1/fps after the last frame so that the last frame
 is shown for a full frame before a player loops. Plain float32 buffers, no compression or
 quantisation: 12 bytes per vertex per frame for positions, 12 more with normals. A user mesh's UVs,
-texture (embedded PNG), base colour and vertex colours are written too.
+vertex colours and full PBR materials (factors, alpha mode and cutoff, double-sidedness and the base-colour,
+metallic-roughness, normal, occlusion and emissive textures as embedded PNGs) are written too. With several
+materials the one mesh has one primitive per material, holding that material's faces and only the vertices
+they use, in the user's order (so each primitive's UVs are the user's); every primitive has one target per
+frame, so the one `weights` animation drives them all. Input texture samplers and texture transforms are not
+kept: every texture uses one linear, repeating sampler.
+
+`read_gltf_parts` reads a user's .glb/.gltf the same way round: its triangle primitives with their
+exact materials, for `load_user_mesh`.
 """
 
 from __future__ import annotations
 
+import base64
 import io
+import logging
 import os
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import unquote
 
 import numpy as np
 import pygltflib
 from PIL import Image
+from trimesh.transformations import quaternion_matrix
 
-from ..animated_mesh import AnimatedMesh
-from ..errors import InputError
+from ..animated_mesh import AnimatedMesh, Material
+from ..errors import InputError, MeshError
 from ..render.normals import vertex_normals
 from .atomic import atomic_path
 
+log = logging.getLogger(__name__)
+
 INTERPOLATIONS = {"smooth": "LINEAR", "hold": "STEP"}
-DEFAULT_BASE_COLOR = (0.8, 0.8, 0.8, 1.0)
 GENERATOR = "ActionMesh for ComfyUI (actionmesh_core.io.gltf)"
 
 _COMPONENT_TYPES = {
@@ -61,40 +75,8 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
     """The GLB file of `write_animated_glb` as bytes."""
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"GLB interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
-    gltf = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator=GENERATOR))
-    blob = _BinaryBuffer(gltf)
-    base = anim.vertices[0]
-
-    attributes = pygltflib.Attributes(POSITION=blob.accessor(base, pygltflib.ARRAY_BUFFER, bounds=True))
-    targets = [
-        {"POSITION": blob.accessor(frame - base, pygltflib.ARRAY_BUFFER, bounds=True)} for frame in anim.vertices
-    ]
-    if normals:
-        frame_normals = vertex_normals(anim.vertices, anim.faces)
-        attributes.NORMAL = blob.accessor(frame_normals[0], pygltflib.ARRAY_BUFFER)
-        for target, frame_normal in zip(targets, frame_normals):
-            target["NORMAL"] = blob.accessor(frame_normal - frame_normals[0], pygltflib.ARRAY_BUFFER)
-    if anim.uvs is not None:
-        attributes.TEXCOORD_0 = blob.accessor(anim.uvs, pygltflib.ARRAY_BUFFER)
-    if anim.vertex_colors is not None:
-        attributes.COLOR_0 = blob.accessor(_rgba(anim.vertex_colors), pygltflib.ARRAY_BUFFER, normalized=True)
-    index_type = np.uint16 if anim.num_vertices < 0xFFFF else np.uint32
-    indices = blob.accessor(anim.faces.astype(index_type).reshape(-1), pygltflib.ELEMENT_ARRAY_BUFFER)
-
-    gltf.materials.append(_material(anim, blob))
+    gltf, blob = _document(anim, anim.vertices, normals=normals, morph=True)
     one_hot = np.eye(anim.num_frames, dtype=np.float32)
-    gltf.meshes.append(
-        pygltflib.Mesh(
-            name=anim.name,
-            primitives=[pygltflib.Primitive(attributes=attributes, indices=indices, material=0, targets=targets)],
-            weights=one_hot[0].tolist(),
-            extras={"targetNames": [f"frame_{k:02d}" for k in range(anim.num_frames)]},
-        )
-    )
-    gltf.nodes.append(pygltflib.Node(name=anim.name, mesh=0))
-    gltf.scenes.append(pygltflib.Scene(name=anim.name, nodes=[0]))
-    gltf.scene = 0
-
     times, weights = anim.frame_times.astype(np.float32), one_hot
     if interpolation == "hold":
         times = np.append(times, np.float32(anim.frame_times[-1] + 1.0 / anim.fps))
@@ -115,8 +97,71 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
         )
     )
     gltf.extras = {"fps": float(anim.fps), "frames": anim.num_frames}
-    blob.finish()
-    return b"".join(gltf.save_to_bytes())
+    return blob.finish()
+
+
+def frame_glb_bytes(anim: AnimatedMesh, positions: np.ndarray, *, normals: bool = False) -> bytes:
+    """One pose of `anim`, positions (V, 3) (e.g. frame k's), as a static GLB: the animated file's
+    primitives and materials, without targets."""
+    frames = np.asarray(positions, dtype=np.float32)[None]
+    _, blob = _document(anim, frames, normals=normals, morph=False)
+    return blob.finish()
+
+
+def _document(anim: AnimatedMesh, frames: np.ndarray, *, normals: bool, morph: bool):
+    """A glTF with one node and one mesh whose base is frames[0] (T', V, 3); morph: one target per frame.
+    Returns (gltf, its _BinaryBuffer)."""
+    gltf = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator=GENERATOR))
+    blob = _BinaryBuffer(gltf)
+    frame_normals = vertex_normals(frames, anim.faces) if normals else None
+    primitives = [_primitive(blob, anim, part, frames, frame_normals, morph) for part in _parts(anim)]
+    gltf.materials = [_material(material, blob) for material in anim.resolved_materials()]
+    mesh = pygltflib.Mesh(name=anim.name, primitives=primitives)
+    if morph:
+        mesh.weights = np.eye(anim.num_frames)[0].tolist()
+        mesh.extras = {"targetNames": [f"frame_{k:02d}" for k in range(anim.num_frames)]}
+    gltf.meshes.append(mesh)
+    gltf.nodes.append(pygltflib.Node(name=anim.name, mesh=0))
+    gltf.scenes.append(pygltflib.Scene(name=anim.name, nodes=[0]))
+    gltf.scene = 0
+    return gltf, blob
+
+
+def _parts(anim: AnimatedMesh) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(material, vertex ids (V_p,), faces (F_p, 3) into those ids) of each primitive: the whole mesh
+    for one material, else each material's faces with the vertices they use, in the mesh's order."""
+    groups = anim.material_faces()
+    if len(groups) == 1:
+        return [(0, np.arange(anim.num_vertices), anim.faces)]
+    parts = []
+    for material, face_ids in enumerate(groups):
+        if len(face_ids):
+            vertex_ids, local = np.unique(anim.faces[face_ids], return_inverse=True)
+            parts.append((material, vertex_ids, local.reshape(-1, 3)))
+    return parts
+
+
+def _primitive(blob, anim: AnimatedMesh, part, frames: np.ndarray, frame_normals: np.ndarray | None,
+               morph: bool) -> pygltflib.Primitive:
+    """One primitive of `_parts`: base frames[0], targets frames[k] - frames[0] (all primitives of the
+    mesh get the same number of targets, as glTF requires), optional normals (T', V, 3) likewise."""
+    material, ids, faces = part
+    vectors = pygltflib.ARRAY_BUFFER
+    base = frames[0][ids]
+    attributes = pygltflib.Attributes(POSITION=blob.accessor(base, vectors, bounds=True))
+    targets = [{"POSITION": blob.accessor(frame[ids] - base, vectors, bounds=True)} for frame in frames] if morph else None
+    if frame_normals is not None:
+        base_normals = frame_normals[0][ids]
+        attributes.NORMAL = blob.accessor(base_normals, vectors)
+        for target, normals in zip(targets or [], frame_normals):
+            target["NORMAL"] = blob.accessor(normals[ids] - base_normals, vectors)
+    if anim.uvs is not None:
+        attributes.TEXCOORD_0 = blob.accessor(anim.uvs[ids], vectors)
+    if anim.vertex_colors is not None:
+        attributes.COLOR_0 = blob.accessor(_rgba(anim.vertex_colors[ids]), vectors, normalized=True)
+    index_type = np.uint16 if len(ids) < 0xFFFF else np.uint32
+    indices = blob.accessor(faces.astype(index_type).reshape(-1), pygltflib.ELEMENT_ARRAY_BUFFER)
+    return pygltflib.Primitive(attributes=attributes, indices=indices, material=material, targets=targets)
 
 
 class _BinaryBuffer:
@@ -158,12 +203,13 @@ class _BinaryBuffer:
         self.gltf.accessors.append(accessor)
         return len(self.gltf.accessors) - 1
 
-    def finish(self) -> None:
-        """Attach the collected bytes as the GLB's binary chunk."""
+    def finish(self) -> bytes:
+        """Attach the collected bytes as the GLB's binary chunk; returns the GLB file."""
         self.parts.append(b"\0" * (-self.length % 4))
         data = b"".join(self.parts)
         self.gltf.buffers = [pygltflib.Buffer(byteLength=len(data))]
         self.gltf.set_binary_blob(data)
+        return b"".join(self.gltf.save_to_bytes())
 
 
 def _rgba(colors: np.ndarray) -> np.ndarray:
@@ -173,23 +219,40 @@ def _rgba(colors: np.ndarray) -> np.ndarray:
     return np.concatenate([colors, np.full_like(colors[:, :1], 255)], axis=1)
 
 
-def _material(anim: AnimatedMesh, blob: _BinaryBuffer) -> pygltflib.Material:
-    """A PBR material from the mesh's base colour and texture (white under vertex colours)."""
-    if anim.base_color is not None:
-        color = [float(c) for c in anim.base_color]
-    elif anim.texture is not None or anim.vertex_colors is not None:
-        color = [1.0, 1.0, 1.0, 1.0]
-    else:
-        color = list(DEFAULT_BASE_COLOR)
-    pbr = pygltflib.PbrMetallicRoughness(baseColorFactor=color, metallicFactor=0.0, roughnessFactor=0.8)
-    translucent = color[3] < 1.0
-    if anim.texture is not None and anim.uvs is not None:
-        png = io.BytesIO()
-        Image.fromarray(anim.texture).save(png, format="PNG")
-        gltf = blob.gltf
-        gltf.images.append(
-            pygltflib.Image(name=f"{anim.name}_basecolor", mimeType="image/png", bufferView=blob.view(png.getvalue()))
-        )
+def _material(material: Material, blob: _BinaryBuffer) -> pygltflib.Material:
+    """`material` as a glTF material, its textures embedded as PNG images."""
+    index = {slot: _texture(blob, image, f"{material.name}_{slot}") for slot, image in material.textures().items()}
+
+    def info(slot: str, kind=pygltflib.TextureInfo, **extra):
+        return None if slot not in index else kind(index=index[slot], **extra)
+
+    pbr = pygltflib.PbrMetallicRoughness(
+        baseColorFactor=material.base_color.tolist(),
+        metallicFactor=material.metallic,
+        roughnessFactor=material.roughness,
+        baseColorTexture=info("base_color_texture"),
+        metallicRoughnessTexture=info("metallic_roughness_texture"),
+    )
+    return pygltflib.Material(
+        name=material.name,
+        pbrMetallicRoughness=pbr,
+        normalTexture=info("normal_texture", pygltflib.NormalMaterialTexture, scale=material.normal_scale),
+        occlusionTexture=info("occlusion_texture", pygltflib.OcclusionTextureInfo, strength=material.occlusion_strength),
+        emissiveTexture=info("emissive_texture"),
+        emissiveFactor=material.emissive.tolist(),
+        alphaMode=material.alpha_mode,
+        alphaCutoff=material.alpha_cutoff if material.alpha_mode == "MASK" else None,
+        doubleSided=material.double_sided,
+    )
+
+
+def _texture(blob: _BinaryBuffer, image: np.ndarray, name: str) -> int:
+    """Embed `image` (H, W, C) uint8 as a PNG texture (one shared repeat sampler); returns its index."""
+    png = io.BytesIO()
+    Image.fromarray(image).save(png, format="PNG")
+    gltf = blob.gltf
+    gltf.images.append(pygltflib.Image(name=name, mimeType="image/png", bufferView=blob.view(png.getvalue())))
+    if not gltf.samplers:
         gltf.samplers.append(
             pygltflib.Sampler(
                 magFilter=pygltflib.LINEAR,
@@ -198,12 +261,154 @@ def _material(anim: AnimatedMesh, blob: _BinaryBuffer) -> pygltflib.Material:
                 wrapT=pygltflib.REPEAT,
             )
         )
-        gltf.textures.append(pygltflib.Texture(sampler=0, source=0))
-        pbr.baseColorTexture = pygltflib.TextureInfo(index=0)
-        translucent = translucent or (anim.texture.shape[2] == 4 and bool((anim.texture[..., 3] < 255).any()))
-    return pygltflib.Material(
-        name=f"{anim.name}_material",
-        pbrMetallicRoughness=pbr,
-        doubleSided=True,
-        alphaMode="BLEND" if translucent else "OPAQUE",
-    )
+    gltf.textures.append(pygltflib.Texture(sampler=0, source=len(gltf.images) - 1))
+    return len(gltf.textures) - 1
+
+
+class MeshPart(NamedTuple):
+    """One triangle primitive of a mesh file, placed in the scene.
+
+    vertices: (V, 3) float32; faces: (F, 3) int64; uvs: optional (V, 2) float32 (glTF convention, v down);
+    vertex_colors: optional (V, 4) uint8; material: optional `Material`, one object per material of the file.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uvs: np.ndarray | None
+    vertex_colors: np.ndarray | None
+    material: Material | None
+
+
+_COMPONENT_DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+_TRIANGLES = 4
+
+
+def read_gltf_parts(path: str | os.PathLike) -> list[MeshPart]:
+    """The triangle primitives of a .glb/.gltf file in scene order, each moved by its node's world
+    transform, with its exact glTF material (factors as written, decoded texture images).
+    Primitives that are not triangle lists are skipped; TEXCOORD_1 and texture transforms are not read."""
+    return _GltfReader(Path(path)).parts()
+
+
+class _GltfReader:
+    """Decodes accessors, images and materials of one glTF file (GLB blob, data URIs or side files)."""
+
+    def __init__(self, path: Path):
+        self.gltf = pygltflib.GLTF2().load(str(path))
+        self.folder = path.parent
+        self.buffers = [self.gltf.binary_blob() if buffer.uri is None else self.uri_bytes(buffer.uri)
+                        for buffer in self.gltf.buffers]
+        self.materials = [self.material(material) for material in self.gltf.materials]
+        self.default_material = Material(name="default")
+
+    def parts(self) -> list[MeshPart]:
+        gltf = self.gltf
+        if gltf.scenes:
+            instances = _instances(gltf, gltf.scenes[gltf.scene or 0].nodes, np.eye(4))
+        else:
+            instances = ((mesh, np.eye(4)) for mesh in range(len(gltf.meshes)))
+        return [
+            self.part(primitive, world)
+            for mesh, world in instances
+            for primitive in gltf.meshes[mesh].primitives
+            if primitive.mode in (None, _TRIANGLES)
+        ]
+
+    def part(self, primitive: pygltflib.Primitive, world: np.ndarray) -> MeshPart:
+        attributes = primitive.attributes
+        vertices = self.accessor(attributes.POSITION) @ world[:3, :3].T + world[:3, 3]
+        if primitive.indices is None:
+            faces = np.arange(len(vertices)).reshape(-1, 3)
+        else:
+            faces = self.accessor(primitive.indices).astype(np.int64).reshape(-1, 3)
+        if np.linalg.det(world[:3, :3]) < 0:  # a mirroring node flips the winding (glTF 2.0 §3.7.4)
+            faces = faces[:, ::-1]
+        uvs = None if attributes.TEXCOORD_0 is None else self.accessor(attributes.TEXCOORD_0).astype(np.float32)
+        colors = None
+        if attributes.COLOR_0 is not None:
+            rgba = self.accessor(attributes.COLOR_0)
+            rgba = np.concatenate([rgba, np.ones_like(rgba[:, :1])], axis=1) if rgba.shape[1] == 3 else rgba
+            colors = np.round(np.clip(rgba, 0.0, 1.0) * 255).astype(np.uint8)
+        material = self.default_material if primitive.material is None else self.materials[primitive.material]
+        return MeshPart(vertices.astype(np.float32), faces, uvs, colors, material)
+
+    def accessor(self, index: int) -> np.ndarray:
+        """(count, width) values; normalised integers as floats in [0, 1] (or [-1, 1])."""
+        accessor = self.gltf.accessors[index]
+        dtype, width = np.dtype(_COMPONENT_DTYPES[accessor.componentType]), _WIDTHS[accessor.type]
+        if accessor.sparse is not None:
+            raise MeshError("sparse glTF accessors are not supported: re-export the mesh without them")
+        if accessor.bufferView is None:
+            values = np.zeros((accessor.count, width), dtype)
+        else:
+            view = self.gltf.bufferViews[accessor.bufferView]
+            values = np.ndarray(
+                (accessor.count, width), dtype, buffer=self.buffers[view.buffer],
+                offset=(view.byteOffset or 0) + (accessor.byteOffset or 0),
+                strides=(view.byteStride or dtype.itemsize * width, dtype.itemsize),
+            ).copy()
+        if accessor.normalized:
+            return np.maximum(values / np.float32(np.iinfo(dtype).max), -1.0).astype(np.float32)
+        return values
+
+    def material(self, material: pygltflib.Material) -> Material:
+        pbr = material.pbrMetallicRoughness or pygltflib.PbrMetallicRoughness()
+        infos = {"base_color_texture": pbr.baseColorTexture, "metallic_roughness_texture": pbr.metallicRoughnessTexture,
+                 "normal_texture": material.normalTexture, "occlusion_texture": material.occlusionTexture,
+                 "emissive_texture": material.emissiveTexture}
+        infos = {slot: info for slot, info in infos.items() if info is not None}
+        if any(info.texCoord for info in infos.values()):
+            log.warning("material '%s' samples TEXCOORD_1, which is not kept: its textures use TEXCOORD_0", material.name)
+        images = {slot: self.texture(info.index) for slot, info in infos.items()}
+        values = {
+            "name": material.name, "base_color": pbr.baseColorFactor, "metallic": pbr.metallicFactor,
+            "roughness": pbr.roughnessFactor, "emissive": material.emissiveFactor, "alpha_mode": material.alphaMode,
+            "alpha_cutoff": material.alphaCutoff, "double_sided": material.doubleSided,
+            "normal_scale": getattr(material.normalTexture, "scale", None),
+            "occlusion_strength": getattr(material.occlusionTexture, "strength", None),
+        }
+        images = {slot: image for slot, image in images.items() if image is not None}
+        return Material(**{key: value for key, value in values.items() if value is not None}, **images)
+
+    def texture(self, index: int) -> np.ndarray | None:
+        """(H, W, 3|4) uint8 pixels of texture `index` (None when its image is only in an extension)."""
+        source = self.gltf.textures[index].source
+        if source is None:
+            return None
+        image = self.gltf.images[source]
+        if image.bufferView is not None:
+            view = self.gltf.bufferViews[image.bufferView]
+            start = view.byteOffset or 0
+            data = self.buffers[view.buffer][start : start + view.byteLength]
+        else:
+            data = self.uri_bytes(image.uri)
+        pixels = Image.open(io.BytesIO(data))
+        alpha = "A" in pixels.getbands() or "transparency" in pixels.info
+        return np.asarray(pixels.convert("RGBA" if alpha else "RGB"))
+
+    def uri_bytes(self, uri: str) -> bytes:
+        if uri.startswith("data:"):
+            return base64.b64decode(uri.split(",", 1)[1])
+        return (self.folder / unquote(uri)).read_bytes()
+
+
+def _instances(gltf: pygltflib.GLTF2, nodes: list[int], parent: np.ndarray):
+    """Yield (mesh index, (4, 4) world matrix) for every node under `nodes`, depth first in file order."""
+    for index in nodes:
+        node = gltf.nodes[index]
+        world = parent @ _local_matrix(node)
+        if node.mesh is not None:
+            yield node.mesh, world
+        yield from _instances(gltf, node.children or [], world)
+
+
+def _local_matrix(node: pygltflib.Node) -> np.ndarray:
+    """(4, 4) node transform: its column-major matrix, or translation @ rotation @ scale."""
+    if node.matrix is not None:
+        return np.asarray(node.matrix, np.float64).reshape(4, 4).T
+    x, y, z, w = node.rotation or (0.0, 0.0, 0.0, 1.0)
+    matrix = quaternion_matrix([w, x, y, z])
+    matrix[:3, :3] *= np.asarray(node.scale or (1.0, 1.0, 1.0))
+    matrix[:3, 3] = node.translation or (0.0, 0.0, 0.0)
+    return matrix

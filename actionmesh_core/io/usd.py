@@ -5,8 +5,17 @@ code `frame_times[k] * fps` (= k for evenly spaced frames). Prims: `/<name>` (Xf
 `/<name>/Mesh` (UsdGeom.Mesh with time-sampled points, extent and optionally normals; plain
 polygons, no subdivision), `/<name>/Looks/Material` (UsdPreviewSurface). Texture coordinates are
 `primvars:st` in USD's convention (t up), i.e. (u, 1 - v) of the glTF-style uvs.
-A `.usdz` file packs the layer and its texture into one archive; `.usd`/`.usdc`/`.usda` files
-put the texture beside them as `<stem>_basecolor.png`.
+
+Materials: each glTF material becomes a UsdPreviewSurface under `/<name>/Looks` (with several, each
+is bound to a `materialBind` GeomSubset of its faces, the UVs unchanged). Kept: base colour factor x
+texture (sRGB), opacity (texture alpha x factor, for BLEND and MASK) and opacityThreshold (MASK),
+metallic and roughness factors x the metallic-roughness texture (B and G channels), the normal map
+(with its scale), occlusion (with its strength) and emissive factor x texture. Double-sidedness is
+the mesh's `doubleSided` (set when any material is double-sided; USD has it per mesh, not per
+material). Not kept: texture samplers and texture transforms.
+A `.usdz` file packs the layer and its textures into one archive; `.usd`/`.usdc`/`.usda` files put
+the textures beside them as `<stem>_basecolor.png`, `<stem>_normal.png`, ... (material i > 0:
+`<stem>_material<i>_basecolor.png`, ...).
 """
 
 from __future__ import annotations
@@ -19,20 +28,24 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..animated_mesh import AnimatedMesh
+from ..animated_mesh import AnimatedMesh, Material
 from ..errors import ActionMeshError, InputError
 from ..render.normals import vertex_normals
 from .atomic import atomic_path
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
-DEFAULT_COLOR = (0.8, 0.8, 0.8)
+TEXTURE_FILE_NAMES = {"base_color_texture": "basecolor", "metallic_roughness_texture": "metallicroughness",
+                      "normal_texture": "normal", "occlusion_texture": "occlusion", "emissive_texture": "emissive"}
+TEXTURE_NODE_NAMES = {"base_color_texture": "BaseColorTexture", "metallic_roughness_texture": "MetallicRoughnessTexture",
+                      "normal_texture": "NormalTexture", "occlusion_texture": "OcclusionTexture",
+                      "emissive_texture": "EmissiveTexture"}
 
 
 def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = True) -> Path:
     """Write `anim` to a USD file whose suffix picks the flavour (see USD_SUFFIXES). Returns the path.
 
-    The layer and its texture are written to temporary names and renamed into place only once both
-    are complete, so a failed write keeps the previous pair. normals: write time-sampled vertex normals.
+    The layer and its textures are written to temporary names and renamed into place only once all
+    are complete, so a failed write keeps the previous files. normals: write time-sampled vertex normals.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -40,13 +53,12 @@ def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = Tr
         raise InputError(f"a USD file name must end in one of {USD_SUFFIXES}, got {path.name!r}")
     if suffix == ".usdz":
         return _write_usdz(anim, path, normals=normals)
-    texture_name = f"{path.stem}_basecolor.png" if _has_texture(anim) else None
-    with contextlib.ExitStack() as renames:  # both files are renamed into place only at the end
+    files = _texture_files(anim, f"{path.stem}_")
+    with contextlib.ExitStack() as renames:  # every file is renamed into place only at the end
         layer = renames.enter_context(atomic_path(path))
-        if texture_name:
-            texture = renames.enter_context(atomic_path(path.with_name(texture_name)))
-            Image.fromarray(anim.texture).save(texture, format="PNG")
-        _write_stage(anim, layer, texture_name, normals=normals)
+        for key, name in files.items():
+            _save_texture(anim, key, renames.enter_context(atomic_path(path.with_name(name))))
+        _write_stage(anim, layer, files, normals=normals)
     return path
 
 
@@ -55,22 +67,35 @@ def _write_usdz(anim: AnimatedMesh, path: Path, *, normals: bool) -> Path:
 
     with tempfile.TemporaryDirectory(prefix="actionmesh_usdz_") as folder:
         layer = Path(folder) / "scene.usdc"
-        texture_name = "basecolor.png" if _has_texture(anim) else None
-        if texture_name:
-            Image.fromarray(anim.texture).save(Path(folder) / texture_name, format="PNG")
-        _write_stage(anim, layer, texture_name, normals=normals)
+        files = _texture_files(anim, "")
+        for key, name in files.items():
+            _save_texture(anim, key, Path(folder) / name)
+        _write_stage(anim, layer, files, normals=normals)
         with atomic_path(path) as tmp:
             if not UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(layer)), str(tmp)):
                 raise ActionMeshError(f"usd-core could not package {path.name} (see its messages above)")
     return path
 
 
-def _has_texture(anim: AnimatedMesh) -> bool:
-    return anim.texture is not None and anim.uvs is not None
+def _texture_files(anim: AnimatedMesh, prefix: str) -> dict[tuple[int, str], str]:
+    """{(material index, texture slot): PNG file name} of every texture (none without UVs): material 0's
+    are `<prefix>basecolor.png`, ..., material i's `<prefix>material<i>_basecolor.png`, ..."""
+    if anim.uvs is None:
+        return {}
+    return {
+        (i, slot): f"{prefix}{'' if i == 0 else f'material{i}_'}{TEXTURE_FILE_NAMES[slot]}.png"
+        for i, material in enumerate(anim.resolved_materials())
+        for slot in material.textures()
+    }
 
 
-def _write_stage(anim: AnimatedMesh, layer_path: Path, texture_name: str | None, *, normals: bool) -> None:
-    """Author the whole stage into `layer_path` (the texture, if any, is `texture_name` beside it)."""
+def _save_texture(anim: AnimatedMesh, key: tuple[int, str], path: Path) -> None:
+    material, slot = key
+    Image.fromarray(anim.resolved_materials()[material].textures()[slot]).save(path, format="PNG")
+
+
+def _write_stage(anim: AnimatedMesh, layer_path: Path, files: dict, *, normals: bool) -> None:
+    """Author the whole stage into `layer_path` (the textures `files`, see `_texture_files`, beside it)."""
     from pxr import Sdf, Tf, Usd, UsdGeom, Vt
 
     stage = Usd.Stage.CreateNew(str(layer_path))
@@ -107,50 +132,91 @@ def _write_stage(anim: AnimatedMesh, layer_path: Path, texture_name: str | None,
     if anim.vertex_colors is not None:
         colors = anim.vertex_colors[:, :3].astype(np.float32) / 255.0
         mesh.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(Vt.Vec3fArray.FromNumpy(colors))
-    _bind_material(stage, mesh, root.GetPath(), anim, texture_name)
+    _bind_material(stage, mesh, root.GetPath(), anim, files)
     stage.GetRootLayer().Save()
 
 
-def _bind_material(stage, mesh, root_path, anim: AnimatedMesh, texture_name: str | None) -> None:
-    """A UsdPreviewSurface: texture x base colour, else vertex colours, else the base colour."""
-    from pxr import Gf, Sdf, UsdGeom, UsdShade
+def _bind_material(stage, mesh, root_path, anim: AnimatedMesh, files: dict) -> None:
+    """One UsdPreviewSurface material per material: bound to the mesh, or with several materials to one
+    `materialBind` GeomSubset of faces each (a partition of the faces)."""
+    from pxr import UsdGeom, UsdShade, Vt
 
     looks = UsdGeom.Scope.Define(stage, root_path.AppendChild("Looks"))
-    material = UsdShade.Material.Define(stage, looks.GetPath().AppendChild("Material"))
-    surface = UsdShade.Shader.Define(stage, material.GetPath().AppendChild("PreviewSurface"))
-    surface.CreateIdAttr("UsdPreviewSurface")
-    surface.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(0.8)
-    surface.CreateInput("metallic", Sdf.ValueTypeNames.Float).Set(0.0)
-    base = (
-        np.asarray(anim.base_color, np.float64)
-        if anim.base_color is not None
-        else np.array([*DEFAULT_COLOR, 1.0])
-        if texture_name is None and anim.vertex_colors is None
-        else np.ones(4)
-    )
-    diffuse = surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f)
-    if base[3] < 1.0:
-        surface.CreateInput("opacity", Sdf.ValueTypeNames.Float).Set(float(base[3]))
-    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    binding = UsdShade.MaterialBindingAPI.Apply(mesh.GetPrim())
+    materials = anim.resolved_materials()
+    mesh.CreateDoubleSidedAttr(any(material.double_sided for material in materials))
+    for i, (material, faces) in enumerate(zip(materials, anim.material_faces())):
+        textures = {slot: name for (index, slot), name in files.items() if index == i}
+        usd_material = _preview_material(stage, looks.GetPath().AppendChild("Material" if i == 0 else f"Material_{i}"),
+                                         material, textures, anim.vertex_colors is not None)
+        if len(materials) == 1:
+            binding.Bind(usd_material)
+        elif len(faces):
+            subset = binding.CreateMaterialBindSubset(f"material_{i}", Vt.IntArray.FromNumpy(faces.astype(np.int32)))
+            UsdShade.MaterialBindingAPI.Apply(subset.GetPrim()).Bind(usd_material)
+    if len(materials) > 1:
+        binding.SetMaterialBindSubsetsFamilyType(UsdGeom.Tokens.partition)
 
-    if texture_name:
-        reader = UsdShade.Shader.Define(stage, material.GetPath().AppendChild("TexCoordReader"))
-        reader.CreateIdAttr("UsdPrimvarReader_float2")
-        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("st")
-        texture = UsdShade.Shader.Define(stage, material.GetPath().AppendChild("BaseColorTexture"))
-        texture.CreateIdAttr("UsdUVTexture")
-        texture.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(f"./{texture_name}")
-        texture.CreateInput("sourceColorSpace", Sdf.ValueTypeNames.Token).Set("sRGB")
-        texture.CreateInput("wrapS", Sdf.ValueTypeNames.Token).Set("repeat")
-        texture.CreateInput("wrapT", Sdf.ValueTypeNames.Token).Set("repeat")
-        texture.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(*base[:3].tolist(), 1.0))
-        texture.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
-        diffuse.ConnectToSource(texture.ConnectableAPI(), "rgb")
-    elif anim.vertex_colors is not None:
-        reader = UsdShade.Shader.Define(stage, material.GetPath().AppendChild("DisplayColorReader"))
-        reader.CreateIdAttr("UsdPrimvarReader_float3")
-        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("displayColor")
-        diffuse.ConnectToSource(reader.ConnectableAPI(), "result")
-    else:
-        diffuse.Set(Gf.Vec3f(*base[:3].tolist()))
-    UsdShade.MaterialBindingAPI.Apply(mesh.GetPrim()).Bind(material)
+
+def _preview_material(stage, path, material: Material, textures: dict[str, str], vertex_colors: bool):
+    """A UsdShade.Material at `path` whose UsdPreviewSurface follows the glTF `material`: each factor,
+    times its texture (`textures`: {slot: file name beside the layer}) when it has one. Without a
+    base-colour texture, vertex colours (displayColor) replace the base colour."""
+    from pxr import Gf, Sdf, UsdShade
+
+    usd_material = UsdShade.Material.Define(stage, path)
+    surface = UsdShade.Shader.Define(stage, path.AppendChild("PreviewSurface"))
+    surface.CreateIdAttr("UsdPreviewSurface")
+    usd_material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    color, float_ = Sdf.ValueTypeNames.Color3f, Sdf.ValueTypeNames.Float
+    st = []
+
+    def connect(name, value_type, slot, output, scale, bias=(0.0, 0.0, 0.0, 0.0), color_space="raw") -> bool:
+        """Connect input `name` to `output` of the slot's texture (value = texture * scale + bias)."""
+        if slot not in textures:
+            return False
+        if not st:
+            st.append(UsdShade.Shader.Define(stage, path.AppendChild("TexCoordReader")))
+            st[0].CreateIdAttr("UsdPrimvarReader_float2")
+            st[0].CreateInput("varname", Sdf.ValueTypeNames.String).Set("st")
+        node = UsdShade.Shader.Define(stage, path.AppendChild(TEXTURE_NODE_NAMES[slot]))
+        if not node.GetIdAttr().Get():
+            node.CreateIdAttr("UsdUVTexture")
+            node.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(f"./{textures[slot]}")
+            node.CreateInput("sourceColorSpace", Sdf.ValueTypeNames.Token).Set(color_space)
+            node.CreateInput("wrapS", Sdf.ValueTypeNames.Token).Set("repeat")
+            node.CreateInput("wrapT", Sdf.ValueTypeNames.Token).Set("repeat")
+            node.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(*map(float, scale)))
+            node.CreateInput("bias", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(*map(float, bias)))
+            node.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(st[0].ConnectableAPI(), "result")
+        surface.CreateInput(name, value_type).ConnectToSource(node.ConnectableAPI(), output)
+        return True
+
+    base = material.base_color
+    diffuse = surface.CreateInput("diffuseColor", color)
+    if not connect("diffuseColor", color, "base_color_texture", "rgb", base, color_space="sRGB"):
+        if vertex_colors:
+            reader = UsdShade.Shader.Define(stage, path.AppendChild("DisplayColorReader"))
+            reader.CreateIdAttr("UsdPrimvarReader_float3")
+            reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("displayColor")
+            diffuse.ConnectToSource(reader.ConnectableAPI(), "result")
+        else:
+            diffuse.Set(Gf.Vec3f(*base[:3].tolist()))
+    if material.alpha_mode != "OPAQUE":
+        if not connect("opacity", float_, "base_color_texture", "a", base, color_space="sRGB"):
+            surface.CreateInput("opacity", float_).Set(float(base[3]))
+        if material.alpha_mode == "MASK":
+            surface.CreateInput("opacityThreshold", float_).Set(float(material.alpha_cutoff))
+    packed = (1.0, material.roughness, material.metallic, 1.0)  # glTF: roughness in G, metallic in B
+    if not connect("roughness", float_, "metallic_roughness_texture", "g", packed):
+        surface.CreateInput("roughness", float_).Set(float(material.roughness))
+    if not connect("metallic", float_, "metallic_roughness_texture", "b", packed):
+        surface.CreateInput("metallic", float_).Set(float(material.metallic))
+    s = material.normal_scale
+    connect("normal", Sdf.ValueTypeNames.Normal3f, "normal_texture", "rgb", (2 * s, 2 * s, 2, 1), (-s, -s, -1, 0))
+    strength = material.occlusion_strength
+    connect("occlusion", float_, "occlusion_texture", "r", (strength,) * 4, (1 - strength,) * 4)
+    emissive = connect("emissiveColor", color, "emissive_texture", "rgb", (*material.emissive, 1.0), color_space="sRGB")
+    if not emissive and material.emissive.any():
+        surface.CreateInput("emissiveColor", color).Set(Gf.Vec3f(*material.emissive.tolist()))
+    return usd_material
