@@ -32,7 +32,8 @@ SEED = integer(44, 0, 0xFFFFFFFF, "Random seed (44 is the official default).", c
 PRIOR_STEPS = integer(100, 1, 500, "Denoising steps of the image-to-3D prior (TripoSG); 100 official, 50 fast.")
 STEPS = integer(30, 1, 500, "Temporal denoising steps; 30 official, 15 fast.")
 GUIDANCE = number(7.5, 0.0, 30.0, 0.1, "Classifier-free guidance scale on the video frames (7.5 official).")
-WINDOW = integer(16, 2, 64, "Frames per temporal window; windows slide by window - 1 frames (16 official).")
+WINDOW = integer(16, 2, 64, "Frames per temporal-diffusion window; windows slide by window - 1 frames (16 official). "
+                 "Temporal decoding uses the windows its weights were trained for.")
 FPS = number(8.0, 0.1, 240.0, 0.01, "Playback rate of the animation in frames per second (wire Load Video's fps "
                                     "here).")
 FACE_BUDGET = integer(40_000, 100, 2_000_000, "The reference mesh is decimated to at most this many faces.")

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..train.heldout import PREDICTIONS
 
@@ -139,9 +141,13 @@ def run_score(args: argparse.Namespace) -> int:
     if unknown or not kinds:
         raise InputError(f"--kinds takes some of {', '.join(PREDICTIONS)}, got {args.kinds!r}")
     results = score_benchmark(args.bench, args.preds, kinds=kinds)
-    clips = len(next(iter(results.values()))["clips"])
-    print(f"{'prediction':<16} {'CD-4D':>8} {'CD-M':>8}   ({clips} held-out clips)")
-    for kind, result in results.items():
-        print(f"{kind:<16} {result['mean']['cd_4d']:>8.4f} {result['mean']['cd_m']:>8.4f}")
+    uids = list(next(iter(results.values()))["clips"])
+    groups = {"all": uids} | {c: [u for u in uids if u.rsplit("_", 1)[0] == c]
+                               for c in sorted({u.rsplit("_", 1)[0] for u in uids})}
+    print(f"{'clips':<16} {'prediction':<16} {'CD-4D':>8} {'CD-M':>8}")
+    for group, members in groups.items():
+        for kind, result in results.items():
+            means = [float(np.mean([result["clips"][u][key] for u in members])) for key in ("cd_4d", "cd_m")]
+            print(f"{group + f' ({len(members)})':<16} {kind:<16} {means[0]:>8.4f} {means[1]:>8.4f}")
     print(f"per clip: {args.preds / ('scores-' + '-'.join(kinds) + '.json')}")
     return 0

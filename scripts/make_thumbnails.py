@@ -1,0 +1,64 @@
+"""Draw the workflows' thumbnails (workflows/<name>.jpg, 320x180) from real results of the bundled small model
+on the example inputs: an input frame, then the animated mesh at two frames (the camera of the clip).
+
+    python scripts/make_thumbnails.py
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from actionmesh_core.data.clips import make_clip
+from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.pipeline import Settings, animate, bundled_models
+from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, RUN_INFO_FILE
+from actionmesh_core.render.compose import over_background
+from actionmesh_core.render.preview import render_views
+
+ROOT = Path(__file__).resolve().parents[1]
+INPUTS = ROOT / "workflows" / "inputs"
+SEED = 1_000_004  # the example clip (scripts/make_example_clip.py)
+TITLES = {"video_to_4d": "Video -> 4D", "video_to_4d_simple": "Video -> 4D (one node)",
+          "video_mesh_to_4d": "{Video + mesh} -> 4D", "long_video_ar_extend": "Long video, AR Extend",
+          "motion_transfer": "Motion transfer", "image_text_to_4d": "Image + text -> video -> 4D",
+          "text_to_4d": "Text -> video -> 4D"}
+MESHES = {"video_mesh_to_4d": INPUTS / "3d" / "actionmesh_example_mesh.glb",
+          "motion_transfer": INPUTS / "3d" / "actionmesh_example_target.glb"}
+
+
+def thumbnail(title: str, frame: np.ndarray, renders: list[np.ndarray]) -> Image.Image:
+    """A 320x180 card: the title, the input frame, an arrow and the renders (each 100x100, on white)."""
+    card = Image.new("RGB", (320, 180), "white")
+    draw = ImageDraw.Draw(card)
+    draw.text((8, 6), title, fill=(30, 30, 30))
+    draw.text((8, 162), "ActionMesh (bundled small model)", fill=(120, 120, 120))
+    tiles = [over_background(frame[None])[0]] + [over_background(r[None])[0] for r in renders]
+    for k, tile in enumerate(tiles):
+        card.paste(Image.fromarray(tile).resize((96, 96), Image.LANCZOS), (8 + k * 104 + (8 if k else 0), 42))
+    draw.text((104, 84), "->", fill=(30, 30, 30))
+    return card
+
+
+def main() -> None:
+    settings = Settings.preset(**json.loads((BUNDLED_WEIGHTS / RUN_INFO_FILE).read_text()).get("settings", {}))
+    models = bundled_models(device="cpu", dtype="fp32")
+    camera = make_clip(SEED).camera
+    clip = load_clip(INPUTS / "actionmesh_example.webm")
+    results = {}
+    for name, title in TITLES.items():
+        mesh = MESHES.get(name)
+        key = str(mesh)
+        if key not in results:
+            results[key] = animate(clip, models, settings, mesh=mesh)
+        anim = results[key]
+        views = render_views(anim, azimuths=(camera.azimuth,), elevation_deg=camera.elevation, size=128)[0]
+        picks = [len(views) // 3, 2 * len(views) // 3]
+        frame = np.concatenate([clip.frames[picks[0]], clip.alpha[picks[0], ..., None]], axis=-1)
+        thumbnail(title, frame, [views[k] for k in picks]).save(ROOT / "workflows" / f"{name}.jpg", quality=90)
+        print(f"workflows/{name}.jpg")
+
+
+if __name__ == "__main__":
+    main()
