@@ -55,8 +55,7 @@ def main() -> None:
         anim = results[key]
         views = render_views(anim, azimuths=(camera.azimuth,), elevation_deg=camera.elevation, size=128)[0]
         picks = [len(views) // 3, 2 * len(views) // 3]
-        frame = np.concatenate([clip.frames[picks[0]], clip.alpha[picks[0], ..., None]], axis=-1)
-        thumbnail(title, frame, [views[k] for k in picks]).save(ROOT / "workflows" / f"{name}.jpg", quality=90)
+        thumbnail(title, clip.rgba[picks[0]], [views[k] for k in picks]).save(ROOT / "workflows" / f"{name}.jpg", quality=90)
         print(f"workflows/{name}.jpg")
 
 

@@ -6,6 +6,7 @@ from PIL import Image
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.cli import main
+from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from pipeline_fixtures import moving_disc, write_tiny_root
 
 FAST = ["--steps", "1", "--prior-steps", "2", "--mesh-resolution", "32", "--face-budget", "1000"]
@@ -74,6 +75,10 @@ def test_demo_writes_outputs_and_the_preview(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     preview = np.asarray(Image.open(out / "preview.png"))
     assert preview.shape[1] == 3 * 256  # input frame beside two rendered views
+    example = np.asarray(Image.open(EXAMPLE_CLIP / "frame_00.png"))
+    background = example[..., 3] == 0
+    assert (preview[:256, :256][background] == 255).all()  # the input frame is shown on white, like the renders
+    assert (preview[:256, :256][~background] < 250).any(axis=-1).mean() > 0.5  # and the subject is there
     assert "16 frames" in capsys.readouterr().out
 
 

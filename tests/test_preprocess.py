@@ -171,3 +171,12 @@ def test_a_given_box_replaces_the_union_box_and_cuts_off_what_lies_outside():
     inner = first.images[:, 2:22, 2:22]  # inside the 2-pixel margin
     assert (inner[0] == (200, 40, 10)).all()  # frame 0 fills the box
     assert (inner[1, :10, :] == 255).all() and (inner[1, 10:, 10:] == (200, 40, 10)).all()  # frame 1: one corner
+
+
+def test_rgba_frames_carry_the_mask_and_are_opaque_without_one():
+    alpha = boxes_alpha((20, 30), [(2, 3, 10, 12), (5, 5, 15, 15)])
+    clip = make_clip(alpha)
+    assert clip.rgba.shape == (2, 20, 30, 4)
+    assert np.array_equal(clip.rgba[..., :3], clip.frames) and np.array_equal(clip.rgba[..., 3], alpha)
+    opaque = Clip(clip.frames, None, 8.0, np.arange(2), 8.0)
+    assert (opaque.rgba[..., 3] == 255).all()

@@ -185,3 +185,6 @@ def test_dit_continues_from_a_run_with_its_image_encoder_frozen(runs, tmp_path):
     checkpoint = train(config, progress=False)
     assert (checkpoint / "TripoSG" / "transformer").is_dir() and not (checkpoint / "dinov2").exists()
     assert not torch.equal(load_model("triposg-dit", checkpoint).proj_in.weight, start["proj_in.weight"])
+    again = recipe("dit", data, tmp_path / "again", {**inputs, "dit": str(checkpoint), "encoder": inputs["dit"]},
+                   steps=1, options=frozen)  # that checkpoint has no encoder: it comes from "encoder"
+    assert (train(again, progress=False) / "TripoSG" / "transformer").is_dir()

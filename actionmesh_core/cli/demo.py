@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     anim = animate(clip, models, settings, progress=TqdmProgress(), report=report)
     written = write_outputs(anim, args.out, args.outputs)
     with report.stage("preview"):
-        strip = preview_strip(anim, input_frames=clip.frames, azimuths=(0.0, 90.0))
+        strip = preview_strip(anim, input_frames=clip.rgba, azimuths=(0.0, 90.0))
         written.append(write_mp4(strip, args.out / "preview.mp4", anim.fps))
         written.append(_write_png(strip[:: max(1, len(strip) // 4)], args.out / "preview.png"))
     print_summary(anim, report, models, written)

@@ -83,6 +83,12 @@ class Clip:
         )
 
     @property
+    def rgba(self) -> np.ndarray:
+        """(T, H, W, 4) uint8 frames with the subject mask as alpha (opaque when the clip has no mask)."""
+        alpha = np.full(self.frames.shape[:3], 255, np.uint8) if self.alpha is None else self.alpha
+        return np.concatenate([self.frames, alpha[..., None]], axis=-1)
+
+    @property
     def times(self) -> np.ndarray:
         """(T,) float64 seconds of each frame in the source."""
         return self.frame_indices / self.source_fps

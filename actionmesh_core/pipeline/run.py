@@ -155,7 +155,8 @@ def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMe
     else:
         anim = dataclasses.replace(prepared.to_animated_mesh(vertices, fps=clip.fps, frame_times=times),
                                    model_transform=model_transform(prepared), merge_map=prepared.merge_map)
-    return dataclasses.replace(anim, latents=latents.numpy(), last_frame=rgba_frame(clip, -1),
+    last_frame = None if clip.alpha is None else clip.rgba[-1]
+    return dataclasses.replace(anim, latents=latents.numpy(), last_frame=last_frame,
                                crop_box=None if clip.alpha is None else union_box(clip.alpha))
 
 
@@ -165,13 +166,6 @@ def model_transform(prepared: PreparedMesh) -> np.ndarray:
     transform[:3, :3] = prepared.rotation / prepared.scale
     transform[:3, 3] = -(prepared.rotation @ prepared.center) / prepared.scale
     return transform
-
-
-def rgba_frame(clip: Clip, index: int) -> np.ndarray | None:
-    """Frame `index` as (H, W, 4) uint8 RGBA (alpha: the subject mask), or None when the clip has no masks."""
-    if clip.alpha is None:
-        return None
-    return np.concatenate([clip.frames[index], clip.alpha[index][..., None]], axis=-1)
 
 
 def model_frame_mesh(anim: AnimatedMesh, frame: int = -1) -> tuple[np.ndarray, np.ndarray]:
@@ -253,4 +247,4 @@ def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.nd
     all_latents = np.concatenate([anim.latents, latents]) if anim.latents is not None else None
     return dataclasses.replace(
         anim, vertices=np.concatenate([anim.vertices, model_vertices.astype(np.float32)]),
-        frame_times=np.concatenate([anim.frame_times, times]), latents=all_latents, last_frame=rgba_frame(new, -1))
+        frame_times=np.concatenate([anim.frame_times, times]), latents=all_latents, last_frame=new.rgba[-1])

@@ -5,9 +5,9 @@ Each batch item is one frame: its model image (the pipeline's framing) goes thro
 DiT learns the rectified flow from noise to the frame's VAE latent, conditioned on the image tokens.
 A `context_dropout` share of items gets an all-zero context, the unconditional branch of guidance.
 
-With `inputs["dit"]` the run continues from that weights root's DiT and image encoder; with
-`train_encoder` false the encoder stays frozen (its tokens are cached once), so the temporal denoiser,
-which conditions on the same encoder, stays valid.
+With `inputs["dit"]` the run continues from that weights root's DiT and image encoder (or the encoder of
+`inputs["encoder"]` when given); with `train_encoder` false the encoder stays frozen (its tokens are cached
+once), so the temporal denoiser, which conditions on the same encoder, stays valid.
 """
 
 from __future__ import annotations
@@ -42,14 +42,16 @@ class ImageTo3DStage(DatasetStage):
         self.latents = clip_latents(self.data, config.inputs["vae"], self.options.tokens, device)
         self.dit = build_model("triposg-dit", config.models["triposg-dit"], device)
         self.encoder = build_model("dinov2", config.models["dinov2"], device)
+        encoder_root = config.inputs.get("encoder") or config.inputs.get("dit")
         if config.inputs.get("dit"):  # continue from an earlier run
-            for name, model in (("triposg-dit", self.dit), ("dinov2", self.encoder)):
-                copy_weights(name, config.inputs["dit"], model)
+            copy_weights("triposg-dit", config.inputs["dit"], self.dit)
+        if encoder_root:
+            copy_weights("dinov2", encoder_root, self.encoder)
         self.trainable = {"triposg-dit": self.dit}
         if self.options.train_encoder:
             self.trainable["dinov2"] = self.encoder
         else:
-            self.features = clip_features(self.data, config.inputs["dit"], device)
+            self.features = clip_features(self.data, encoder_root, device)
 
     def batch(self, step: int) -> dict:
         rng, generator = step_generators(self.config.seed, step, self.device)
