@@ -24,8 +24,8 @@ from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.io.atomic import atomic_dir, atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SEED = HELD_OUT_SEED + 4
-DEFAULT_TARGET_SEED = HELD_OUT_SEED + 8  # another quadruped
+DEFAULT_SEED = HELD_OUT_SEED + 3  # a flapping bird
+DEFAULT_TARGET_SEED = HELD_OUT_SEED + 7  # another flapping bird
 CLIP_DIR = ROOT / "actionmesh_core" / "assets" / "example_clip"
 INPUTS = ROOT / "workflows" / "inputs"
 

@@ -19,7 +19,7 @@ from actionmesh_core.render.preview import render_views
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ROOT / "workflows" / "inputs"
-SEED = 1_000_004  # the example clip (scripts/make_example_clip.py)
+SEED = 1_000_003  # the example clip (scripts/make_example_clip.py)
 TITLES = {"video_to_4d": "Video -> 4D", "video_to_4d_simple": "Video -> 4D (one node)",
           "video_mesh_to_4d": "{Video + mesh} -> 4D", "long_video_ar_extend": "Long video, AR Extend",
           "motion_transfer": "Motion transfer", "image_text_to_4d": "Image + text -> video -> 4D",

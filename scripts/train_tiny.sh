@@ -34,6 +34,7 @@ $AM train denoiser --config configs/train/tiny_denoiser_more.json &
 DENOISER=$!
 $AM train dit --config configs/train/tiny_dit_more.json
 $AM train dit --config configs/train/tiny_dit_more2.json
+$AM train dit --config configs/train/tiny_dit_more3.json
 wait $DENOISER
 
 # 6. The weights bundle, then the held-out benchmark: the pipeline and the still baselines, CD-4D and CD-M.
