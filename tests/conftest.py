@@ -14,3 +14,13 @@ for path in (TESTS.parent, TESTS):  # the repo (actionmesh_core) and tests/helpe
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (the training recipes' setting): small ops crawl when threads wait on
+    busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -8,7 +8,6 @@ README's held-out table; on small limb motions it is about as good as holding th
 import json
 
 import pytest
-import torch
 
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.eval.metrics import Protocol
@@ -22,12 +21,7 @@ CD_M_BOUND = 0.16  # this clip: about 0.12 animated, 0.22 held still (reduced pr
 PROTOCOL = Protocol(surface_points=4000, icp_points=300, chamfer_points=2000, icp_steps=50)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_bundled_model_animates_a_held_out_clip():

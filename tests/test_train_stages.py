@@ -31,13 +31,7 @@ OPTIONS = {"vae": {"tokens": TOKENS, "sdf_queries": 256}, "dit": {"tokens": TOKE
            "denoiser": {"tokens": TOKENS}, "autoencoder": {"tokens": TOKENS, "queries": 64, "targets": 2}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Training runs use one thread (the recipes' setting): small ops crawl when threads wait on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
