@@ -4,13 +4,13 @@ their outputs."""
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, WeightsError
 from ..io.atomic import staged_files
 from ..io.export import export_animated_mesh
+from ..io.frame_meshes import remove_stale_frames
 from ..models.attention import BACKENDS, set_attention_backend
 from ..pipeline.models import ModelSet, weights_root_from_env
 from ..pipeline.progress import RunReport
@@ -78,9 +78,6 @@ OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "
                 "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
 """Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
 
-FRAME_FILE = re.compile(r"mesh_\d+\.glb")
-
-
 def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]:
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
@@ -96,8 +93,7 @@ def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]
         written = [export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
         names = {entry.name for entry in staging.iterdir()}
     if "frames" in formats:  # per-frame meshes of an earlier, longer run
-        for stale in [p for p in out_dir.iterdir() if FRAME_FILE.fullmatch(p.name) and p.name not in names]:
-            stale.unlink()
+        remove_stale_frames(out_dir, names)
     return [out_dir / path.relative_to(staging) for path in written]
 
 

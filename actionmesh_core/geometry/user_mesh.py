@@ -123,11 +123,19 @@ class PreparedMesh:
         merged = np.asarray(merged_vertices, dtype=np.float32) @ self.rotation * self.scale + self.center
         return merged[..., self.merge_map, :]
 
+    @property
+    def model_transform(self) -> np.ndarray:
+        """(4, 4) float32 map from the file's units to the model frame."""
+        transform = np.eye(4, dtype=np.float32)
+        transform[:3, :3] = self.rotation / self.scale
+        transform[:3, 3] = -(self.rotation @ self.center) / self.scale
+        return transform
+
     def to_animated_mesh(
         self, merged_vertices: np.ndarray, fps: float, frame_times: np.ndarray | None = None
     ) -> AnimatedMesh:
         """Model-frame animation (T, Vm, 3) -> `AnimatedMesh` with the source's layout, UVs and
-        texture, in the file's units."""
+        texture, in the file's units (with the model transform and merge map, so `extend` can continue it)."""
         source = self.source
         return AnimatedMesh(
             vertices=self.restore_original_layout(merged_vertices),
@@ -140,6 +148,8 @@ class PreparedMesh:
             vertex_colors=source.vertex_colors,
             materials=source.materials,
             face_materials=source.face_materials,
+            model_transform=self.model_transform,
+            merge_map=self.merge_map,
             name=source.name,
         )
 

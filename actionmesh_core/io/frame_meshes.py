@@ -45,11 +45,16 @@ def write_frame_meshes(anim: AnimatedMesh, out_dir: str | os.PathLike, *, fmt: s
         for k, path in enumerate(paths):
             for name, data in _frame_files(anim, k, path.name, fmt).items():
                 (staging / name).write_bytes(data)
-    stale = re.compile(rf"mesh_\d+\.{fmt}")
-    for old in set(out_dir.iterdir()) - set(paths):
-        if stale.fullmatch(old.name):
-            old.unlink()
+    remove_stale_frames(out_dir, {path.name for path in paths}, fmt)
     return paths
+
+
+def remove_stale_frames(folder: Path, keep: set[str], fmt: str = "glb") -> None:
+    """Delete the `mesh_NN.<fmt>` files in `folder` not named in `keep` (left by an earlier, longer export)."""
+    stale = re.compile(rf"mesh_\d+\.{fmt}")
+    for path in folder.iterdir():
+        if stale.fullmatch(path.name) and path.name not in keep:
+            path.unlink()
 
 
 def _frame_files(anim: AnimatedMesh, k: int, name: str, fmt: str) -> dict[str, bytes]:

@@ -153,19 +153,10 @@ def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMe
     if prepared is None:
         anim = AnimatedMesh(vertices=vertices, faces=reference.faces, fps=clip.fps, frame_times=times)
     else:
-        anim = dataclasses.replace(prepared.to_animated_mesh(vertices, fps=clip.fps, frame_times=times),
-                                   model_transform=model_transform(prepared), merge_map=prepared.merge_map)
+        anim = prepared.to_animated_mesh(vertices, fps=clip.fps, frame_times=times)
     last_frame = None if clip.alpha is None else clip.rgba[-1]
     return dataclasses.replace(anim, latents=latents.numpy(), last_frame=last_frame,
                                crop_box=None if clip.alpha is None else union_box(clip.alpha))
-
-
-def model_transform(prepared: PreparedMesh) -> np.ndarray:
-    """(4, 4) float32 map from the user mesh's units to the model frame."""
-    transform = np.eye(4, dtype=np.float32)
-    transform[:3, :3] = prepared.rotation / prepared.scale
-    transform[:3, 3] = -(prepared.rotation @ prepared.center) / prepared.scale
-    return transform
 
 
 def model_frame_mesh(anim: AnimatedMesh, frame: int = -1) -> tuple[np.ndarray, np.ndarray]:
