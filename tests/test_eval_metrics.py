@@ -210,3 +210,20 @@ def test_running_only_the_distinct_starts_changes_nothing(monkeypatch):
     for a, b in ((distinct.scale, all_24.scale), (distinct.rotation, all_24.rotation),
                  (distinct.translation, all_24.translation)):
         assert torch.equal(a, b)
+
+
+def test_the_spatial_order_of_the_points_changes_no_fit(monkeypatch):
+    """The CPU fit lists the points leaf by leaf of a KD-tree (faster searches); the loss is a mean
+    over points, so the fit equals the fit on the points in their given order."""
+    source = torch.from_numpy(box_points(300, seed=2))[None].repeat(2, 1, 1)
+    target = source @ torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(0)))[0] * 1.2 + 0.1
+    ordered = neighbours.in_spatial_order(source)
+    for rows, given in zip(ordered, source):  # a permutation of each set
+        assert torch.equal(torch.unique(rows, dim=0), torch.unique(given, dim=0))
+    assert not torch.equal(ordered, source)
+    fits = [icp.fit_similarity(source, target, steps=40)]
+    monkeypatch.setattr(icp, "in_spatial_order", lambda points: points)
+    fits.append(icp.fit_similarity(source, target, steps=40))
+    for a, b in ((fits[0].scale, fits[1].scale), (fits[0].rotation, fits[1].rotation),
+                 (fits[0].translation, fits[1].translation)):
+        assert torch.allclose(a, b, atol=1e-5)

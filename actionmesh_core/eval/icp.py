@@ -14,13 +14,11 @@ of the memory and time.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
-from .neighbours import NearestIndex
+from .neighbours import NearestIndex, in_spatial_order
 from .rotations import IDENTITY_6D, initial_rotations, rotation_from_6d
 
 NUM_STARTS = len(initial_rotations())
@@ -93,6 +91,8 @@ def match_moments(source: torch.Tensor, target: torch.Tensor, to_target: torch.T
 def fit_similarity(source: torch.Tensor, target: torch.Tensor, *, steps: int = 200, lr: float = 0.01) -> Similarity:
     """Align each source to its target: source (F, M, 3), target (F, N, 3) float32 -> F transforms."""
     F, device = len(source), source.device
+    if device.type == "cpu":  # the loss ignores the order of the points; the KD-tree searches do not
+        source, target = in_spatial_order(source), in_spatial_order(target)
     starts = initial_rotations(distinct=True).to(device)
     S = len(starts)
     d6 = torch.tensor(IDENTITY_6D, device=device).repeat(F, S, 1).requires_grad_()
@@ -103,21 +103,20 @@ def fit_similarity(source: torch.Tensor, target: torch.Tensor, *, steps: int = 2
     best = Similarity(torch.ones(F, 3, device=device), torch.eye(3, device=device).repeat(F, 1, 1),
                       torch.zeros(F, 3, device=device))
     target_index = NearestIndex(target)
-    with _one_torch_thread_on_cpu(device):
-        for _ in range(steps):
-            rotation = starts @ rotation_from_6d(d6)  # (F, S, 3, 3)
-            linear = scale[..., None] * rotation  # diag(scale) @ rotation
-            moments = _nearest_moments(source, target, target_index, linear.detach(), translation.detach())
-            loss = moments.loss(torch.cat([linear, translation[:, :, None]], dim=-2).double())  # (F, S)
-            with torch.no_grad():
-                value, start = loss.min(dim=1)
-                better = value < best_loss
-                best_loss = torch.where(better, value, best_loss)
-                for kept, current in ((best.scale, scale), (best.rotation, rotation), (best.translation, translation)):
-                    kept[better] = current[torch.arange(F, device=device), start][better]
-            optimizer.zero_grad()
-            (loss.sum(dim=1) / NUM_STARTS).sum().backward()  # each fit's step: the mean over its 24 starts
-            optimizer.step()
+    for _ in range(steps):
+        rotation = starts @ rotation_from_6d(d6)  # (F, S, 3, 3)
+        linear = scale[..., None] * rotation  # diag(scale) @ rotation
+        moments = _nearest_moments(source, target, target_index, linear.detach(), translation.detach())
+        loss = moments.loss(torch.cat([linear, translation[:, :, None]], dim=-2).double())  # (F, S)
+        with torch.no_grad():
+            value, start = loss.min(dim=1)
+            better = value < best_loss
+            best_loss = torch.where(better, value, best_loss)
+            for kept, current in ((best.scale, scale), (best.rotation, rotation), (best.translation, translation)):
+                kept[better] = current[torch.arange(F, device=device), start][better]
+        optimizer.zero_grad()
+        (loss.sum(dim=1) / NUM_STARTS).sum().backward()  # each fit's step: the mean over its 24 starts
+        optimizer.step()
     return best
 
 
@@ -132,18 +131,3 @@ def _nearest_moments(source: torch.Tensor, target: torch.Tensor, target_index: N
     to_target = target_index(moved.flatten(1, 2)).view(F, S, -1)
     to_source = NearestIndex(moved.flatten(0, 1))(target.repeat_interleave(S, dim=0)).view(F, S, -1)
     return match_moments(source, target, to_target.to(source.device), to_source.to(source.device))
-
-
-@contextlib.contextmanager
-def _one_torch_thread_on_cpu(device: torch.device) -> Iterator[None]:
-    """The ICP's torch work is small next to the KD-tree searches, and idle torch threads spinning
-    between ops starve the searches' threads (about 3x slower on two cores): run torch on one."""
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
