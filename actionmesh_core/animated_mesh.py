@@ -18,7 +18,7 @@ from .errors import MeshError
 from .io.atomic import atomic_path
 
 
-OPTIONAL_ARRAYS = ("uvs", "texture", "base_color", "vertex_colors", "latents", "model_transform", "merge_map",
+OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "latents", "model_transform", "merge_map",
                    "last_frame", "crop_box", "face_materials")
 TEXTURE_SLOTS = ("base_color_texture", "metallic_roughness_texture", "normal_texture", "occlusion_texture",
                  "emissive_texture")
@@ -84,8 +84,6 @@ class AnimatedMesh:
     fps:         playback rate in frames per second.
     frame_times: (T,) float64 seconds of each frame; defaults to arange(T) / fps.
     uvs:         optional (V, 2) float32 texture coordinates (glTF convention: v down).
-    texture:     optional (H, W, 3|4) uint8 base-colour image.
-    base_color:  optional (4,) float32 RGBA base-colour factor.
     vertex_colors: optional (V, 3|4) uint8.
     latents:     optional (T, tokens, 64) float32 Stage I latents that produced the animation.
     model_transform: optional (4, 4) float32 mapping stored vertices to the model frame (None: identity;
@@ -94,8 +92,8 @@ class AnimatedMesh:
                  user mesh's seam-split vertices were merged for the model).
     last_frame:  optional (H, W, 4) uint8 RGBA last input frame, so `extend` can continue the clip.
     crop_box:    optional (4,) int64 (x0, y0, x1, y1) input crop of the run, so `extend` keeps its framing.
-    materials:   optional list of `Material`s (a user mesh's full glTF materials); exporters prefer them to
-                 `texture` / `base_color`, which then repeat the first material's base colour for previews.
+    materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included);
+                 None: one plain material (`resolved_materials`).
     face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
     name:        a short name used for exported nodes and clips.
     """
@@ -105,8 +103,6 @@ class AnimatedMesh:
     fps: float = 8.0
     frame_times: np.ndarray | None = None
     uvs: np.ndarray | None = None
-    texture: np.ndarray | None = None
-    base_color: np.ndarray | None = None
     vertex_colors: np.ndarray | None = None
     latents: np.ndarray | None = None
     model_transform: np.ndarray | None = None
@@ -153,11 +149,6 @@ class AnimatedMesh:
         if self.uvs is not None:
             self.uvs = np.asarray(self.uvs, dtype=np.float32)
             _check_shape("uvs", self.uvs, (self.num_vertices, 2))
-        if self.texture is not None:
-            self.texture = np.asarray(self.texture, dtype=np.uint8)
-            _check_shape("texture", self.texture, ("H", "W", (3, 4)))
-        if self.base_color is not None:
-            self.base_color = np.asarray(self.base_color, dtype=np.float32).reshape(4)
         if self.vertex_colors is not None:
             self.vertex_colors = np.asarray(self.vertex_colors, dtype=np.uint8)
             _check_shape("vertex_colors", self.vertex_colors, (self.num_vertices, (3, 4)))
@@ -194,19 +185,13 @@ class AnimatedMesh:
         return int(self.faces.shape[0])
 
     def resolved_materials(self) -> list[Material]:
-        """`materials`, or else the one material the simple fields describe: `texture` (with `uvs`) times
-        `base_color` (default white under a texture or vertex colours, else DEFAULT_BASE_COLOR), metallic 0,
-        roughness 0.8, double-sided, blended when translucent."""
+        """`materials`, or else one plain material: white under vertex colours, else DEFAULT_BASE_COLOR,
+        metallic 0, roughness 0.8, double-sided."""
         if self.materials:
             return self.materials
-        texture = self.texture if self.uvs is not None else None
-        if self.base_color is not None:
-            color = self.base_color
-        else:
-            color = np.ones(4) if self.texture is not None or self.vertex_colors is not None else DEFAULT_BASE_COLOR
-        translucent = color[3] < 1.0 or (texture is not None and texture.shape[2] == 4 and (texture[..., 3] < 255).any())
+        color = np.ones(4) if self.vertex_colors is not None else DEFAULT_BASE_COLOR
         return [Material(name=f"{self.name}_material", base_color=color, metallic=0.0, roughness=0.8,
-                         alpha_mode="BLEND" if translucent else "OPAQUE", double_sided=True, base_color_texture=texture)]
+                         double_sided=True)]
 
     def material_faces(self) -> list[np.ndarray]:
         """(F_m,) int64 indices of the faces of each of `resolved_materials()`, in face order."""
@@ -253,7 +238,7 @@ class AnimatedMesh:
             raise MeshError(f"{path} is not an animated-mesh .npz file ({exc})") from None
         if "vertices" not in data or "faces" not in data:
             raise MeshError(f"{path} lacks 'vertices' or 'faces': not an animated-mesh .npz file")
-        kwargs = {key: data[key] for key in data.files if key not in ("fps", "name") and not key.startswith("material")}
+        kwargs = {key: data[key] for key in data.files if key in ("vertices", "faces", "frame_times", *OPTIONAL_ARRAYS)}
         return cls(fps=float(data["fps"]) if "fps" in data else 8.0,
                    name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data), **kwargs)
 
@@ -269,9 +254,14 @@ def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:
 
 
 def _materials_from(data) -> list[Material] | None:
-    """The materials of an `.npz` written by `_material_arrays` (None for files without them)."""
+    """The materials of an `.npz` written by `_material_arrays` (None for files without them). Older
+    files may instead hold a bare "texture" image (used with "uvs") and "base_color": one material."""
     if "materials" not in data:
-        return None
+        if "texture" not in data and "base_color" not in data:
+            return None
+        texture = data["texture"] if "texture" in data and "uvs" in data else None
+        return [Material(base_color=data["base_color"] if "base_color" in data else np.ones(4), metallic=0.0,
+                         roughness=0.8, double_sided=True, base_color_texture=texture)]
     scalars = json.loads(str(data["materials"]))
     return [Material(**values, **{slot: data[f"material{i}_{slot}"] for slot in TEXTURE_SLOTS
                                   if f"material{i}_{slot}" in data})

@@ -56,8 +56,11 @@ def test_textured_obj_frames_share_one_material(tmp_path):
 def test_npz_round_trip_keeps_every_array(tmp_path):
     anim = textured(wobbling_sphere(num_frames=2))
     loaded = AnimatedMesh.load(export_animated_mesh(anim, "npz", tmp_path / "anim.npz"))
-    for field in ("vertices", "faces", "frame_times", "uvs", "texture", "base_color", "vertex_colors"):
+    for field in ("vertices", "faces", "frame_times", "uvs", "vertex_colors"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(anim, field))
+    (material,) = loaded.materials
+    assert material.scalars() == anim.materials[0].scalars()
+    np.testing.assert_array_equal(material.base_color_texture, anim.materials[0].base_color_texture)
     assert loaded.fps == anim.fps
 
 

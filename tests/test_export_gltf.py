@@ -14,7 +14,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from actionmesh_core.animated_mesh import AnimatedMesh
+from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.errors import InputError, MeshError
 from actionmesh_core.io.frame_meshes import write_frame_meshes
 from actionmesh_core.io.gltf import write_animated_glb
@@ -54,8 +54,7 @@ def textured(anim: AnimatedMesh) -> AnimatedMesh:
         anim.faces,
         fps=anim.fps,
         uvs=uvs,
-        texture=texture,
-        base_color=np.float32([0.9, 0.8, 0.7, 1.0]),
+        materials=[Material(base_color=[0.9, 0.8, 0.7, 1.0], metallic=0.0, roughness=0.8, base_color_texture=texture)],
         vertex_colors=colors,
     )
 
@@ -215,12 +214,12 @@ def test_texture_uvs_and_colours_are_carried(written):
     np.testing.assert_array_equal(glb.accessor(attributes.TEXCOORD_0), anim.uvs)
     np.testing.assert_array_equal(glb.accessor(attributes.COLOR_0), anim.vertex_colors)
     material = glb.gltf.materials[glb.primitive.material]
-    assert material.pbrMetallicRoughness.baseColorFactor == pytest.approx(anim.base_color.tolist())
+    assert material.pbrMetallicRoughness.baseColorFactor == pytest.approx(anim.materials[0].base_color.tolist())
     image = glb.gltf.images[glb.gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index].source]
     view = glb.gltf.bufferViews[image.bufferView]
     png = glb.blob[view.byteOffset : view.byteOffset + view.byteLength]
     assert image.mimeType == "image/png"
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), anim.texture)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), anim.materials[0].base_color_texture)
 
 
 def test_uncompressed_and_self_contained(written):
@@ -298,8 +297,8 @@ def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
         (lambda: wobbling_sphere(2, vertex_colors=np.zeros((5, 4))), r"vertex_colors must have shape \(642, 3\|4\)"),
         (lambda: wobbling_sphere(2, vertex_colors=np.zeros((642, 2))), "vertex_colors must have shape"),
         (lambda: wobbling_sphere(2, uvs=np.zeros((642, 3))), r"uvs must have shape \(642, 2\)"),
-        (lambda: wobbling_sphere(2, uvs=np.zeros((642, 2)), texture=np.zeros((8, 8))), r"texture must .* \(H, W, 3\|4"),
-        (lambda: wobbling_sphere(2, texture=np.zeros((8, 8, 2))), "texture must have shape"),
+        (lambda: Material(base_color_texture=np.zeros((8, 8))), r"base_color_texture must .* \(H, W, 3\|4"),
+        (lambda: Material(normal_texture=np.zeros((8, 8, 2))), "normal_texture must have shape"),
     ],
 )
 def test_bad_animations_are_refused_with_a_clear_message(make, message):
@@ -310,7 +309,8 @@ def test_bad_animations_are_refused_with_a_clear_message(make, message):
 def test_rgb_colours_and_textures_are_accepted(tmp_path):
     """(V, 3) vertex colours and an RGB texture are valid: the GLB pads the colours to RGBA."""
     base = textured(wobbling_sphere(2))
-    anim = AnimatedMesh(base.vertices, base.faces, uvs=base.uvs, texture=base.texture[..., :3],
+    rgb = Material(base_color_texture=base.materials[0].base_color_texture[..., :3])
+    anim = AnimatedMesh(base.vertices, base.faces, uvs=base.uvs, materials=[rgb],
                         vertex_colors=base.vertex_colors[:, :3])
     glb = Glb(write_animated_glb(anim, tmp_path / "rgb.glb"))
     np.testing.assert_array_equal(glb.accessor(glb.primitive.attributes.COLOR_0)[:, :3], anim.vertex_colors)

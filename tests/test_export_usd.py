@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import zipfile
 
 import numpy as np
@@ -121,7 +120,8 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch, painted):
     old, new = wobbling_sphere(2), wobbling_sphere(3)
     if painted:  # the new texture differs from the old one, so replacing it early would show
         old, new = textured(old), textured(new)
-        new = dataclasses.replace(new, texture=255 - new.texture)
+        (material,) = new.materials
+        material.base_color_texture = 255 - material.base_color_texture
     path = write_usd(old, tmp_path / "anim.usdc")
     previous = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert set(previous) == ({"anim.usdc", "anim_basecolor.png"} if painted else {"anim.usdc"})

@@ -52,8 +52,9 @@ def test_glb_keeps_layout_uvs_texture_and_colour(box_glb):
     np.testing.assert_allclose(mesh.vertices, source.vertices, atol=1e-6)
     np.testing.assert_array_equal(mesh.faces, source.faces)
     np.testing.assert_allclose(mesh.uvs, glb_texcoords(box_glb), atol=1e-7)  # glTF convention, as in the file
-    np.testing.assert_array_equal(mesh.texture, np.asarray(source.visual.material.baseColorTexture))
-    np.testing.assert_allclose(mesh.base_color, [1.0, 128 / 255, 0.0, 1.0])
+    (material,) = mesh.materials
+    np.testing.assert_array_equal(material.base_color_texture, np.asarray(source.visual.material.baseColorTexture))
+    np.testing.assert_allclose(material.base_color, [1.0, 128 / 255, 0.0, 1.0])
 
 
 @pytest.mark.parametrize("suffix", [".obj", ".ply", ".gltf"])
@@ -63,7 +64,7 @@ def test_other_formats_keep_the_vertex_layout(tmp_path, suffix):
     mesh = load_user_mesh(path)
     np.testing.assert_allclose(mesh.vertices, textured_box().vertices, atol=1e-6)
     assert mesh.uvs.shape == (36, 2)
-    assert (mesh.texture is None) == (suffix == ".ply")  # PLY carries UVs but no image
+    assert (mesh.materials is None) == (suffix == ".ply")  # PLY carries UVs but no image
 
 
 def test_vertex_colours_are_kept(tmp_path):
@@ -72,7 +73,7 @@ def test_vertex_colours_are_kept(tmp_path):
     sphere.export(tmp_path / "painted.ply")
     mesh = load_user_mesh(tmp_path / "painted.ply")
     np.testing.assert_array_equal(mesh.vertex_colors, sphere.visual.vertex_colors)
-    assert mesh.uvs is None and mesh.texture is None
+    assert mesh.uvs is None and mesh.materials is None
 
 
 def test_scene_parts_are_concatenated(tmp_path):
@@ -80,7 +81,7 @@ def test_scene_parts_are_concatenated(tmp_path):
     scene.export(tmp_path / "two.glb")
     mesh = load_user_mesh(tmp_path / "two.glb")
     assert mesh.vertices.shape == (72, 3) and mesh.faces.shape == (24, 3)
-    assert mesh.uvs.shape == (72, 2) and mesh.texture is not None
+    assert mesh.uvs.shape == (72, 2) and mesh.materials[0].base_color_texture is not None
     assert len(trimesh.Trimesh(mesh.vertices, mesh.faces).split(only_watertight=False)) == 2
 
 
@@ -109,7 +110,7 @@ def test_restore_maps_animations_back_to_the_original_layout(box_glb):
     assert animated.vertices.shape == (2, 36, 3)
     np.testing.assert_array_equal(animated.faces, user.faces)
     np.testing.assert_array_equal(animated.uvs, user.uvs)
-    np.testing.assert_array_equal(animated.texture, user.texture)
+    assert animated.materials is user.materials
 
 
 def test_z_up_meshes_are_turned_to_y_up_and_back():

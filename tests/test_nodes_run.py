@@ -160,7 +160,7 @@ def test_cancel_stops_at_the_next_step(pack, model, video, prior, progress_log):
 
 def test_user_mesh_keeps_layout_and_texture_through_export(pack, model, video, comfy_base):
     (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
-    assert mesh.uvs is not None and mesh.texture is not None
+    assert mesh.uvs is not None and mesh.materials[0].base_color_texture is not None
     (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
                              reference=mesh, anchor_frame=0, steps=1, fps=video[2], **QUICK)
     (anim,), _ = run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=mesh,
@@ -195,7 +195,7 @@ def test_motion_transfer_animates_the_other_mesh(pack, model, video, comfy_base)
     (anim,), _ = run_node(pack, "ActionMeshMotionTransfer", model=model, frames=video[0], mask=video[1], mesh=target,
                           anchor_frame=0, steps=1, fps=video[2], **QUICK)
     assert anim.num_frames == 3 and anim.num_vertices == len(target.vertices)
-    assert np.array_equal(anim.faces, target.faces) and anim.texture is not None
+    assert np.array_equal(anim.faces, target.faces) and anim.materials[0].base_color_texture is not None
 
 
 def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):

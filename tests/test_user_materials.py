@@ -201,7 +201,7 @@ def test_an_old_npz_without_materials_still_loads(tmp_path):
              frame_times=np.array([0.0, 0.125]), name=np.array("old"), uvs=np.zeros((3, 2), np.float32),
              texture=texture, base_color=np.float32([1.0, 0.5, 0.0, 1.0]))
     anim = AnimatedMesh.load(tmp_path / "old.npz")
-    assert anim.materials is None and anim.face_materials is None
-    (material,) = anim.resolved_materials()
+    assert anim.face_materials is None
+    (material,) = anim.materials
     np.testing.assert_array_equal(material.base_color_texture, texture)
     np.testing.assert_allclose(material.base_color, [1.0, 0.5, 0.0, 1.0])

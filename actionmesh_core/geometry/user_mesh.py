@@ -56,8 +56,6 @@ class UserMesh:
     vertices:      (V, 3) float32 in the file's units.
     faces:         (F, 3) int64.
     uvs:           optional (V, 2) float32, glTF convention (v down), as `AnimatedMesh` expects.
-    texture:       optional (H, W, 3|4) uint8 base-colour image (the first material's, for previews).
-    base_color:    optional (4,) float32 RGBA factor in [0, 1] (likewise).
     vertex_colors: optional (V, 4) uint8.
     materials:     optional list of full glTF `Material`s, as `AnimatedMesh.materials`.
     face_materials: optional (F,) int64 index into `materials` of every face.
@@ -67,8 +65,6 @@ class UserMesh:
     vertices: np.ndarray
     faces: np.ndarray
     uvs: np.ndarray | None = None
-    texture: np.ndarray | None = None
-    base_color: np.ndarray | None = None
     vertex_colors: np.ndarray | None = None
     materials: list[Material] | None = None
     face_materials: np.ndarray | None = None
@@ -119,7 +115,7 @@ class PreparedMesh:
 
     def restore_original_layout(self, merged_vertices: np.ndarray) -> np.ndarray:
         """Model-frame merged vertices (..., Vm, 3) -> the file's units and layout (..., V_orig, 3)
-        float32, to be used with `source.faces`, `source.uvs` and `source.texture`."""
+        float32, to be used with `source.faces`, `source.uvs` and `source.materials`."""
         merged = np.asarray(merged_vertices, dtype=np.float32) @ self.rotation * self.scale + self.center
         return merged[..., self.merge_map, :]
 
@@ -135,7 +131,7 @@ class PreparedMesh:
         self, merged_vertices: np.ndarray, fps: float, frame_times: np.ndarray | None = None
     ) -> AnimatedMesh:
         """Model-frame animation (T, Vm, 3) -> `AnimatedMesh` with the source's layout, UVs and
-        texture, in the file's units (with the model transform and merge map, so `extend` can continue it)."""
+        materials, in the file's units (with the model transform and merge map, so `extend` can continue it)."""
         source = self.source
         return AnimatedMesh(
             vertices=self.restore_original_layout(merged_vertices),
@@ -143,8 +139,6 @@ class PreparedMesh:
             fps=fps,
             frame_times=frame_times,
             uvs=source.uvs,
-            texture=source.texture,
-            base_color=source.base_color,
             vertex_colors=source.vertex_colors,
             materials=source.materials,
             face_materials=source.face_materials,
@@ -197,13 +191,10 @@ def _concatenate(parts: list[MeshPart], name: str) -> UserMesh:
         materials = [part.material or default for part in parts]
         unique = list({id(material): material for material in materials}.values())  # shared materials once
         index = {id(material): i for i, material in enumerate(unique)}
-        first = unique[0]
         fields |= {
             "materials": unique,
             "face_materials": np.concatenate([np.full(len(part.faces), index[id(material)])
                                               for part, material in zip(parts, materials)]),
-            "texture": first.base_color_texture,
-            "base_color": first.base_color,
         }
     return UserMesh(
         vertices=np.concatenate([part.vertices for part in parts]),

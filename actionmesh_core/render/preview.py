@@ -47,11 +47,12 @@ def render_views(
     fit: frame the whole animation (`fit_to_unit_cube`) instead of using the raw model coordinates.
     """
     vertices = fit_to_unit_cube(anim.vertices) if fit else anim.vertices
+    first = anim.materials[0] if anim.materials else None  # a preview shows one material; none: the renderer's grey
     appearance = {
         "vertex_colors": anim.vertex_colors,
         "uvs": anim.uvs,
-        "texture": anim.texture,
-        "color": None if anim.base_color is None else anim.base_color[:3],
+        "texture": None if first is None else first.base_color_texture,
+        "color": None if first is None else first.base_color[:3],
     }
     return [
         render_rgba(vertices, anim.faces, azimuth_deg=azimuth, **appearance, **render_options) for azimuth in azimuths
