@@ -198,17 +198,39 @@ class AnimatedMesh:
         index = np.zeros(self.num_faces, np.int64) if self.face_materials is None else self.face_materials
         return [np.flatnonzero(index == m) for m in range(len(self.resolved_materials()))]
 
+    def material_parts(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(material, vertex ids (V_p,), faces (F_p, 3) into those ids) of each material that has faces:
+        the whole mesh for one material, else each material's faces with the vertices they use, in the
+        mesh's order (a glTF primitive or OBJ group each)."""
+        groups = self.material_faces()
+        if len(groups) == 1:
+            return [(0, np.arange(self.num_vertices), self.faces)]
+        parts = []
+        for material, face_ids in enumerate(groups):
+            if len(face_ids):
+                vertex_ids, local = np.unique(self.faces[face_ids], return_inverse=True)
+                parts.append((material, vertex_ids, local.reshape(-1, 3)))
+        return parts
+
     def frame(self, k: int):
-        """Frame k as a `trimesh.Trimesh` (UVs and the first material attached when present)."""
+        """Frame k as one `trimesh.Trimesh` (UVs and the first material attached when present)."""
+        return self._trimesh(self.vertices[k], self.faces, np.arange(self.num_vertices), self.resolved_materials()[0])
+
+    def frame_by_material(self, k: int) -> list:
+        """Frame k as one `trimesh.Trimesh` per part of `material_parts`, each with its own material."""
+        materials = self.resolved_materials()
+        return [self._trimesh(self.vertices[k][ids], faces, ids, materials[m]) for m, ids, faces in self.material_parts()]
+
+    def _trimesh(self, vertices: np.ndarray, faces: np.ndarray, vertex_ids: np.ndarray, material: Material):
+        """A trimesh mesh of (V_p, 3) vertices and faces, with the UVs or colours of `vertex_ids` (V_p,)."""
         import trimesh
 
-        mesh = trimesh.Trimesh(self.vertices[k], self.faces, process=False)
-        if self.uvs is not None:
-            material = _trimesh_material(self.resolved_materials()[0])  # a Trimesh holds one material
-            # trimesh expects OpenGL UVs (v up); ours are glTF's (v down)
-            mesh.visual = trimesh.visual.TextureVisuals(uv=self.uvs * [1.0, -1.0] + [0.0, 1.0], material=material)
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
+        if self.uvs is not None:  # trimesh expects OpenGL UVs (v up); ours are glTF's (v down)
+            uv = self.uvs[vertex_ids] * [1.0, -1.0] + [0.0, 1.0]
+            mesh.visual = trimesh.visual.TextureVisuals(uv=uv, material=_trimesh_material(material))
         elif self.vertex_colors is not None:
-            mesh.visual.vertex_colors = self.vertex_colors
+            mesh.visual.vertex_colors = self.vertex_colors[vertex_ids]
         return mesh
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -16,7 +16,9 @@ from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError
 from actionmesh_core.io.export import export_animated_mesh
+from actionmesh_core.io import frame_meshes
 from actionmesh_core.io.frame_meshes import frame_file_name, write_frame_meshes
+from actionmesh_core.io.gltf import frame_glb_bytes
 
 
 @pytest.mark.parametrize(
@@ -76,25 +78,25 @@ def test_a_failed_export_leaves_the_previous_frames_untouched(tmp_path, monkeypa
     write_frame_meshes(wobbling_sphere(num_frames=4, subdivisions=2), folder)  # other bytes than the new frames
     (folder / "notes.txt").write_text("mine")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    frame = AnimatedMesh.frame
+    anim = wobbling_sphere(num_frames=6)
     built = []
 
-    def fail_at_frame_two(anim, k):
-        if k == 2:
+    def fail_at_frame_two(anim, positions):  # frames are written in order
+        if len(built) == 2:
             raise OSError("disk full")
-        built.append(k)
-        return frame(anim, k)
+        built.append(positions)
+        return frame_glb_bytes(anim, positions)
 
-    monkeypatch.setattr(AnimatedMesh, "frame", fail_at_frame_two)
+    monkeypatch.setattr(frame_meshes, "frame_glb_bytes", fail_at_frame_two)
     with pytest.raises(OSError, match="disk full"):
-        write_frame_meshes(wobbling_sphere(num_frames=6), folder)
-    assert built == [0, 1]
+        write_frame_meshes(anim, folder)
+    np.testing.assert_array_equal(built, anim.vertices[:2])
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["meshes"]  # no temporary folder left behind
 
 
 def test_a_failed_first_export_creates_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(AnimatedMesh, "frame", lambda anim, k: 1 / 0)
+    monkeypatch.setattr(frame_meshes, "frame_glb_bytes", lambda anim, positions: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         write_frame_meshes(wobbling_sphere(num_frames=2), tmp_path / "meshes")
     assert list(tmp_path.iterdir()) == []

@@ -168,3 +168,47 @@ def test_missing_file_and_degenerate_meshes_raise_mesh_errors(tmp_path):
 def test_user_mesh_checks_its_arrays(vertices, faces, message):
     with pytest.raises(MeshError, match=message):
         UserMesh(vertices, faces)
+
+
+def quad_glb(path, *, base: bool = True, truncate: int = 0):
+    """A unit quad (4 vertices, 2 triangles) whose vertices 1 and 3 are [0, 0, 0] in the buffer view and
+    come right only from a sparse substitution. base=False: no buffer view, so the others are zeros.
+    Returns the positions a reader must find."""
+    quad = np.float32([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    stored = quad.copy()
+    stored[[1, 3]] = 0.0
+    rows, patch = np.uint16([1, 3]), quad[[1, 3]]
+    indices = np.uint16([0, 1, 2, 0, 2, 3])
+    blob = stored.tobytes() + indices.tobytes() + rows.tobytes() + patch.tobytes()
+    views = [pygltflib.BufferView(buffer=0, byteOffset=0, byteLength=48),
+             pygltflib.BufferView(buffer=0, byteOffset=48, byteLength=12),
+             pygltflib.BufferView(buffer=0, byteOffset=60, byteLength=4),
+             pygltflib.BufferView(buffer=0, byteOffset=64, byteLength=24)]
+    positions = pygltflib.Accessor(bufferView=0 if base else None, componentType=pygltflib.FLOAT, count=4,
+                                   type=pygltflib.VEC3)
+    positions.sparse = pygltflib.Sparse(
+        count=2, indices=pygltflib.AccessorSparseIndices(bufferView=2, componentType=pygltflib.UNSIGNED_SHORT),
+        values=pygltflib.AccessorSparseValues(bufferView=3))
+    gltf = pygltflib.GLTF2(
+        scene=0, scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0)],
+        meshes=[pygltflib.Mesh(primitives=[pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0), indices=1)])],
+        accessors=[positions, pygltflib.Accessor(bufferView=1, componentType=pygltflib.UNSIGNED_SHORT, count=6,
+                                                 type=pygltflib.SCALAR)],
+        bufferViews=views, buffers=[pygltflib.Buffer(byteLength=len(blob) - truncate)])
+    gltf.set_binary_blob(blob[:len(blob) - truncate])
+    gltf.save_binary(str(path))
+    return quad if base else quad * np.float32([[0], [1], [0], [1]])
+
+
+@pytest.mark.parametrize("base", [True, False], ids=["over a buffer view", "over zeros"])
+def test_sparse_accessors_are_applied(tmp_path, base):
+    quad = quad_glb(tmp_path / "quad.glb", base=base)
+    mesh = load_user_mesh(tmp_path / "quad.glb")
+    np.testing.assert_array_equal(mesh.vertices, quad)
+    np.testing.assert_array_equal(mesh.faces, [[0, 1, 2], [0, 2, 3]])
+
+
+def test_a_truncated_glb_buffer_is_a_clear_error(tmp_path):
+    quad_glb(tmp_path / "quad.glb", truncate=8)
+    with pytest.raises(MeshError, match="shorter than its accessor"):
+        load_user_mesh(tmp_path / "quad.glb")

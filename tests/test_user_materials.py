@@ -205,3 +205,19 @@ def test_an_old_npz_without_materials_still_loads(tmp_path):
     (material,) = anim.materials
     np.testing.assert_array_equal(material.base_color_texture, texture)
     np.testing.assert_allclose(material.base_color, [1.0, 0.5, 0.0, 1.0])
+
+
+def test_per_frame_obj_files_keep_one_object_per_material(pair, tmp_path):
+    _, anim, _, _ = pair
+    paths = write_frame_meshes(anim, tmp_path, fmt="obj")
+    library = (tmp_path / "material.mtl").read_text()
+    colours = [line.split()[1:] for line in library.splitlines() if line.startswith("Kd")]
+    np.testing.assert_allclose(np.float64(colours), [[230 / 255, 200 / 255, 180 / 255], [200 / 255, 30 / 255, 30 / 255]])
+    assert library.count("map_Kd") == 1 and (tmp_path / "material_0.png").is_file()  # the painted box's image
+    for k, path in enumerate(paths):
+        lines = path.read_text().splitlines()
+        assert [line for line in lines if line.startswith("usemtl")] == ["usemtl material_0", "usemtl material_1"]
+        positions = np.float64([line.split()[1:] for line in lines if line.startswith("v ")])
+        np.testing.assert_allclose(positions, anim.vertices[k], atol=1e-6)  # both boxes, in the mesh's order
+        faces = np.int64([[corner.split("/")[0] for corner in line.split()[1:]] for line in lines if line.startswith("f ")])
+        np.testing.assert_array_equal(faces - 1, anim.faces)

@@ -3,8 +3,8 @@
 Each file is frame k as a static mesh in the model frame (+Y up, unchanged vertices, no mirror): the
 same positions as frame k of the animated GLB. GLB files are written by the animated GLB's writer
 without targets, so they have the same primitives and materials. OBJ and PLY files are written by
-trimesh: OBJ files share one `material.mtl` (and its textures) holding the first material only; PLY
-files keep vertex colours.
+trimesh: OBJ files hold one object per material (`AnimatedMesh.material_parts`, as the GLB's primitives)
+and share one `material.mtl` with its textures; PLY files keep vertex colours.
 """
 
 from __future__ import annotations
@@ -59,12 +59,14 @@ def remove_stale_frames(folder: Path, keep: set[str], fmt: str = "glb") -> None:
 
 def _frame_files(anim: AnimatedMesh, k: int, name: str, fmt: str) -> dict[str, bytes]:
     """The files of frame k: {file name: bytes}; frame 0 of an OBJ export adds the shared material."""
+    import trimesh
     from trimesh.exchange.obj import export_obj
 
-    mesh = anim.frame(k)
     if fmt == "glb":  # the animated GLB's writer, so that primitives and materials match that file
-        return {name: frame_glb_bytes(anim, mesh.vertices)}
+        return {name: frame_glb_bytes(anim, anim.vertices[k])}
     if fmt == "ply":
-        return {name: mesh.export(file_type=fmt)}
-    text, material_files = export_obj(mesh, return_texture=True, mtl_name="material.mtl")
+        return {name: anim.frame(k).export(file_type=fmt)}
+    # one OBJ object per material, sharing one .mtl
+    text, material_files = export_obj(trimesh.Scene(anim.frame_by_material(k)), return_texture=True,
+                                      mtl_name="material.mtl")
     return {name: text.encode()} | (material_files if k == 0 else {})

@@ -18,7 +18,7 @@ frame, so the one `weights` animation drives them all. Input texture samplers an
 kept: every texture uses one linear, repeating sampler.
 
 `read_gltf_parts` reads a user's .glb/.gltf the same way round: its triangle primitives with their
-exact materials, for `load_user_mesh`.
+exact materials (sparse accessors applied), for `load_user_mesh`.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _document(anim: AnimatedMesh, frames: np.ndarray, *, normals: bool, morph: b
     gltf = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator=GENERATOR))
     blob = _BinaryBuffer(gltf)
     frame_normals = vertex_normals(frames, anim.faces) if normals else None
-    primitives = [_primitive(blob, anim, part, frames, frame_normals, morph) for part in _parts(anim)]
+    primitives = [_primitive(blob, anim, part, frames, frame_normals, morph) for part in anim.material_parts()]
     gltf.materials = [_material(material, blob) for material in anim.resolved_materials()]
     mesh = pygltflib.Mesh(name=anim.name, primitives=primitives)
     if morph:
@@ -127,24 +127,11 @@ def _document(anim: AnimatedMesh, frames: np.ndarray, *, normals: bool, morph: b
     return gltf, blob
 
 
-def _parts(anim: AnimatedMesh) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """(material, vertex ids (V_p,), faces (F_p, 3) into those ids) of each primitive: the whole mesh
-    for one material, else each material's faces with the vertices they use, in the mesh's order."""
-    groups = anim.material_faces()
-    if len(groups) == 1:
-        return [(0, np.arange(anim.num_vertices), anim.faces)]
-    parts = []
-    for material, face_ids in enumerate(groups):
-        if len(face_ids):
-            vertex_ids, local = np.unique(anim.faces[face_ids], return_inverse=True)
-            parts.append((material, vertex_ids, local.reshape(-1, 3)))
-    return parts
-
-
 def _primitive(blob, anim: AnimatedMesh, part, frames: np.ndarray, frame_normals: np.ndarray | None,
                morph: bool) -> pygltflib.Primitive:
-    """One primitive of `_parts`: base frames[0], targets frames[k] - frames[0] (all primitives of the
-    mesh get the same number of targets, as glTF requires), optional normals (T', V, 3) likewise."""
+    """One primitive (a part of `anim.material_parts()`): base frames[0], targets frames[k] - frames[0]
+    (all primitives of the mesh get the same number of targets, as glTF requires), optional normals
+    (T', V, 3) likewise."""
     material, ids, faces = part
     vectors = pygltflib.ARRAY_BUFFER
     base = frames[0][ids]
@@ -334,23 +321,34 @@ class _GltfReader:
         return MeshPart(vertices.astype(np.float32), faces, uvs, colors, material)
 
     def accessor(self, index: int) -> np.ndarray:
-        """(count, width) values; normalised integers as floats in [0, 1] (or [-1, 1])."""
+        """(count, width) values, sparse substitutions applied; normalised integers as floats in [0, 1]
+        (or [-1, 1])."""
         accessor = self.gltf.accessors[index]
         dtype, width = np.dtype(_COMPONENT_DTYPES[accessor.componentType]), _WIDTHS[accessor.type]
-        if accessor.sparse is not None:
-            raise MeshError("sparse glTF accessors are not supported: re-export the mesh without them")
         if accessor.bufferView is None:
             values = np.zeros((accessor.count, width), dtype)
         else:
-            view = self.gltf.bufferViews[accessor.bufferView]
-            values = np.ndarray(
-                (accessor.count, width), dtype, buffer=self.buffers[view.buffer],
-                offset=(view.byteOffset or 0) + (accessor.byteOffset or 0),
-                strides=(view.byteStride or dtype.itemsize * width, dtype.itemsize),
-            ).copy()
+            values = self.view(accessor.bufferView, accessor.byteOffset, accessor.count, dtype, width)
+        if accessor.sparse is not None:  # glTF 2.0 §3.6.2.3: (count,) indices and their (count, width) values
+            sparse = accessor.sparse
+            rows = self.view(sparse.indices.bufferView, sparse.indices.byteOffset, sparse.count,
+                             np.dtype(_COMPONENT_DTYPES[sparse.indices.componentType]), 1)[:, 0]
+            if sparse.count and rows.max() >= accessor.count:
+                raise MeshError(f"glTF accessor {index}: a sparse index is past its {accessor.count} elements")
+            values[rows] = self.view(sparse.values.bufferView, sparse.values.byteOffset, sparse.count, dtype, width)
         if accessor.normalized:
             return np.maximum(values / np.float32(np.iinfo(dtype).max), -1.0).astype(np.float32)
         return values
+
+    def view(self, index: int, offset: int | None, count: int, dtype: np.dtype, width: int) -> np.ndarray:
+        """A (count, width) copy of the elements of buffer view `index` from byte `offset` on."""
+        view = self.gltf.bufferViews[index]
+        start = (view.byteOffset or 0) + (offset or 0)
+        stride = view.byteStride or dtype.itemsize * width
+        if count and start + stride * (count - 1) + dtype.itemsize * width > len(self.buffers[view.buffer]):
+            raise MeshError(f"glTF buffer view {index} is shorter than its accessor: the file is truncated or broken")
+        return np.ndarray((count, width), dtype, buffer=self.buffers[view.buffer], offset=start,
+                          strides=(stride, dtype.itemsize)).copy()
 
     def material(self, material: pygltflib.Material) -> Material:
         pbr = material.pbrMetallicRoughness or pygltflib.PbrMetallicRoughness()
