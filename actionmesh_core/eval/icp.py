@@ -113,7 +113,8 @@ def fit_similarity(source: torch.Tensor, target: torch.Tensor, *, steps: int = 2
             better = value < best_loss
             best_loss = torch.where(better, value, best_loss)
             for kept, current in ((best.scale, scale), (best.rotation, rotation), (best.translation, translation)):
-                kept[better] = current[torch.arange(F, device=device), start][better]
+                chosen = current[torch.arange(F, device=device), start]  # no boolean indexing: no GPU sync
+                kept.copy_(torch.where(better.view(-1, *[1] * (kept.ndim - 1)), chosen, kept))
         optimizer.zero_grad()
         (loss.sum(dim=1) / NUM_STARTS).sum().backward()  # each fit's step: the mean over its 24 starts
         optimizer.step()
