@@ -15,6 +15,7 @@ from actionmesh_core.errors import ActionMeshError, InputError, MeshError
 from actionmesh_core.io.export import export_animated_mesh
 from actionmesh_core.render import (
     DEFAULT_FOV_DEG,
+    Shading,
     context,
     rasterizer,
     render_rgba,
@@ -79,6 +80,23 @@ def test_model_axes_appear_where_they_should_without_mirror():
     np.testing.assert_allclose(turntable_azimuths(4), [0, 90, 180, 270])
 
 
+def test_each_face_group_has_its_own_colour_and_texture():
+    """Left half of the sphere a red factor, right half a green texture under a blue-less factor."""
+    middle, quarter = SIZE // 2, SIZE // 4
+    right = (SPHERE.triangles_center[:, 0] > 0).astype(np.int64)
+    green = np.zeros((4, 4, 3), np.uint8)
+    green[..., 1] = 255
+    uvs = np.full((len(SPHERE.vertices), 2), 0.5, np.float32)
+    shadings = [Shading(color=(1.0, 0.0, 0.0)), Shading(texture=green, color=(1.0, 1.0, 0.0))]
+    (image,) = render_rgba(SPHERE.vertices, SPHERE.faces, size=SIZE, elevation_deg=0.0, uvs=uvs,
+                           shadings=shadings, face_shadings=right)
+    left_pixel, right_pixel = image[middle, middle - quarter, :3], image[middle, middle + quarter, :3]
+    assert left_pixel[0] > 100 and left_pixel[1:].max() < 5
+    assert right_pixel[1] > 100 and right_pixel[[0, 2]].max() < 5
+    with pytest.raises(InputError, match="face_shadings"):
+        render_rgba(SPHERE.vertices, SPHERE.faces, size=32, shadings=shadings, face_shadings=right + 1)
+
+
 def test_vertex_colours_and_texture_reach_the_picture():
     middle = SIZE // 2
     red = np.tile(np.uint8([[255, 0, 0]]), (len(SPHERE.vertices), 1))
@@ -91,7 +109,8 @@ def test_vertex_colours_and_texture_reach_the_picture():
     texture[:32, :32], texture[:32, 32:] = [255, 0, 0], [0, 255, 0]
     texture[32:, :32], texture[32:, 32:] = [0, 0, 255], [255, 255, 0]
     uvs = np.stack([(SPHERE.vertices[:, 0] + 1) / 2, (1 - SPHERE.vertices[:, 1]) / 2], axis=1)
-    (image,) = render_rgba(SPHERE.vertices, SPHERE.faces, size=SIZE, elevation_deg=0.0, uvs=uvs, texture=texture)
+    (image,) = render_rgba(SPHERE.vertices, SPHERE.faces, size=SIZE, elevation_deg=0.0, uvs=uvs,
+                           shadings=[Shading(texture)])
     quarter, three_quarters = SIZE // 3, SIZE - SIZE // 3
     dominant = [
         np.argmax(image[r, c, :3])

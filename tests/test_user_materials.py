@@ -20,6 +20,7 @@ from actionmesh_core.io.frame_meshes import write_frame_meshes
 from actionmesh_core.io.gltf import write_animated_glb
 from actionmesh_core.io.usd import write_usd
 from actionmesh_core.pipeline import animate
+from actionmesh_core.render import render_views
 
 PBR = trimesh.visual.material.PBRMaterial
 
@@ -221,3 +222,13 @@ def test_per_frame_obj_files_keep_one_object_per_material(pair, tmp_path):
         np.testing.assert_allclose(positions, anim.vertices[k], atol=1e-6)  # both boxes, in the mesh's order
         faces = np.int64([[corner.split("/")[0] for corner in line.split()[1:]] for line in lines if line.startswith("f ")])
         np.testing.assert_array_equal(faces - 1, anim.faces)
+
+
+def test_the_preview_paints_each_material(pair):
+    _, anim, _, _ = pair
+    image = render_views(anim, size=96, elevation_deg=0.0)[0][0]
+    covered = image[..., 3] > 200
+    left, right = (image[:, half][covered[:, half]].astype(int) for half in (np.s_[:48], np.s_[48:]))
+    assert len(left) > 100 and len(right) > 100
+    assert (right[:, 0] > 3 * right[:, 1]).mean() > 0.9  # the plain red box (+x, seen on the right)
+    assert (left[:, 0] > 3 * left[:, 1]).mean() < 0.5  # the painted box: its random texture

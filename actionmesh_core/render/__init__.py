@@ -12,12 +12,13 @@ from .preview import (
     turntable_azimuths,
     write_preview_mp4,
 )
-from .rasterizer import MODES, render_rgba
+from .rasterizer import MODES, Shading, render_rgba
 from .video import write_mp4
 
 __all__ = [
     "DEFAULT_FOV_DEG",
     "MODES",
+    "Shading",
     "fit_to_unit_cube",
     "over_background",
     "preview_strip",

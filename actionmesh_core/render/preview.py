@@ -10,7 +10,7 @@ import numpy as np
 
 from ..animated_mesh import AnimatedMesh
 from .compose import over_background, side_by_side
-from .rasterizer import render_rgba
+from .rasterizer import Shading, render_rgba
 from .video import write_mp4
 
 
@@ -42,18 +42,16 @@ def fit_to_unit_cube(vertices: np.ndarray) -> np.ndarray:
 def render_views(
     anim: AnimatedMesh, *, azimuths: Sequence[float] = (0.0,), fit: bool = True, **render_options
 ) -> list[np.ndarray]:
-    """Every frame of `anim` from each azimuth, with its colours or texture: one (T, H, W, 4) per azimuth.
+    """Every frame of `anim` from each azimuth, with its vertex colours and each material's base colour and
+    texture: one (T, H, W, 4) per azimuth.
 
     fit: frame the whole animation (`fit_to_unit_cube`) instead of using the raw model coordinates.
     """
     vertices = fit_to_unit_cube(anim.vertices) if fit else anim.vertices
-    first = anim.materials[0] if anim.materials else None  # a preview shows one material; none: the renderer's grey
-    appearance = {
-        "vertex_colors": anim.vertex_colors,
-        "uvs": anim.uvs,
-        "texture": None if first is None else first.base_color_texture,
-        "color": None if first is None else first.base_color[:3],
-    }
+    appearance = {"vertex_colors": anim.vertex_colors, "uvs": anim.uvs}
+    if anim.materials:  # each material's base colour and texture; without materials, the renderer's grey
+        appearance["shadings"] = [Shading(m.base_color_texture, m.base_color[:3]) for m in anim.materials]
+        appearance["face_shadings"] = anim.face_materials
     return [
         render_rgba(vertices, anim.faces, azimuth_deg=azimuth, **appearance, **render_options) for azimuth in azimuths
     ]

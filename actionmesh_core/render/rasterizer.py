@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,6 +50,7 @@ FRAGMENT_SHADER = """
 uniform bool normal_colors;
 uniform bool textured;
 uniform sampler2D base_texture;
+uniform vec3 base_color;
 uniform vec3 light_direction;
 uniform float ambient;
 in vec3 v_position;
@@ -64,7 +66,7 @@ void main() {
         frag_color = vec4(n * 0.5 + 0.5, 1.0);
         return;
     }
-    vec3 albedo = v_color;
+    vec3 albedo = v_color * base_color;
     if (textured) albedo *= texture(base_texture, v_uv).rgb;
     float diffuse = max(dot(n, light_direction), 0.0);
     frag_color = vec4(albedo * (ambient + (1.0 - ambient) * diffuse), 1.0);
@@ -72,6 +74,16 @@ void main() {
 """
 
 _PROGRAMS: dict[int, object] = {}
+
+
+@dataclass(frozen=True)
+class Shading:
+    """The look of one group of faces: an optional (H, W, 3|4) uint8 texture sampled at the mesh's uvs,
+    times `color`, an RGB factor in [0, 1] as glTF's baseColorFactor (None: white with vertex colours or a
+    texture, DEFAULT_COLOR without)."""
+
+    texture: np.ndarray | None = None
+    color: Sequence[float] | None = None
 
 
 def render_rgba(
@@ -85,8 +97,8 @@ def render_rgba(
     mode: str = "shaded",
     vertex_colors: np.ndarray | None = None,
     uvs: np.ndarray | None = None,
-    texture: np.ndarray | None = None,
-    color: Sequence[float] | None = None,
+    shadings: Sequence[Shading] = (Shading(),),
+    face_shadings: np.ndarray | None = None,
     fov_deg: float = DEFAULT_FOV_DEG,
     samples: int = 4,
 ) -> np.ndarray:
@@ -96,9 +108,10 @@ def render_rgba(
     azimuth_deg: one angle, or N angles: one per frame (N = T), or N views of a single frame.
     mode: "shaded" (Lambert light from the camera's upper right) or "normals" (camera-space
       normals as colours: facing the camera = (128, 128, 255), right = red, up = green).
-    vertex_colors: optional (V, 3|4) uint8 albedo; uvs (V, 2) + texture (H, W, 3|4) uint8: optional
-      albedo texture (uvs in the glTF convention, v down); color: RGB factor in [0, 1] on both, as
-      glTF's baseColorFactor (default: white with colours or a texture, DEFAULT_COLOR without).
+    vertex_colors: optional (V, 3|4) uint8 albedo; uvs: optional (V, 2) texture coordinates (glTF
+      convention, v down), used by the shadings' textures.
+    shadings: the `Shading` of each face group (a material each); face_shadings: (F,) int index into
+      `shadings` of every face (None: all faces use the first).
     samples: multisampling per pixel (anti-aliasing); alpha is the pixel's coverage.
     Returns (N, size, size, 4) uint8 with straight (not premultiplied) alpha, N = max(T, angles).
     """
@@ -113,13 +126,9 @@ def render_rgba(
         raise InputError(f"give one azimuth or one per frame: {len(azimuths)} azimuths for {len(frames)} frames")
     frame_of_image = np.arange(count) if len(frames) > 1 else np.zeros(count, int)
     views = [orbit_view(az, elevation_deg, distance) for az in np.broadcast_to(azimuths, (count,))]
-    if uvs is not None and texture is not None:
-        uvs, texture = _check_uvs(uvs, frames.shape[1]), _check_texture(texture)
-    else:
-        uvs = texture = None
-    if color is None:
-        color = DEFAULT_COLOR if vertex_colors is None and texture is None else (1.0, 1.0, 1.0)
-    albedo = _vertex_albedo(vertex_colors, color, frames.shape[1])
+    order, groups = _face_groups(len(faces), shadings, face_shadings)
+    uvs = None if uvs is None else _check_uvs(uvs, frames.shape[1])
+    albedo = _vertex_albedo(vertex_colors, frames.shape[1])
     normals = vertex_normals(frames, faces)
     proj = perspective(fov_deg, 1.0, near=0.05 * distance, far=distance + 50.0)
 
@@ -138,13 +147,12 @@ def render_rgba(
             (normal_buffer, "3f", "in_normal"),
             (own(ctx.buffer(albedo.tobytes())), "3f", "in_color"),
         ]
-        if texture is not None:
+        draws = [_draw(ctx, own, shading, uvs is not None, vertex_colors is not None, *faces_range)
+                 for shading, *faces_range in groups]
+        if any(texture is not None for texture, *_ in draws):
             content.append((own(ctx.buffer(uvs.tobytes())), "2f", "in_uv"))
-            image = own(ctx.texture(texture.shape[1::-1], texture.shape[2], texture.tobytes()))
-            image.build_mipmaps()
-            image.use(0)
             program["base_texture"].value = 0
-        indices = own(ctx.buffer(faces.astype(np.uint32).tobytes()))
+        indices = own(ctx.buffer(faces[order].astype(np.uint32).tobytes()))
         vao = own(ctx.vertex_array(program, content, index_buffer=indices, index_element_size=4))
         samples = min(samples, ctx.max_samples)
         target = own(
@@ -156,7 +164,6 @@ def render_rgba(
         resolved = own(ctx.framebuffer(own(ctx.renderbuffer((size, size), 4))))
         program["proj"].write(proj.T.tobytes())
         program["normal_colors"].value = mode == "normals"
-        program["textured"].value = texture is not None
         program["light_direction"].value = tuple(LIGHT_DIRECTION)
         program["ambient"].value = AMBIENT
         ctx.enable(ctx.DEPTH_TEST)
@@ -168,7 +175,12 @@ def render_rgba(
             program["view"].write(view.T.tobytes())
             target.use()
             target.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            vao.render()
+            for texture, color, first_face, face_count in draws:
+                program["textured"].value = texture is not None
+                program["base_color"].value = color
+                if texture is not None:
+                    texture.use(0)
+                vao.render(vertices=3 * face_count, first=3 * first_face)
             ctx.copy_framebuffer(resolved, target)
             pixels = np.frombuffer(resolved.read(components=4), np.uint8).reshape(size, size, 4)
             images[k] = pixels[::-1]  # OpenGL rows run bottom-up
@@ -198,15 +210,42 @@ def _check_mesh(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(frames), faces
 
 
-def _vertex_albedo(vertex_colors, color, num_vertices: int) -> np.ndarray:
-    """(V, 3) float32 albedo in [0, 1]: per-vertex uint8 colours (white if None) times an RGB factor."""
-    factor = np.asarray(color, np.float32).reshape(1, 3)
+def _face_groups(num_faces: int, shadings: Sequence[Shading], face_shadings) -> tuple[np.ndarray, list]:
+    """(F,) face order that lists the faces group by group, and (shading, first face, face count) of
+    each group with faces, in that order."""
+    if len(shadings) == 0:
+        raise InputError("give at least one Shading")
+    index = np.zeros(num_faces, np.int64) if face_shadings is None else np.asarray(face_shadings, np.int64)
+    if index.shape != (num_faces,) or index.min() < 0 or index.max() >= len(shadings):
+        raise InputError(f"face_shadings must be ({num_faces},) indices into the {len(shadings)} shadings")
+    order = np.argsort(index, kind="stable")
+    counts = np.bincount(index, minlength=len(shadings))
+    starts = np.cumsum(counts) - counts
+    return order, [(shading, int(start), int(count)) for shading, start, count in zip(shadings, starts, counts) if count]
+
+
+def _draw(ctx, own, shading: Shading, has_uvs: bool, has_colors: bool, first_face: int, face_count: int) -> tuple:
+    """(GL texture or None, RGB factor, first face, face count) of one face group; `own` releases the
+    texture with the rest of the frame's resources."""
+    texture = None
+    if has_uvs and shading.texture is not None:
+        image = _check_texture(shading.texture)
+        texture = own(ctx.texture(image.shape[1::-1], image.shape[2], image.tobytes()))
+        texture.build_mipmaps()
+    color = shading.color
+    if color is None:
+        color = DEFAULT_COLOR if not has_colors and texture is None else (1.0, 1.0, 1.0)
+    return texture, tuple(float(c) for c in np.reshape(color, 3)), first_face, face_count
+
+
+def _vertex_albedo(vertex_colors, num_vertices: int) -> np.ndarray:
+    """(V, 3) float32 albedo in [0, 1]: per-vertex uint8 colours, or white."""
     if vertex_colors is None:
-        return np.tile(factor, (num_vertices, 1))
+        return np.ones((num_vertices, 3), np.float32)
     vertex_colors = np.asarray(vertex_colors)
     if vertex_colors.shape not in ((num_vertices, 3), (num_vertices, 4)):
         raise InputError(f"vertex_colors must have shape ({num_vertices}, 3|4), got {vertex_colors.shape}")
-    return np.ascontiguousarray(vertex_colors[:, :3] / 255.0 * factor, dtype=np.float32)
+    return np.ascontiguousarray(vertex_colors[:, :3] / 255.0, dtype=np.float32)
 
 
 def _check_uvs(uvs, num_vertices: int) -> np.ndarray:
