@@ -199,6 +199,9 @@ def test_evaluate_sample_rejects_bad_inputs():
         evaluate_sample(np.zeros((3, 100, 6), np.float32), [box, box], protocol=TINY)
     with pytest.raises(InputError, match="shape"):
         evaluate_sample(np.zeros((3, 100), np.float32), [box] * 3, protocol=TINY)
+    broken = trimesh.Trimesh(np.where(np.arange(8)[:, None] == 2, np.nan, box.vertices), box.faces, process=False)
+    with pytest.raises(MeshError, match=r"frame\(s\) \[1\] have NaN"):
+        evaluate_sample(np.zeros((3, 100, 6), np.float32), [box, broken, box], protocol=TINY)
 
 
 def test_running_only_the_distinct_starts_changes_nothing(monkeypatch):

@@ -111,6 +111,9 @@ def _first_frames(pred: Prediction, num_frames: int) -> tuple[list[tuple[np.ndar
     if isinstance(pred, AnimatedMesh):
         return [(v, pred.faces) for v in pred.vertices[:num_frames]], AnimatedMesh(pred.vertices[:num_frames], pred.faces)
     frames = [(np.asarray(m.vertices, dtype=np.float32), np.asarray(m.faces, dtype=np.int64)) for m in pred[:num_frames]]
+    broken = [k for k, (vertices, _) in enumerate(frames) if not np.isfinite(vertices).all()]
+    if broken:
+        raise MeshError(f"predicted frame(s) {broken[:10]} have NaN or infinite vertices")
     v0, f0 = frames[0]
     if all(v.shape == v0.shape and np.array_equal(f, f0) for v, f in frames):
         return frames, AnimatedMesh(np.stack([v for v, _ in frames]), f0)
