@@ -20,10 +20,15 @@ import urllib.parse
 import urllib.request
 import uuid
 
+import numpy as np
 import pygltflib
 import pytest
+import trimesh
 from test_nodes_support import EXAMPLE_VIDEO, PACK_DIR, load_pack
 from test_workflows import CORE_NODES, SPEED, required_inputs
+
+from actionmesh_core.animated_mesh import AnimatedMesh, Material
+from actionmesh_core.io.gltf import write_animated_glb
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
 PACK_NAME = "comfyui-actionmesh"
@@ -199,8 +204,11 @@ def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
     prompt = tmp_path / "prompt.json"
     prompt.write_text(json.dumps(quick(api_workflow("video_to_4d"))))
     screenshot = os.environ.get("ACTIONMESH_SCREENSHOT", str(tmp_path / "preview_player.png"))
+    materials = server.upload(two_material_animation(tmp_path / "two_materials.glb"), subfolder="3d")
+    materials_view = "/view?" + urllib.parse.urlencode({"filename": materials["name"], "subfolder": "3d", "type": "input"})
     result = subprocess.run([node, str(PLAYER), server.url, str(PACK_DIR / "workflows" / "video_to_4d.json"),
-                             str(prompt), "7", screenshot], capture_output=True, text=True, timeout=400, check=False)
+                             str(prompt), "7", screenshot, materials_view], capture_output=True, text=True,
+                            timeout=400, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     shown = json.loads(result.stdout.splitlines()[-1])
     assert shown["queued"] == 200 and shown["loaded"]["webgl2"] and shown["loaded"]["frames"] == 3, shown
@@ -210,7 +218,21 @@ def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
     assert shown["resumed"]["playing"], shown
     assert not shown["first"]["playing"] and shown["first"]["label"] == "frame 1 / 3", shown
     assert not shown["last"]["playing"] and shown["last"]["label"] == "frame 3 / 3", shown
+    # both boxes (8 vertices, 12 faces each), red and blue, every frame's targets joined
+    assert shown["materials"] == {"vertices": 16, "faces": 24, "frames": 2, "targetLengths": [48], "red": 8,
+                                  "blue": 8, "maxIndex": 15}, shown
     assert shown["errors"] == [], shown
+
+
+def two_material_animation(path):
+    """A red and a blue box, 2 frames, as an animated GLB with one primitive per material."""
+    boxes = [trimesh.creation.box().apply_translation((2.0 * i, 0, 0)) for i in range(2)]
+    vertices = np.concatenate([box.vertices for box in boxes]).astype(np.float32)
+    faces = np.concatenate([boxes[0].faces, boxes[1].faces + 8])
+    anim = AnimatedMesh(np.stack([vertices, vertices + 0.1]), faces, face_materials=[0] * 12 + [1] * 12,
+                        materials=[Material(name="red", base_color=[1, 0, 0, 1]),
+                                   Material(name="blue", base_color=[0, 0, 1, 1])])
+    return write_animated_glb(anim, path)
 
 
 def test_bad_widget_values_are_node_errors(server):

@@ -1,6 +1,7 @@
 // ActionMesh frontend extension:
-// - "ActionMesh Preview Animated Mesh" plays the animated GLB its node wrote (one mesh, one morph target per
-//   frame) inside the node: play/pause, frame slider, drag to orbit. Plain WebGL2, no library: core's 3D
+// - "ActionMesh Preview Animated Mesh" plays the animated GLB its node wrote (one mesh, one primitive per
+//   material, one morph target per frame) inside the node: play/pause, frame slider, drag to orbit, each
+//   material's base colour times the vertex colours (no textures). Plain WebGL2, no library: core's 3D
 //   viewer only attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
 import { app } from "../../scripts/app.js";
@@ -24,7 +25,28 @@ function readAccessor(gltf, bin, index) {
   return new Type(bin.buffer.slice(offset, offset + count * Type.BYTES_PER_ELEMENT));
 }
 
-// An animated GLB written by the pack -> {base, targets[], indices, fps}: frame k = base + targets[k].
+// RGB in [0, 1] of every vertex of a primitive: its material's base colour factor times COLOR_0.
+function vertexColors(gltf, bin, primitive, count) {
+  const material = gltf.materials?.[primitive.material]?.pbrMetallicRoughness;
+  const factor = material?.baseColorFactor || [1, 1, 1, 1];
+  const colors = new Float32Array(count * 3);
+  const index = primitive.attributes.COLOR_0;
+  const values = index === undefined ? null : readAccessor(gltf, bin, index);
+  const width = values ? COMPONENTS[gltf.accessors[index].type] : 0;
+  const scale = values instanceof Float32Array ? 1 : values ? 2 ** (8 * values.BYTES_PER_ELEMENT) - 1 : 1;
+  for (let v = 0; v < count; v++)
+    for (let c = 0; c < 3; c++) colors[3 * v + c] = factor[c] * (values ? values[width * v + c] / scale : 1);
+  return colors;
+}
+
+function concatenate(arrays, Type) {
+  const out = new Type(arrays.reduce((sum, array) => sum + array.length, 0));
+  arrays.reduce((offset, array) => (out.set(array, offset), offset + array.length), 0);
+  return out;
+}
+
+// An animated GLB written by the pack -> {base, targets[], colors, indices, fps}: frame k = base + targets[k];
+// its primitives (one per material, each with one target per frame) are joined into one vertex list.
 function parseGlb(buffer) {
   const header = new DataView(buffer);
   if (header.getUint32(0, true) !== 0x46546c67) throw new Error("not a GLB file");
@@ -32,11 +54,22 @@ function parseGlb(buffer) {
   const gltf = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 20, jsonLength)));
   const binStart = 20 + jsonLength + 8;
   const bin = new Uint8Array(buffer, binStart, header.getUint32(20 + jsonLength, true));
-  const primitive = gltf.meshes[0].primitives[0];
+  const parts = [];
+  let vertexCount = 0;
+  for (const primitive of gltf.meshes[0].primitives) {
+    const base = readAccessor(gltf, bin, primitive.attributes.POSITION);
+    const indices = Uint32Array.from(readAccessor(gltf, bin, primitive.indices), (i) => i + vertexCount);
+    parts.push({
+      base, indices, colors: vertexColors(gltf, bin, primitive, base.length / 3),
+      targets: (primitive.targets || []).map((target) => readAccessor(gltf, bin, target.POSITION)),
+    });
+    vertexCount += base.length / 3;
+  }
   return {
-    base: readAccessor(gltf, bin, primitive.attributes.POSITION),
-    targets: (primitive.targets || []).map((target) => readAccessor(gltf, bin, target.POSITION)),
-    indices: Uint32Array.from(readAccessor(gltf, bin, primitive.indices)),
+    base: concatenate(parts.map((part) => part.base), Float32Array),
+    targets: parts[0].targets.map((_, k) => concatenate(parts.map((part) => part.targets[k]), Float32Array)),
+    colors: concatenate(parts.map((part) => part.colors), Float32Array),
+    indices: concatenate(parts.map((part) => part.indices), Uint32Array),
     fps: (gltf.extras && gltf.extras.fps) || 8,
   };
 }
@@ -46,20 +79,27 @@ function parseGlb(buffer) {
 const VERTEX_SHADER = `#version 300 es
 uniform mat4 viewProjection;
 in vec3 position;
+in vec3 albedo;
 out vec3 worldPosition;
-void main() { worldPosition = position; gl_Position = viewProjection * vec4(position, 1.0); }`;
+out vec3 vertexAlbedo;
+void main() {
+  worldPosition = position;
+  vertexAlbedo = albedo;
+  gl_Position = viewProjection * vec4(position, 1.0);
+}`;
 
 const FRAGMENT_SHADER = `#version 300 es
 precision highp float;
 uniform vec3 eye;
 in vec3 worldPosition;
+in vec3 vertexAlbedo;
 out vec4 color;
 void main() {
   vec3 normal = normalize(cross(dFdx(worldPosition), dFdy(worldPosition)));
   vec3 toEye = normalize(eye - worldPosition);
   if (dot(normal, toEye) < 0.0) normal = -normal;
   float light = 0.35 + 0.65 * max(dot(normal, normalize(toEye + vec3(0.3, 0.5, 0.0))), 0.0);
-  color = vec4(vec3(0.72) * light, 1.0);
+  color = vec4(vertexAlbedo * light, 1.0);
 }`;
 
 function compile(gl, type, source) {
@@ -133,7 +173,7 @@ class AnimationViewer {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     this.animation = parseGlb(await response.arrayBuffer());
-    const { base, targets, indices } = this.animation;
+    const { base, targets, colors, indices } = this.animation;
     const gl = this.gl;
     if (!this.program) {
       this.program = gl.createProgram();
@@ -141,8 +181,11 @@ class AnimationViewer {
       gl.attachShader(this.program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
       gl.linkProgram(this.program);
       this.positions = gl.createBuffer();
+      this.albedo = gl.createBuffer();
       this.indexBuffer = gl.createBuffer();
     }
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.albedo);
+    gl.bufferData(gl.ARRAY_BUFFER, colors, gl.STATIC_DRAW);
     this.frame = new Float32Array(base.length);
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
     gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, indices, gl.STATIC_DRAW);
@@ -197,9 +240,12 @@ class AnimationViewer {
     gl.uniform3fv(gl.getUniformLocation(this.program, "eye"), eye);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
     gl.bufferData(gl.ARRAY_BUFFER, this.frame, gl.DYNAMIC_DRAW);
-    const location = gl.getAttribLocation(this.program, "position");
-    gl.enableVertexAttribArray(location);
-    gl.vertexAttribPointer(location, 3, gl.FLOAT, false, 0, 0);
+    for (const [name, buffer] of [["position", this.positions], ["albedo", this.albedo]]) {
+      const location = gl.getAttribLocation(this.program, name);
+      gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+      gl.enableVertexAttribArray(location);
+      gl.vertexAttribPointer(location, 3, gl.FLOAT, false, 0, 0);
+    }
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
     gl.drawElements(gl.TRIANGLES, this.animation.indices.length, gl.UNSIGNED_INT, 0);
   }

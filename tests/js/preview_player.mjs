@@ -1,13 +1,15 @@
 // The in-node player (web/actionmesh_preview.js) in ComfyUI's real frontend, in headless Chromium:
 // loads a UI workflow, queues its API twin for this browser's client id, waits until the Preview Animated Mesh
-// node has loaded the GLB from /view, then presses play/pause and moves the frame slider.
+// node has loaded the GLB from /view, then presses play/pause and moves the frame slider. With MATERIALS_VIEW
+// (a /view?... path of an animated GLB with several materials), the player then loads that file too.
 // usage: node preview_player.mjs SERVER_URL UI_WORKFLOW.json API_PROMPT.json PREVIEW_NODE_ID SCREENSHOT.png
+//        [MATERIALS_VIEW]
 // Prints one JSON object: what the player showed after each step (read by test_comfyui_integration.py).
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium) and `npm install --no-save playwright-core` here.
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, uiFile, apiFile, nodeId, screenshot] = process.argv.slice(2);
+const [url, uiFile, apiFile, nodeId, screenshot, materialsView] = process.argv.slice(2);
 const ui = JSON.parse(readFileSync(uiFile, "utf8"));
 const prompt = JSON.parse(readFileSync(apiFile, "utf8"));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -72,7 +74,23 @@ try {
   await page.keyboard.press("End");
   const last = await page.evaluate(player, nodeId);
   await page.screenshot({ path: screenshot });
-  console.log(JSON.stringify({ queued, loaded, drawnPixels, playing, paused, stillPaused, resumed, first, last, errors }));
+
+  // every primitive (one per material) is joined in, each with its material's colour
+  const materials = materialsView && await page.evaluate(async ([id, glb]) => {
+    const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
+    await viewer.load(glb);
+    const { base, colors, indices, targets } = viewer.animation;
+    let red = 0, blue = 0;
+    for (let v = 0; v < colors.length; v += 3) {
+      red += colors[v] > 0.9 && colors[v + 2] < 0.1 ? 1 : 0;
+      blue += colors[v + 2] > 0.9 && colors[v] < 0.1 ? 1 : 0;
+    }
+    return { vertices: base.length / 3, faces: indices.length / 3, frames: targets.length,
+      targetLengths: [...new Set(targets.map((target) => target.length))], red, blue,
+      maxIndex: indices.reduce((a, b) => Math.max(a, b), 0) };
+  }, [nodeId, `${url}${materialsView}`]);
+  console.log(JSON.stringify({ queued, loaded, drawnPixels, playing, paused, stillPaused, resumed, first, last,
+    materials, errors }));
 } finally {
   await browser.close();
 }
