@@ -218,20 +218,28 @@ def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
     assert shown["resumed"]["playing"], shown
     assert not shown["first"]["playing"] and shown["first"]["label"] == "frame 1 / 3", shown
     assert not shown["last"]["playing"] and shown["last"]["label"] == "frame 3 / 3", shown
-    # both boxes (8 vertices, 12 faces each), red and blue, every frame's targets joined
-    assert shown["materials"] == {"vertices": 16, "faces": 24, "frames": 2, "targetLengths": [48], "red": 8,
-                                  "blue": 8, "maxIndex": 15}, shown
+    # both boxes (8 vertices, 12 faces each), every frame's targets joined; the red box by its colour factor,
+    # the other by its green texture under a white factor, and both are drawn
+    materials = shown["materials"]
+    assert {key: materials[key] for key in ("vertices", "faces", "frames", "targetLengths", "red", "white",
+                                            "maxIndex", "textured")} == {
+        "vertices": 16, "faces": 24, "frames": 2, "targetLengths": [48], "red": 8, "white": 8, "maxIndex": 15,
+        "textured": [False, True]}, shown
+    assert materials["redPixels"] > 100 and materials["greenPixels"] > 100, shown
     assert shown["errors"] == [], shown
 
 
 def two_material_animation(path):
-    """A red and a blue box, 2 frames, as an animated GLB with one primitive per material."""
-    boxes = [trimesh.creation.box().apply_translation((2.0 * i, 0, 0)) for i in range(2)]
+    """A red box and a box with a green texture, 2 frames, as an animated GLB with one primitive per material."""
+    boxes = [trimesh.creation.box().apply_translation((1.2 * i - 0.6, 0, 0)) for i in range(2)]
     vertices = np.concatenate([box.vertices for box in boxes]).astype(np.float32)
     faces = np.concatenate([boxes[0].faces, boxes[1].faces + 8])
-    anim = AnimatedMesh(np.stack([vertices, vertices + 0.1]), faces, face_materials=[0] * 12 + [1] * 12,
-                        materials=[Material(name="red", base_color=[1, 0, 0, 1]),
-                                   Material(name="blue", base_color=[0, 0, 1, 1])])
+    green = np.zeros((4, 4, 3), np.uint8)
+    green[..., 1] = 255
+    anim = AnimatedMesh(np.stack([vertices, vertices + 0.1]), faces, uvs=np.full((16, 2), 0.5),
+                        face_materials=[0] * 12 + [1] * 12,
+                        materials=[Material(name="red", base_color=[1, 0, 0, 1], metallic=0.0),
+                                   Material(name="green", base_color_texture=green, metallic=0.0)])
     return write_animated_glb(anim, path)
 
 

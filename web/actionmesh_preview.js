@@ -1,7 +1,7 @@
 // ActionMesh frontend extension:
 // - "ActionMesh Preview Animated Mesh" plays the animated GLB its node wrote (one mesh, one primitive per
 //   material, one morph target per frame) inside the node: play/pause, frame slider, drag to orbit, each
-//   material's base colour times the vertex colours (no textures). Plain WebGL2, no library: core's 3D
+//   material's base colour and base-colour texture times the vertex colours. Plain WebGL2, no library: core's 3D
 //   viewer only attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
 import { app } from "../../scripts/app.js";
@@ -45,9 +45,20 @@ function concatenate(arrays, Type) {
   return out;
 }
 
-// An animated GLB written by the pack -> {base, targets[], colors, indices, fps}: frame k = base + targets[k];
-// its primitives (one per material, each with one target per frame) are joined into one vertex list.
-function parseGlb(buffer) {
+// The base-colour texture image of a primitive's material, as an ImageBitmap (null without one).
+async function baseColorImage(gltf, bin, primitive) {
+  const info = gltf.materials?.[primitive.material]?.pbrMetallicRoughness?.baseColorTexture;
+  if (info === undefined || primitive.attributes.TEXCOORD_0 === undefined) return null;
+  const image = gltf.images[gltf.textures[info.index].source];
+  const view = gltf.bufferViews[image.bufferView];
+  const bytes = bin.subarray(view.byteOffset || 0, (view.byteOffset || 0) + view.byteLength);
+  return createImageBitmap(new Blob([bytes], { type: image.mimeType }));
+}
+
+// An animated GLB written by the pack -> {base, targets[], colors, uvs, indices, groups[], fps}: frame k =
+// base + targets[k]; its primitives (one per material, each with one target per frame) are joined into one
+// vertex list, and each is a group {first, count, image} of the joined indices.
+async function parseGlb(buffer) {
   const header = new DataView(buffer);
   if (header.getUint32(0, true) !== 0x46546c67) throw new Error("not a GLB file");
   const jsonLength = header.getUint32(12, true);
@@ -55,21 +66,27 @@ function parseGlb(buffer) {
   const binStart = 20 + jsonLength + 8;
   const bin = new Uint8Array(buffer, binStart, header.getUint32(20 + jsonLength, true));
   const parts = [];
-  let vertexCount = 0;
+  let vertexCount = 0, indexCount = 0;
   for (const primitive of gltf.meshes[0].primitives) {
     const base = readAccessor(gltf, bin, primitive.attributes.POSITION);
     const indices = Uint32Array.from(readAccessor(gltf, bin, primitive.indices), (i) => i + vertexCount);
+    const uv = primitive.attributes.TEXCOORD_0;
     parts.push({
       base, indices, colors: vertexColors(gltf, bin, primitive, base.length / 3),
+      uvs: uv === undefined ? new Float32Array((base.length / 3) * 2) : readAccessor(gltf, bin, uv),
       targets: (primitive.targets || []).map((target) => readAccessor(gltf, bin, target.POSITION)),
+      group: { first: indexCount, count: indices.length, image: await baseColorImage(gltf, bin, primitive) },
     });
     vertexCount += base.length / 3;
+    indexCount += indices.length;
   }
   return {
     base: concatenate(parts.map((part) => part.base), Float32Array),
     targets: parts[0].targets.map((_, k) => concatenate(parts.map((part) => part.targets[k]), Float32Array)),
     colors: concatenate(parts.map((part) => part.colors), Float32Array),
+    uvs: concatenate(parts.map((part) => part.uvs), Float32Array),
     indices: concatenate(parts.map((part) => part.indices), Uint32Array),
+    groups: parts.map((part) => part.group),
     fps: (gltf.extras && gltf.extras.fps) || 8,
   };
 }
@@ -80,26 +97,34 @@ const VERTEX_SHADER = `#version 300 es
 uniform mat4 viewProjection;
 in vec3 position;
 in vec3 albedo;
+in vec2 uv;
 out vec3 worldPosition;
 out vec3 vertexAlbedo;
+out vec2 vertexUv;
 void main() {
   worldPosition = position;
   vertexAlbedo = albedo;
+  vertexUv = uv;
   gl_Position = viewProjection * vec4(position, 1.0);
 }`;
 
 const FRAGMENT_SHADER = `#version 300 es
 precision highp float;
 uniform vec3 eye;
+uniform bool textured;
+uniform sampler2D baseColorTexture;
 in vec3 worldPosition;
 in vec3 vertexAlbedo;
+in vec2 vertexUv;
 out vec4 color;
 void main() {
   vec3 normal = normalize(cross(dFdx(worldPosition), dFdy(worldPosition)));
   vec3 toEye = normalize(eye - worldPosition);
   if (dot(normal, toEye) < 0.0) normal = -normal;
   float light = 0.35 + 0.65 * max(dot(normal, normalize(toEye + vec3(0.3, 0.5, 0.0))), 0.0);
-  color = vec4(vertexAlbedo * light, 1.0);
+  vec3 albedo = vertexAlbedo;
+  if (textured) albedo *= texture(baseColorTexture, vertexUv).rgb;  // as the pack's own renderer
+  color = vec4(albedo * light, 1.0);
 }`;
 
 function compile(gl, type, source) {
@@ -172,8 +197,8 @@ class AnimationViewer {
   async load(url) {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
-    this.animation = parseGlb(await response.arrayBuffer());
-    const { base, targets, colors, indices } = this.animation;
+    this.animation = await parseGlb(await response.arrayBuffer());
+    const { base, targets, colors, uvs, indices, groups } = this.animation;
     const gl = this.gl;
     if (!this.program) {
       this.program = gl.createProgram();
@@ -182,10 +207,22 @@ class AnimationViewer {
       gl.linkProgram(this.program);
       this.positions = gl.createBuffer();
       this.albedo = gl.createBuffer();
+      this.uvs = gl.createBuffer();
       this.indexBuffer = gl.createBuffer();
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.albedo);
     gl.bufferData(gl.ARRAY_BUFFER, colors, gl.STATIC_DRAW);
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.uvs);
+    gl.bufferData(gl.ARRAY_BUFFER, uvs, gl.STATIC_DRAW);
+    for (const texture of this.textures || []) gl.deleteTexture(texture);
+    this.textures = groups.map(({ image }) => {
+      if (!image) return null;
+      const texture = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, image);  // row 0 at v = 0, as glTF
+      gl.generateMipmap(gl.TEXTURE_2D);
+      return texture;
+    });
     this.frame = new Float32Array(base.length);
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
     gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, indices, gl.STATIC_DRAW);
@@ -240,14 +277,19 @@ class AnimationViewer {
     gl.uniform3fv(gl.getUniformLocation(this.program, "eye"), eye);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
     gl.bufferData(gl.ARRAY_BUFFER, this.frame, gl.DYNAMIC_DRAW);
-    for (const [name, buffer] of [["position", this.positions], ["albedo", this.albedo]]) {
+    for (const [name, buffer, size] of [["position", this.positions, 3], ["albedo", this.albedo, 3], ["uv", this.uvs, 2]]) {
       const location = gl.getAttribLocation(this.program, name);
       gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
       gl.enableVertexAttribArray(location);
-      gl.vertexAttribPointer(location, 3, gl.FLOAT, false, 0, 0);
+      gl.vertexAttribPointer(location, size, gl.FLOAT, false, 0, 0);
     }
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
-    gl.drawElements(gl.TRIANGLES, this.animation.indices.length, gl.UNSIGNED_INT, 0);
+    gl.uniform1i(gl.getUniformLocation(this.program, "baseColorTexture"), 0);
+    this.animation.groups.forEach(({ first, count }, i) => {
+      gl.uniform1i(gl.getUniformLocation(this.program, "textured"), this.textures[i] ? 1 : 0);
+      if (this.textures[i]) gl.bindTexture(gl.TEXTURE_2D, this.textures[i]);
+      gl.drawElements(gl.TRIANGLES, count, gl.UNSIGNED_INT, first * 4);
+    });
   }
 }
 

@@ -75,19 +75,28 @@ try {
   const last = await page.evaluate(player, nodeId);
   await page.screenshot({ path: screenshot });
 
-  // every primitive (one per material) is joined in, each with its material's colour
+  // every primitive (one per material) is joined in, each with its material's colour factor and texture
   const materials = materialsView && await page.evaluate(async ([id, glb]) => {
     const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
     await viewer.load(glb);
-    const { base, colors, indices, targets } = viewer.animation;
-    let red = 0, blue = 0;
+    viewer.setPlaying(false);
+    viewer.draw();
+    const { base, colors, indices, targets, groups } = viewer.animation;
+    const { gl } = viewer, pixels = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
+    gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+    let red = 0, white = 0, redPixels = 0, greenPixels = 0;
     for (let v = 0; v < colors.length; v += 3) {
-      red += colors[v] > 0.9 && colors[v + 2] < 0.1 ? 1 : 0;
-      blue += colors[v + 2] > 0.9 && colors[v] < 0.1 ? 1 : 0;
+      red += colors[v] > 0.9 && colors[v + 1] < 0.1 && colors[v + 2] < 0.1 ? 1 : 0;
+      white += Math.min(colors[v], colors[v + 1], colors[v + 2]) > 0.9 ? 1 : 0;
+    }
+    for (let i = 0; i < pixels.length; i += 4) {
+      redPixels += pixels[i] > 60 && pixels[i] > 3 * pixels[i + 1] ? 1 : 0;
+      greenPixels += pixels[i + 1] > 60 && pixels[i + 1] > 3 * pixels[i] ? 1 : 0;
     }
     return { vertices: base.length / 3, faces: indices.length / 3, frames: targets.length,
-      targetLengths: [...new Set(targets.map((target) => target.length))], red, blue,
-      maxIndex: indices.reduce((a, b) => Math.max(a, b), 0) };
+      targetLengths: [...new Set(targets.map((target) => target.length))], red, white,
+      maxIndex: indices.reduce((a, b) => Math.max(a, b), 0), textured: groups.map((group) => group.image !== null),
+      redPixels, greenPixels };
   }, [nodeId, `${url}${materialsView}`]);
   console.log(JSON.stringify({ queued, loaded, drawnPixels, playing, paused, stillPaused, resumed, first, last,
     materials, errors }));
