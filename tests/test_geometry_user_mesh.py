@@ -170,34 +170,52 @@ def test_user_mesh_checks_its_arrays(vertices, faces, message):
         UserMesh(vertices, faces)
 
 
-def quad_glb(path, *, base: bool = True, truncate: int = 0):
-    """A unit quad (4 vertices, 2 triangles) whose vertices 1 and 3 are [0, 0, 0] in the buffer view and
-    come right only from a sparse substitution. base=False: no buffer view, so the others are zeros.
-    Returns the positions a reader must find."""
+def quad_glb(path, *, base: bool = True, truncate: int = 0, indices=(0, 1, 2, 0, 2, 3), mode=None):
+    """A unit quad (4 vertices, 2 triangles of `indices` in primitive `mode`) whose vertices 1 and 3 are
+    [0, 0, 0] in the buffer view and come right only from a sparse substitution. base=False: no buffer
+    view, so the others are zeros. Returns the positions a reader must find."""
     quad = np.float32([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
     stored = quad.copy()
     stored[[1, 3]] = 0.0
-    rows, patch = np.uint16([1, 3]), quad[[1, 3]]
-    indices = np.uint16([0, 1, 2, 0, 2, 3])
-    blob = stored.tobytes() + indices.tobytes() + rows.tobytes() + patch.tobytes()
-    views = [pygltflib.BufferView(buffer=0, byteOffset=0, byteLength=48),
-             pygltflib.BufferView(buffer=0, byteOffset=48, byteLength=12),
-             pygltflib.BufferView(buffer=0, byteOffset=60, byteLength=4),
-             pygltflib.BufferView(buffer=0, byteOffset=64, byteLength=24)]
+    chunks = [stored.tobytes(), np.uint16(indices).tobytes(), np.uint16([1, 3]).tobytes(), quad[[1, 3]].tobytes()]
+    starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+    blob = b"".join(chunks)
+    views = [pygltflib.BufferView(buffer=0, byteOffset=int(start), byteLength=len(chunk))
+             for start, chunk in zip(starts, chunks)]
     positions = pygltflib.Accessor(bufferView=0 if base else None, componentType=pygltflib.FLOAT, count=4,
                                    type=pygltflib.VEC3)
     positions.sparse = pygltflib.Sparse(
         count=2, indices=pygltflib.AccessorSparseIndices(bufferView=2, componentType=pygltflib.UNSIGNED_SHORT),
         values=pygltflib.AccessorSparseValues(bufferView=3))
+    primitive = pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0), indices=1, mode=mode)
     gltf = pygltflib.GLTF2(
         scene=0, scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0)],
-        meshes=[pygltflib.Mesh(primitives=[pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0), indices=1)])],
-        accessors=[positions, pygltflib.Accessor(bufferView=1, componentType=pygltflib.UNSIGNED_SHORT, count=6,
-                                                 type=pygltflib.SCALAR)],
+        meshes=[pygltflib.Mesh(primitives=[primitive])],
+        accessors=[positions, pygltflib.Accessor(bufferView=1, componentType=pygltflib.UNSIGNED_SHORT,
+                                                 count=len(indices), type=pygltflib.SCALAR)],
         bufferViews=views, buffers=[pygltflib.Buffer(byteLength=len(blob) - truncate)])
     gltf.set_binary_blob(blob[:len(blob) - truncate])
     gltf.save_binary(str(path))
     return quad if base else quad * np.float32([[0], [1], [0], [1]])
+
+
+@pytest.mark.parametrize(("indices", "mode", "faces"), [
+    ((0, 1, 3, 2), pygltflib.TRIANGLE_STRIP, [[0, 1, 3], [1, 2, 3]]),
+    ((0, 1, 2, 3), pygltflib.TRIANGLE_FAN, [[1, 2, 0], [2, 3, 0]]),
+], ids=["strip", "fan"])
+def test_triangle_strips_and_fans_become_lists_that_wind_alike(tmp_path, indices, mode, faces):
+    quad_glb(tmp_path / "quad.glb", indices=indices, mode=mode)
+    mesh = load_user_mesh(tmp_path / "quad.glb")
+    np.testing.assert_array_equal(mesh.faces, faces)
+    corners = mesh.vertices[mesh.faces]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    assert (normals[:, 2] > 0).all()  # both face +z, as the quad's list does
+
+
+def test_a_triangle_list_of_a_wrong_length_is_a_clear_error(tmp_path):
+    quad_glb(tmp_path / "quad.glb", indices=(0, 1, 2, 0, 2))
+    with pytest.raises(MeshError, match="not a multiple of 3"):
+        load_user_mesh(tmp_path / "quad.glb")
 
 
 @pytest.mark.parametrize("base", [True, False], ids=["over a buffer view", "over zeros"])

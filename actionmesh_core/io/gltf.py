@@ -268,13 +268,14 @@ class MeshPart(NamedTuple):
 
 _COMPONENT_DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
-_TRIANGLES = 4
+_TRIANGLES, _TRIANGLE_STRIP, _TRIANGLE_FAN = 4, 5, 6
 
 
 def read_gltf_parts(path: str | os.PathLike) -> list[MeshPart]:
     """The triangle primitives of a .glb/.gltf file in scene order, each moved by its node's world
     transform, with its exact glTF material (factors as written, decoded texture images).
-    Primitives that are not triangle lists are skipped; TEXCOORD_1 and texture transforms are not read."""
+    Triangle strips and fans become lists; points and lines are skipped; TEXCOORD_1 and texture transforms
+    are not read."""
     return _GltfReader(Path(path)).parts()
 
 
@@ -299,16 +300,15 @@ class _GltfReader:
             self.part(primitive, world)
             for mesh, world in instances
             for primitive in gltf.meshes[mesh].primitives
-            if primitive.mode in (None, _TRIANGLES)
+            if primitive.mode in (None, _TRIANGLES, _TRIANGLE_STRIP, _TRIANGLE_FAN)
         ]
 
     def part(self, primitive: pygltflib.Primitive, world: np.ndarray) -> MeshPart:
         attributes = primitive.attributes
         vertices = self.accessor(attributes.POSITION) @ world[:3, :3].T + world[:3, 3]
-        if primitive.indices is None:
-            faces = np.arange(len(vertices)).reshape(-1, 3)
-        else:
-            faces = self.accessor(primitive.indices).astype(np.int64).reshape(-1, 3)
+        corners = np.arange(len(vertices)) if primitive.indices is None else \
+            self.accessor(primitive.indices).astype(np.int64).reshape(-1)
+        faces = _triangles(corners, primitive.mode)
         if np.linalg.det(world[:3, :3]) < 0:  # a mirroring node flips the winding (glTF 2.0 §3.7.4)
             faces = faces[:, ::-1]
         uvs = None if attributes.TEXCOORD_0 is None else self.accessor(attributes.TEXCOORD_0).astype(np.float32)
@@ -389,6 +389,20 @@ class _GltfReader:
         if uri.startswith("data:"):
             return base64.b64decode(uri.split(",", 1)[1])
         return (self.folder / unquote(uri)).read_bytes()
+
+
+def _triangles(corners: np.ndarray, mode: int | None) -> np.ndarray:
+    """(F, 3) triangles of a primitive's (N,) vertex indices, as glTF 2.0 §3.7.2.1 orders them: a list, a
+    strip (triangle i is v_i, v_i+1, v_i+2, with the last two swapped for odd i) or a fan (v_i+1, v_i+2, v_0)."""
+    if mode == _TRIANGLE_STRIP:
+        faces = np.stack([corners[:-2], corners[1:-1], corners[2:]], axis=1)
+        faces[1::2] = faces[1::2][:, [0, 2, 1]]
+        return faces
+    if mode == _TRIANGLE_FAN:
+        return np.stack([corners[1:-1], corners[2:], np.full(len(corners) - 2, corners[0])], axis=1)
+    if len(corners) % 3:
+        raise MeshError(f"a glTF triangle list has {len(corners)} corners, not a multiple of 3: the file is broken")
+    return corners.reshape(-1, 3)
 
 
 def _instances(gltf: pygltflib.GLTF2, nodes: list[int], parent: np.ndarray):
