@@ -18,7 +18,7 @@ from actionmesh_core.errors import InputError
 from actionmesh_core.io.export import export_animated_mesh
 from actionmesh_core.io import frame_meshes
 from actionmesh_core.io.frame_meshes import frame_file_name, write_frame_meshes
-from actionmesh_core.io.gltf import frame_glb_bytes
+from actionmesh_core.io.gltf import frame_glbs
 
 
 @pytest.mark.parametrize(
@@ -81,13 +81,14 @@ def test_a_failed_export_leaves_the_previous_frames_untouched(tmp_path, monkeypa
     anim = wobbling_sphere(num_frames=6)
     built = []
 
-    def fail_at_frame_two(anim, positions):  # frames are written in order
-        if len(built) == 2:
-            raise OSError("disk full")
-        built.append(positions)
-        return frame_glb_bytes(anim, positions)
+    def fail_at_frame_two(anim):  # frames are written in order
+        for positions, data in zip(anim.vertices, frame_glbs(anim)):
+            if len(built) == 2:
+                raise OSError("disk full")
+            built.append(positions)
+            yield data
 
-    monkeypatch.setattr(frame_meshes, "frame_glb_bytes", fail_at_frame_two)
+    monkeypatch.setattr(frame_meshes, "frame_glbs", fail_at_frame_two)
     with pytest.raises(OSError, match="disk full"):
         write_frame_meshes(anim, folder)
     np.testing.assert_array_equal(built, anim.vertices[:2])
@@ -96,7 +97,7 @@ def test_a_failed_export_leaves_the_previous_frames_untouched(tmp_path, monkeypa
 
 
 def test_a_failed_first_export_creates_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(frame_meshes, "frame_glb_bytes", lambda anim, positions: 1 / 0)
+    monkeypatch.setattr(frame_meshes, "frame_glbs", lambda anim: iter([1 / 0]))
     with pytest.raises(ZeroDivisionError):
         write_frame_meshes(wobbling_sphere(num_frames=2), tmp_path / "meshes")
     assert list(tmp_path.iterdir()) == []

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
 from .atomic import staged_files
-from .gltf import frame_glb_bytes
+from .gltf import frame_glbs
 
 FRAME_FORMATS = ("glb", "obj", "ply")
 
@@ -42,8 +43,8 @@ def write_frame_meshes(anim: AnimatedMesh, out_dir: str | os.PathLike, *, fmt: s
         raise InputError(f"{out_dir} is a file; per-frame meshes need a folder path")
     paths = [out_dir / frame_file_name(k, anim.num_frames, fmt) for k in range(anim.num_frames)]
     with staged_files(out_dir) as staging:
-        for k, path in enumerate(paths):
-            for name, data in _frame_files(anim, k, path.name, fmt).items():
+        for files in _frame_files(anim, [path.name for path in paths], fmt):
+            for name, data in files.items():
                 (staging / name).write_bytes(data)
     remove_stale_frames(out_dir, {path.name for path in paths}, fmt)
     return paths
@@ -57,16 +58,20 @@ def remove_stale_frames(folder: Path, keep: set[str], fmt: str = "glb") -> None:
             path.unlink()
 
 
-def _frame_files(anim: AnimatedMesh, k: int, name: str, fmt: str) -> dict[str, bytes]:
-    """The files of frame k: {file name: bytes}; frame 0 of an OBJ export adds the shared material."""
+def _frame_files(anim: AnimatedMesh, names: list[str], fmt: str) -> Iterator[dict[str, bytes]]:
+    """The files of each frame, in order: {file name: bytes}; frame 0 of an OBJ export adds the shared
+    material."""
     import trimesh
     from trimesh.exchange.obj import export_obj
 
     if fmt == "glb":  # the animated GLB's writer, so that primitives and materials match that file
-        return {name: frame_glb_bytes(anim, anim.vertices[k])}
-    if fmt == "ply":
-        return {name: anim.frame(k).export(file_type=fmt)}
-    # one OBJ object per material, sharing one .mtl
-    text, material_files = export_obj(trimesh.Scene(anim.frame_by_material(k)), return_texture=True,
-                                      mtl_name="material.mtl")
-    return {name: text.encode()} | (material_files if k == 0 else {})
+        yield from ({name: data} for name, data in zip(names, frame_glbs(anim)))
+        return
+    for k, name in enumerate(names):
+        if fmt == "ply":
+            yield {name: anim.frame(k).export(file_type=fmt)}
+            continue
+        # one OBJ object per material, sharing one .mtl
+        text, material_files = export_obj(trimesh.Scene(anim.frame_by_material(k)), return_texture=True,
+                                          mtl_name="material.mtl")
+        yield {name: text.encode()} | (material_files if k == 0 else {})

@@ -24,10 +24,12 @@ exact materials (sparse accessors applied), for `load_user_mesh`.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import os
 from pathlib import Path
+from collections.abc import Iterator
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -75,7 +77,8 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
     """The GLB file of `write_animated_glb` as bytes."""
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"GLB interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
-    gltf, blob = _document(anim, anim.vertices, normals=normals, morph=True)
+    blob = _document(anim, anim.vertices, _encoded_textures(anim), normals=normals, morph=True)
+    gltf = blob.gltf
     one_hot = np.eye(anim.num_frames, dtype=np.float32)
     times, weights = anim.frame_times.astype(np.float32), one_hot
     if interpolation == "hold":
@@ -100,22 +103,24 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
     return blob.finish()
 
 
-def frame_glb_bytes(anim: AnimatedMesh, positions: np.ndarray, *, normals: bool = False) -> bytes:
-    """One pose of `anim`, positions (V, 3) (e.g. frame k's), as a static GLB: the animated file's
-    primitives and materials, without targets."""
-    frames = np.asarray(positions, dtype=np.float32)[None]
-    _, blob = _document(anim, frames, normals=normals, morph=False)
-    return blob.finish()
+def frame_glbs(anim: AnimatedMesh) -> Iterator[bytes]:
+    """Each frame of `anim` as a static GLB: the animated file's primitives and materials, without
+    targets. The textures are encoded once for all the frames."""
+    pngs = _encoded_textures(anim)
+    for positions in anim.vertices:
+        yield _document(anim, positions[None], pngs, normals=False, morph=False).finish()
 
 
-def _document(anim: AnimatedMesh, frames: np.ndarray, *, normals: bool, morph: bool):
+def _document(anim: AnimatedMesh, frames: np.ndarray, pngs: dict[int, bytes], *, normals: bool,
+              morph: bool) -> _BinaryBuffer:
     """A glTF with one node and one mesh whose base is frames[0] (T', V, 3); morph: one target per frame.
-    Returns (gltf, its _BinaryBuffer)."""
+    pngs: `_encoded_textures(anim)`. Returns the glTF's _BinaryBuffer (the glTF is its `.gltf`)."""
     gltf = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator=GENERATOR))
     blob = _BinaryBuffer(gltf)
     frame_normals = vertex_normals(frames, anim.faces) if normals else None
     primitives = [_primitive(blob, anim, part, frames, frame_normals, morph) for part in anim.material_parts()]
-    gltf.materials = [_material(material, blob) for material in anim.resolved_materials()]
+    textures: dict[int, int] = {}  # id of an image -> its glTF texture, so an image in several slots is stored once
+    gltf.materials = [_material(material, blob, pngs, textures) for material in anim.resolved_materials()]
     mesh = pygltflib.Mesh(name=anim.name, primitives=primitives)
     if morph:
         mesh.weights = np.eye(anim.num_frames)[0].tolist()
@@ -124,7 +129,7 @@ def _document(anim: AnimatedMesh, frames: np.ndarray, *, normals: bool, morph: b
     gltf.nodes.append(pygltflib.Node(name=anim.name, mesh=0))
     gltf.scenes.append(pygltflib.Scene(name=anim.name, nodes=[0]))
     gltf.scene = 0
-    return gltf, blob
+    return blob
 
 
 def _primitive(blob, anim: AnimatedMesh, part, frames: np.ndarray, frame_normals: np.ndarray | None,
@@ -206,9 +211,27 @@ def _rgba(colors: np.ndarray) -> np.ndarray:
     return np.concatenate([colors, np.full_like(colors[:, :1], 255)], axis=1)
 
 
-def _material(material: Material, blob: _BinaryBuffer) -> pygltflib.Material:
-    """`material` as a glTF material, its textures embedded as PNG images."""
-    index = {slot: _texture(blob, image, f"{material.name}_{slot}") for slot, image in material.textures().items()}
+def _encoded_textures(anim: AnimatedMesh) -> dict[int, bytes]:
+    """The PNG file of every texture image of `anim`'s materials, by id of the image."""
+    pngs = {}
+    for material in anim.resolved_materials():
+        for image in material.textures().values():
+            if id(image) not in pngs:
+                png = io.BytesIO()
+                Image.fromarray(image).save(png, format="PNG")
+                pngs[id(image)] = png.getvalue()
+    return pngs
+
+
+def _material(material: Material, blob: _BinaryBuffer, pngs: dict[int, bytes],
+              textures: dict[int, int]) -> pygltflib.Material:
+    """`material` as a glTF material, its textures embedded as PNG images (pngs, by id of the image) once
+    per document (textures: id of an image -> glTF texture index, filled as images are embedded)."""
+    index = {}
+    for slot, image in material.textures().items():
+        if id(image) not in textures:
+            textures[id(image)] = _texture(blob, pngs[id(image)], f"{material.name}_{slot}")
+        index[slot] = textures[id(image)]
 
     def info(slot: str, kind=pygltflib.TextureInfo, **extra):
         return None if slot not in index else kind(index=index[slot], **extra)
@@ -233,12 +256,10 @@ def _material(material: Material, blob: _BinaryBuffer) -> pygltflib.Material:
     )
 
 
-def _texture(blob: _BinaryBuffer, image: np.ndarray, name: str) -> int:
-    """Embed `image` (H, W, C) uint8 as a PNG texture (one shared repeat sampler); returns its index."""
-    png = io.BytesIO()
-    Image.fromarray(image).save(png, format="PNG")
+def _texture(blob: _BinaryBuffer, png: bytes, name: str) -> int:
+    """Embed a PNG file as a texture (one shared repeat sampler); returns its index."""
     gltf = blob.gltf
-    gltf.images.append(pygltflib.Image(name=name, mimeType="image/png", bufferView=blob.view(png.getvalue())))
+    gltf.images.append(pygltflib.Image(name=name, mimeType="image/png", bufferView=blob.view(png)))
     if not gltf.samplers:
         gltf.samplers.append(
             pygltflib.Sampler(
@@ -369,6 +390,7 @@ class _GltfReader:
         images = {slot: image for slot, image in images.items() if image is not None}
         return Material(**{key: value for key, value in values.items() if value is not None}, **images)
 
+    @functools.cache  # noqa: B019 - one reader per file: a texture in several slots is decoded once, one array
     def texture(self, index: int) -> np.ndarray | None:
         """(H, W, 3|4) uint8 pixels of texture `index` (None when its image is only in an extension)."""
         source = self.gltf.textures[index].source
