@@ -4,7 +4,6 @@ on the example inputs: an input frame, then the animated mesh at two frames (the
     python scripts/make_thumbnails.py
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ from PIL import Image, ImageDraw
 from actionmesh_core.data.clips import make_clip
 from actionmesh_core.io.video_input import load_clip
 from actionmesh_core.pipeline import Settings, animate, bundled_models
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, RUN_INFO_FILE
 from actionmesh_core.render.compose import over_background
 from actionmesh_core.render.preview import render_views
 
@@ -42,8 +40,8 @@ def thumbnail(title: str, frame: np.ndarray, renders: list[np.ndarray]) -> Image
 
 
 def main() -> None:
-    settings = Settings.preset(**json.loads((BUNDLED_WEIGHTS / RUN_INFO_FILE).read_text()).get("settings", {}))
     models = bundled_models(device="cpu", dtype="fp32")
+    settings = Settings.preset(**models.recommended)
     camera = make_clip(SEED).camera
     clip = load_clip(INPUTS / "actionmesh_example.webm")
     results = {}

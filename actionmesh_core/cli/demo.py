@@ -4,14 +4,13 @@ model, plus a preview of the result beside the input frames."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..io.video_input import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
-from ..pipeline.models import BUNDLED_WEIGHTS, RUN_INFO_FILE, ModelSet, bundled_models
+from ..pipeline.models import BUNDLED_WEIGHTS, ModelSet, bundled_models
 from ..render import preview_strip, write_mp4
 from .run_options import add_run_options, print_summary, settings_from, write_outputs
 
@@ -34,9 +33,7 @@ def run(args: argparse.Namespace) -> int:
         models = ModelSet.from_weights(args.weights, device=args.device, dtype=args.dtype)
     else:
         models = bundled_models(device=args.device, dtype=args.dtype)
-    info_file = BUNDLED_WEIGHTS / RUN_INFO_FILE
-    recommended = json.loads(info_file.read_text()).get("settings", {}) if info_file.is_file() and not args.weights \
-        else dict(prior_steps=25, steps=10)
+    recommended = models.recommended if not args.weights and models.recommended else dict(prior_steps=25, steps=10)
     if "RANDOM" in models.description:
         print("NOTE: no trained small model is bundled yet, so the demo runs tiny models with RANDOM weights. The "
               "outputs show that the whole pipeline runs end to end; the shapes and motion are meaningless.")

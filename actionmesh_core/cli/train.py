@@ -99,12 +99,8 @@ def run_bundle(args: argparse.Namespace) -> int:
     from ..train import bundle_weights
 
     try:
-        recipe = json.loads(args.config.read_text())
-        out = bundle_weights(recipe["checkpoints"], recipe["out"], num_tokens=recipe["num_tokens"],
-                             mesh_resolution=recipe["mesh_resolution"], description=recipe["description"],
-                             decode_window=recipe.get("decode_window", 16),
-                             decode_anchored=recipe.get("decode_anchored", False), settings=recipe.get("settings"))
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        out = bundle_weights(**json.loads(args.config.read_text()))
+    except (OSError, json.JSONDecodeError, TypeError) as exc:
         raise InputError(f"cannot use bundle recipe {args.config}: {exc!r}") from None
     print(f"wrote {out}")
     return 0
@@ -120,13 +116,10 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from ..pipeline import ModelSet, Settings, bundled_models
-    from ..pipeline.models import BUNDLED_WEIGHTS, RUN_INFO_FILE
     from ..train.heldout import predict_benchmark
 
-    root = args.weights or BUNDLED_WEIGHTS
-    models = ModelSet.from_weights(root) if args.weights else bundled_models()
-    info = root / RUN_INFO_FILE
-    settings = Settings.preset(**(json.loads(info.read_text()).get("settings", {}) if info.is_file() else {}))
+    models = ModelSet.from_weights(args.weights) if args.weights else bundled_models()
+    settings = Settings.preset(**models.recommended)
     predict_benchmark(args.bench, args.out, models, settings)
     print(f"wrote predictions to {args.out}; score them with `actionmesh train score --bench {args.bench} "
           f"--preds {args.out}` (CD-4D, CD-M) or `actionmesh eval` (all metrics, slow on a CPU)")

@@ -88,13 +88,11 @@ class SyntheticClip:
             draw = int(needed * 1.6) + 64
             part = rng.choice(len(pieces), size=draw, p=areas / areas.sum())
             local, normals = np.zeros((draw, 3)), np.zeros((draw, 3))
+            exposed = np.ones(draw, bool)
             for p in np.unique(part):
                 rows = np.flatnonzero(part == p)
                 near, _ = sample_surface(*pieces[p], len(rows), rng)
                 local[rows], normals[rows] = self.rig.parts[p].primitive.project(near)
-            exposed = np.ones(draw, bool)
-            for p in np.unique(part):
-                rows = np.flatnonzero(part == p)
                 for frame in range(self.num_frames):
                     world = self.pose.to_world(local[rows], part[rows], frame)
                     exposed[rows] &= self.rig.sdf(self.pose, frame, world, skip=p) < -margin

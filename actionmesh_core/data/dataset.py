@@ -20,13 +20,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import InputError
 from ..io.atomic import atomic_dir
 from ..io.preprocess import preprocess_clip
 from ..io.video_input import load_clip
-from ..models.dinov2 import CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, resize_and_crop
+from ..models.dinov2 import CROP_SIZE, normalize_pixels, resize_and_crop
 from .clips import FRAMES, category_of, make_clip, split_seeds
 from .rig import union_field
 
@@ -47,14 +46,6 @@ def model_images(frames: np.ndarray) -> np.ndarray:
     """RGBA frames (T, H, W, 4) uint8 -> (T, 224, 224, 3) uint8: the pipeline's union-box square on white,
     then DINOv2's resize and centre crop (`normalize_pixels` finishes the preprocessing)."""
     return np.stack([resize_and_crop(square) for square in preprocess_clip(load_clip(frames)).images])
-
-
-def normalize_pixels(images: torch.Tensor) -> torch.Tensor:
-    """(..., 224, 224, 3) uint8 from `model_images` -> (..., 3, 224, 224) float32 DINOv2 pixel values."""
-    x = images.movedim(-1, -3).float() / 255.0
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
-    return (x - mean) / std
 
 
 def clip_record(seed: int, points: int) -> dict[str, np.ndarray]:

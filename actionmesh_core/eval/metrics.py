@@ -41,12 +41,14 @@ Prediction = AnimatedMesh | Sequence[trimesh.Trimesh]
 
 
 def evaluate_sample(gt_points: np.ndarray, pred: Prediction, *, seed: int = DEFAULT_SEED,
-                    protocol: Protocol = OFFICIAL, device: str | torch.device | None = None) -> dict:
+                    protocol: Protocol = OFFICIAL, device: str | torch.device | None = None,
+                    per_frame_fits: bool = True) -> dict:
     """Score a prediction against tracked GT points.
 
     gt_points: (T, N, 3) or (T, N, 6) (xyz + normal; only xyz is used). pred: an `AnimatedMesh`,
     or per-frame meshes (CD-M needs them to share one topology; otherwise it is NaN). The first T
     predicted frames are used. Returns cd_3d, cd_4d, cd_m (floats) and cd_3d_frames, cd_4d_frames (T floats).
+    per_frame_fits: see `score_points`.
     """
     gt = np.asarray(gt_points, dtype=np.float32)
     if gt.ndim != 3 or gt.shape[-1] not in (3, 6) or gt.shape[0] == 0 or gt.shape[1] == 0:
@@ -56,25 +58,27 @@ def evaluate_sample(gt_points: np.ndarray, pred: Prediction, *, seed: int = DEFA
     pred_tracked = None
     if tracked is not None:
         pred_tracked = sample_synchronised(tracked.vertices, tracked.faces, protocol.surface_points, seed)[0]
-    return score_points(gt[..., :3], pred_frames, pred_tracked, seed=seed, protocol=protocol, device=device)
+    return score_points(gt[..., :3], pred_frames, pred_tracked, seed=seed, protocol=protocol, device=device,
+                        per_frame_fits=per_frame_fits)
 
 
 def score_points(gt: np.ndarray, pred_frames: np.ndarray, pred_tracked: np.ndarray | None = None, *,
                  seed: int = DEFAULT_SEED, protocol: Protocol = OFFICIAL,
-                 device: str | torch.device | None = None) -> dict:
+                 device: str | torch.device | None = None, per_frame_fits: bool = True) -> dict:
     """The metrics on point sets: gt (T, N, 3) tracked GT points, pred_frames (T, P, 3) independent
     samples of each predicted frame, pred_tracked (T, P', 3) tracked predicted points or None.
 
     CD-3D fits one ICP per frame; CD-4D and CD-M use the frame-0 fit for every frame (the same fit
-    as CD-3D's frame 0: its inputs are identical).
+    as CD-3D's frame 0: its inputs are identical). per_frame_fits=False fits frame 0 only (1/T of the
+    ICP work) and leaves CD-3D NaN.
     """
     device = _device(device)
-    gt_icp = gt[:, subset_indices(gt.shape[1], protocol.icp_points, seed)]
-    pred_icp = pred_frames[:, subset_indices(pred_frames.shape[1], protocol.icp_points, seed)]
+    fitted = slice(None) if per_frame_fits else slice(0, 1)
+    gt_icp = gt[fitted, subset_indices(gt.shape[1], protocol.icp_points, seed)]
+    pred_icp = pred_frames[fitted, subset_indices(pred_frames.shape[1], protocol.icp_points, seed)]
     fits = fit_similarity(torch.from_numpy(pred_icp).to(device), torch.from_numpy(gt_icp).to(device),
                           steps=protocol.icp_steps, lr=protocol.icp_lr)
     frames = torch.from_numpy(pred_frames).to(device)
-    per_frame = fits(frames).cpu().numpy()
     global_fit = fits[:1]
     sequence = global_fit(frames).cpu().numpy()
     gt_trees = [cKDTree(points) for points in gt]
@@ -82,7 +86,8 @@ def score_points(gt: np.ndarray, pred_frames: np.ndarray, pred_tracked: np.ndarr
     def mean_chamfer(aligned: np.ndarray) -> list[float]:
         return [chamfer_score(p, g, protocol.chamfer_points, seed, tree) for p, g, tree in zip(aligned, gt, gt_trees)]
 
-    cd_3d_frames, cd_4d_frames = mean_chamfer(per_frame), mean_chamfer(sequence)
+    cd_4d_frames = mean_chamfer(sequence)
+    cd_3d_frames = mean_chamfer(fits(frames).cpu().numpy()) if per_frame_fits else [math.nan] * len(gt)
     cd_m = math.nan
     if pred_tracked is not None:
         cd_m = motion_chamfer(global_fit(torch.from_numpy(pred_tracked).to(device)).cpu().numpy(), gt)

@@ -62,10 +62,16 @@ def preprocess_images(images: torch.Tensor) -> torch.Tensor:
     if images.dtype.is_floating_point:
         images = (images * 255.0).round().clamp(0, 255).to(torch.uint8)
     crops = np.stack([resize_and_crop(frame) for frame in images.cpu().numpy()])
-    x = (torch.from_numpy(crops).permute(0, 3, 1, 2).double() * (1 / 255)).float()
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return ((x - mean) / std).to(images.device)
+    return normalize_pixels(torch.from_numpy(crops)).to(images.device)
+
+
+def normalize_pixels(images: torch.Tensor) -> torch.Tensor:
+    """(..., 224, 224, 3) uint8 crops (`resize_and_crop`) on the CPU -> (..., 3, 224, 224) float32 pixel
+    values: rescaled in float64 like BitImageProcessor, then normalised with the ImageNet statistics."""
+    x = (images.movedim(-1, -3).double() * (1 / 255)).float()
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (x - mean) / std
 
 
 @torch.inference_mode()

@@ -70,12 +70,13 @@ class ModelSet:
     decode_anchored: whether Stage II windows all deform the anchor itself (`anchored_windows`) instead of
                      chaining from the previous window's last frame (the official way, False).
     description:     what the weights are, for summaries ("official weights in ...", "random weights").
+    recommended:     the `Settings` the weights were tuned with (`actionmesh.json` "settings"; {} when none).
     """
 
     def __init__(self, loader: Loader, available: set[str], *, device: torch.device | str | None = None,
                  dtype: torch.dtype | str | None = None, offload: str = "cpu", num_tokens: int = 2048,
                  mesh_resolution: int = 512, decode_window: int = 16, decode_anchored: bool = False,
-                 description: str = ""):
+                 description: str = "", recommended: dict | None = None):
         if offload not in OFFLOAD_POLICIES:
             raise InputError(f"offload must be one of {', '.join(OFFLOAD_POLICIES)}, got {offload!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -83,6 +84,7 @@ class ModelSet:
         self.offload = offload
         self.num_tokens, self.mesh_resolution, self.description = num_tokens, mesh_resolution, description
         self.decode_window, self.decode_anchored = decode_window, decode_anchored
+        self.recommended = dict(recommended or {})
         self._loader, self._available = loader, set(available)
         self._cache: dict[str, nn.Module] = {}
 
@@ -106,11 +108,11 @@ class ModelSet:
         if find_weight_files(prior_encoder, ("model.safetensors",)):
             available.add("triposg-dinov2")
         info = json.loads((root / RUN_INFO_FILE).read_text()) if (root / RUN_INFO_FILE).is_file() else {}
-        kwargs.setdefault("num_tokens", info.get("num_tokens", 2048))
-        kwargs.setdefault("mesh_resolution", info.get("mesh_resolution", 512))
-        kwargs.setdefault("decode_window", info.get("decode_window", 16))
-        kwargs.setdefault("decode_anchored", info.get("decode_anchored", False))
+        for key in ("num_tokens", "mesh_resolution", "decode_window", "decode_anchored"):
+            if key in info:
+                kwargs.setdefault(key, info[key])
         kwargs.setdefault("description", info.get("description", f"weights in {root}"))
+        kwargs.setdefault("recommended", info.get("settings"))
         def loader(name: str, device: torch.device, dtype: torch.dtype) -> nn.Module:
             if name == "triposg-dinov2":
                 return load_model("dinov2", prior_encoder, device, dtype)

@@ -154,7 +154,7 @@ def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMe
         anim = AnimatedMesh(vertices=vertices, faces=reference.faces, fps=clip.fps, frame_times=times)
     else:
         anim = prepared.to_animated_mesh(vertices, fps=clip.fps, frame_times=times)
-    last_frame = None if clip.alpha is None else clip.rgba[-1]
+    last_frame = None if clip.alpha is None else clip[-1:].rgba[0]
     return dataclasses.replace(anim, latents=latents.numpy(), last_frame=last_frame,
                                crop_box=None if clip.alpha is None else union_box(clip.alpha))
 
@@ -238,4 +238,4 @@ def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.nd
     all_latents = np.concatenate([anim.latents, latents]) if anim.latents is not None else None
     return dataclasses.replace(
         anim, vertices=np.concatenate([anim.vertices, model_vertices.astype(np.float32)]),
-        frame_times=np.concatenate([anim.frame_times, times]), latents=all_latents, last_frame=new.rgba[-1])
+        frame_times=np.concatenate([anim.frame_times, times]), latents=all_latents, last_frame=new[-1:].rgba[0])

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.dataset import SyntheticDataset, normalize_pixels
+from ..data.dataset import SyntheticDataset
 from ..geometry import farthest_point_sampling
 from ..io.atomic import atomic_path
 from ..models import load_model
+from ..models.dinov2 import normalize_pixels
 from ..models.registry import resolve_model_folder
 
 
@@ -79,8 +80,8 @@ def clip_features(data: SyntheticDataset, dinov2_root: str | os.PathLike, device
 
         encoder = load_model("dinov2", dinov2_root, device)
         images = data.images.reshape(-1, *data.images.shape[2:])
-        out = [encoder(pixel_values=normalize_pixels(torch.from_numpy(np.array(images[i:i + batch_size]))
-                                                     .to(device))).last_hidden_state.cpu().numpy()
+        out = [encoder(pixel_values=normalize_pixels(torch.from_numpy(np.array(images[i:i + batch_size])))
+                       .to(device)).last_hidden_state.cpu().numpy()
                for i in tqdm(range(0, len(images), batch_size), desc="encoding images")]
         return np.concatenate(out).reshape(len(data), data.num_frames, *out[0].shape[1:]).astype(np.float32)
 

@@ -19,15 +19,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..animated_mesh import AnimatedMesh
 from ..data.clips import make_clip, split_seeds
-from ..eval.chamfer import chamfer_score, motion_chamfer
-from ..eval.icp import fit_similarity
 from ..eval.loading import ANIMATION_FILE, GT_FILE, list_samples, load_gt
-from ..eval.metrics import DEFAULT_SEED, Protocol
-from ..eval.sampling import sample_frames, sample_synchronised, subset_indices
+from ..eval.metrics import DEFAULT_SEED, Protocol, evaluate_sample
 from ..io.atomic import atomic_dir, atomic_path
 from ..io.video_input import load_clip
 from ..pipeline import ModelSet, Settings, animate
@@ -38,12 +34,12 @@ LIGHT = Protocol(surface_points=20_000, icp_points=500, chamfer_points=10_000, i
 """The held-out protocol: the official one with fewer samples and a lighter ICP (CPU minutes, not hours)."""
 
 
-def write_benchmark(root: str | os.PathLike, count: int, *, start: int = 0, points: int = 20_000) -> list[Path]:
+def write_benchmark(root: str | os.PathLike, count: int, *, points: int = 20_000) -> list[Path]:
     """Write `count` held-out clips (each folder atomically). Returns the sample folders."""
     from PIL import Image
 
     folders = []
-    for seed in split_seeds("heldout", count, start):
+    for seed in split_seeds("heldout", count):
         clip = make_clip(seed)
         folder = Path(root) / f"{clip.category}_{seed}"
         with atomic_dir(folder) as tmp:
@@ -83,24 +79,12 @@ def predict_benchmark(bench: str | os.PathLike, out: str | os.PathLike, models: 
     return out
 
 
-@torch.no_grad()
 def motion_scores(gt_points: np.ndarray, anim: AnimatedMesh, protocol: Protocol = LIGHT,
                   seed: int = DEFAULT_SEED) -> dict[str, float]:
     """CD-4D and CD-M of an animation against tracked GT points (T, N, 3|6), as the ActionBench evaluator
-    computes them: independent and synchronised surface samples, one similarity ICP fitted on frame 0
-    and applied to every frame, Euclidean Chamfer scores."""
-    gt = np.asarray(gt_points, np.float32)[..., :3]
-    vertices = anim.vertices[:len(gt)]
-    frames = sample_frames([(v, anim.faces) for v in vertices], protocol.surface_points, seed)
-    tracked = sample_synchronised(vertices, anim.faces, protocol.surface_points, seed)[0]
-    source = frames[:1, subset_indices(frames.shape[1], protocol.icp_points, seed)]
-    target = gt[:1, subset_indices(gt.shape[1], protocol.icp_points, seed)]
-    with torch.enable_grad():
-        fit = fit_similarity(torch.from_numpy(source), torch.from_numpy(target), steps=protocol.icp_steps,
-                             lr=protocol.icp_lr)
-    aligned = fit(torch.from_numpy(frames)).numpy()
-    cd_4d = np.mean([chamfer_score(p, g, protocol.chamfer_points, seed) for p, g in zip(aligned, gt)])
-    return {"cd_4d": float(cd_4d), "cd_m": motion_chamfer(fit(torch.from_numpy(tracked)).numpy(), gt)}
+    computes them (`evaluate_sample` on the CPU, without CD-3D's per-frame fits)."""
+    scores = evaluate_sample(gt_points, anim, seed=seed, protocol=protocol, device="cpu", per_frame_fits=False)
+    return {"cd_4d": scores["cd_4d"], "cd_m": scores["cd_m"]}
 
 
 def score_benchmark(bench: str | os.PathLike, predictions: str | os.PathLike, protocol: Protocol = LIGHT,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.dataset import normalize_pixels
 from ..models import build_model
+from ..models.dinov2 import normalize_pixels
 from .cache import clip_features, clip_latents
 from .checkpoint import copy_weights
 from .config import TrainConfig
@@ -41,16 +41,16 @@ class ImageTo3DStage(DatasetStage):
         super().__init__(config, device)
         self.latents = clip_latents(self.data, config.inputs["vae"], self.options.tokens, device)
         self.dit = build_model("triposg-dit", config.models["triposg-dit"], device)
-        self.encoder = build_model("dinov2", config.models["dinov2"], device)
         encoder_root = config.inputs.get("encoder") or config.inputs.get("dit")
         if config.inputs.get("dit"):  # continue from an earlier run
             copy_weights("triposg-dit", config.inputs["dit"], self.dit)
-        if encoder_root:
-            copy_weights("dinov2", encoder_root, self.encoder)
         self.trainable = {"triposg-dit": self.dit}
         if self.options.train_encoder:
+            self.encoder = build_model("dinov2", config.models["dinov2"], device)
+            if encoder_root:
+                copy_weights("dinov2", encoder_root, self.encoder)
             self.trainable["dinov2"] = self.encoder
-        else:
+        else:  # a frozen encoder's tokens, computed once for the whole dataset
             self.features = clip_features(self.data, encoder_root, device)
 
     def batch(self, step: int) -> dict:
@@ -62,8 +62,8 @@ class ImageTo3DStage(DatasetStage):
         batch = {"latents": torch.from_numpy(np.array(self.latents[clips, frames])).to(self.device),
                  "generator": generator}
         if self.options.train_encoder:
-            images = torch.from_numpy(np.array(self.data.images[clips, frames])).to(self.device)
-            batch["pixels"] = normalize_pixels(images)
+            images = torch.from_numpy(np.array(self.data.images[clips, frames]))
+            batch["pixels"] = normalize_pixels(images).to(self.device)
         else:
             batch["context"] = torch.from_numpy(np.array(self.features[clips, frames])).to(self.device)
         return batch

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +22,7 @@ from torch import nn
 from ..data.dataset import SyntheticDataset
 from ..errors import ActionMeshError, InputError
 from ..io.atomic import atomic_path
-from ..models.precision import autocast
+from ..models.precision import autocast, parse_dtype
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, options_from
 
@@ -32,6 +31,7 @@ CHECKPOINT = "checkpoint"
 
 
 class Stage(Protocol):
+    device: torch.device
     trainable: dict[str, nn.Module]
 
     def batch(self, step: int) -> Any: ...
@@ -66,13 +66,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """"auto": bf16 autocast on CUDA devices with bf16 support, fp32 elsewhere (CPUs gain nothing from it)."""
-    table = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+    """"auto": bf16 autocast on CUDA devices with bf16 support, fp32 elsewhere (CPUs gain nothing from it);
+    else a name `parse_dtype` knows."""
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    if name not in table:
-        raise InputError(f"precision must be auto, bf16, fp16 or fp32, got {name!r}")
-    return table[name]
+    return parse_dtype(name)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -88,13 +86,13 @@ def run_training(config: TrainConfig, stage: Stage, *, resume: bool = True, prog
     Returns the checkpoint folder, which is a weights root for the trained models."""
     from tqdm import tqdm
 
-    device = resolve_device(config.device)
+    device = stage.device
     dtype = resolve_precision(config.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     out = Path(config.out)
     parameters = [p for model in stage.trainable.values() for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-    start, state = 0, {"losses": {}}
+    start = 0
     if resume and (out / CHECKPOINT / "state.json").is_file():
         state = load_checkpoint(out / CHECKPOINT, stage.trainable, optimizer)
         if state.get("config", {}).get("models") != config.models or state.get("config", {}).get("stage") != config.stage:
@@ -164,4 +162,3 @@ def _truncate_log(path: Path, step: int) -> None:
 def set_threads(threads: int) -> None:
     if threads > 0:
         torch.set_num_threads(threads)
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
