@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +92,8 @@ class AnimatedMesh:
                  user mesh's seam-split vertices were merged for the model).
     last_frame:  optional (H, W, 4) uint8 RGBA last input frame, so `extend` can continue the clip.
     crop_box:    optional (4,) int64 (x0, y0, x1, y1) input crop of the run, so `extend` keeps its framing.
-    materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included);
-                 None: one plain material (`resolved_materials`).
+    materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included; without
+                 `uvs` their textures are dropped); None: one plain material (`resolved_materials`).
     face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
     name:        a short name used for exported nodes and clips.
     """
@@ -164,6 +164,8 @@ class AnimatedMesh:
             self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
         if self.crop_box is not None:
             self.crop_box = np.asarray(self.crop_box, dtype=np.int64).reshape(4)
+        if self.uvs is None and self.materials:  # a texture needs UVs: without them, only the factors apply
+            self.materials = [replace(m, **dict.fromkeys(m.textures())) for m in self.materials]
         if self.face_materials is not None:
             self.face_materials = np.asarray(self.face_materials, dtype=np.int64)
             _check_shape("face_materials", self.face_materials, (self.num_faces,))
@@ -277,13 +279,12 @@ def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:
 
 def _materials_from(data) -> list[Material] | None:
     """The materials of an `.npz` written by `_material_arrays` (None for files without them). Older
-    files may instead hold a bare "texture" image (used with "uvs") and "base_color": one material."""
+    files may instead hold a bare "texture" image and "base_color": one material."""
     if "materials" not in data:
         if "texture" not in data and "base_color" not in data:
             return None
-        texture = data["texture"] if "texture" in data and "uvs" in data else None
         return [Material(base_color=data["base_color"] if "base_color" in data else np.ones(4), metallic=0.0,
-                         roughness=0.8, double_sided=True, base_color_texture=texture)]
+                         roughness=0.8, double_sided=True, base_color_texture=data.get("texture"))]
     scalars = json.loads(str(data["materials"]))
     return [Material(**values, **{slot: data[f"material{i}_{slot}"] for slot in TEXTURE_SLOTS
                                   if f"material{i}_{slot}" in data})

@@ -316,3 +316,16 @@ def test_rgb_colours_and_textures_are_accepted(tmp_path):
     np.testing.assert_array_equal(glb.accessor(glb.primitive.attributes.COLOR_0)[:, :3], anim.vertex_colors)
     (report,) = validate(tmp_path / "rgb.glb")
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+
+
+def test_textures_without_uvs_are_dropped_and_the_file_stays_valid(tmp_path):
+    """A texture needs UVs: a material with one on a mesh without UVs keeps only its factors."""
+    base = wobbling_sphere(2)
+    painted = Material(base_color=[0.9, 0.2, 0.2, 1.0], base_color_texture=np.zeros((4, 4, 3), np.uint8))
+    anim = AnimatedMesh(base.vertices, base.faces, materials=[painted])
+    (material,) = anim.materials
+    assert material.textures() == {} and material.base_color.tolist() == [0.9, 0.2, 0.2, 1.0]
+    glb = Glb(write_animated_glb(anim, tmp_path / "plain.glb"))
+    assert glb.gltf.textures == [] and glb.gltf.images == []
+    (report,) = validate(tmp_path / "plain.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]

@@ -205,11 +205,23 @@ class AnimationViewer {
       gl.attachShader(this.program, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
       gl.attachShader(this.program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
       gl.linkProgram(this.program);
+      this.uniforms = Object.fromEntries(["viewProjection", "eye", "textured"].map(
+        (name) => [name, gl.getUniformLocation(this.program, name)]));  // the sampler stays on unit 0
       this.positions = gl.createBuffer();
       this.albedo = gl.createBuffer();
       this.uvs = gl.createBuffer();
       this.indexBuffer = gl.createBuffer();
+      this.vertexArray = gl.createVertexArray();  // records the attribute layout and the index buffer once
+      gl.bindVertexArray(this.vertexArray);
+      for (const [name, buffer, size] of [["position", this.positions, 3], ["albedo", this.albedo, 3], ["uv", this.uvs, 2]]) {
+        const location = gl.getAttribLocation(this.program, name);
+        gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+        gl.enableVertexAttribArray(location);
+        gl.vertexAttribPointer(location, size, gl.FLOAT, false, 0, 0);
+      }
+      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
     }
+    gl.bindVertexArray(this.vertexArray);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.albedo);
     gl.bufferData(gl.ARRAY_BUFFER, colors, gl.STATIC_DRAW);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.uvs);
@@ -273,20 +285,13 @@ class AnimationViewer {
     gl.useProgram(this.program);
     const eye = [Math.sin(this.azimuth) * Math.cos(this.elevation), Math.sin(this.elevation),
       Math.cos(this.azimuth) * Math.cos(this.elevation)].map((v) => v * this.distance);
-    gl.uniformMatrix4fv(gl.getUniformLocation(this.program, "viewProjection"), false, lookAtPerspective(eye, width / height));
-    gl.uniform3fv(gl.getUniformLocation(this.program, "eye"), eye);
+    gl.uniformMatrix4fv(this.uniforms.viewProjection, false, lookAtPerspective(eye, width / height));
+    gl.uniform3fv(this.uniforms.eye, eye);
+    gl.bindVertexArray(this.vertexArray);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
     gl.bufferData(gl.ARRAY_BUFFER, this.frame, gl.DYNAMIC_DRAW);
-    for (const [name, buffer, size] of [["position", this.positions, 3], ["albedo", this.albedo, 3], ["uv", this.uvs, 2]]) {
-      const location = gl.getAttribLocation(this.program, name);
-      gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
-      gl.enableVertexAttribArray(location);
-      gl.vertexAttribPointer(location, size, gl.FLOAT, false, 0, 0);
-    }
-    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
-    gl.uniform1i(gl.getUniformLocation(this.program, "baseColorTexture"), 0);
     this.animation.groups.forEach(({ first, count }, i) => {
-      gl.uniform1i(gl.getUniformLocation(this.program, "textured"), this.textures[i] ? 1 : 0);
+      gl.uniform1i(this.uniforms.textured, this.textures[i] ? 1 : 0);
       if (this.textures[i]) gl.bindTexture(gl.TEXTURE_2D, this.textures[i]);
       gl.drawElements(gl.TRIANGLES, count, gl.UNSIGNED_INT, first * 4);
     });

@@ -28,17 +28,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..animated_mesh import AnimatedMesh, Material
+from ..animated_mesh import GLTF_KEYS, AnimatedMesh, Material
 from ..errors import ActionMeshError, InputError
 from ..render.normals import vertex_normals
 from .atomic import atomic_path
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
-TEXTURE_FILE_NAMES = {"base_color_texture": "basecolor", "metallic_roughness_texture": "metallicroughness",
-                      "normal_texture": "normal", "occlusion_texture": "occlusion", "emissive_texture": "emissive"}
-TEXTURE_NODE_NAMES = {"base_color_texture": "BaseColorTexture", "metallic_roughness_texture": "MetallicRoughnessTexture",
-                      "normal_texture": "NormalTexture", "occlusion_texture": "OcclusionTexture",
-                      "emissive_texture": "EmissiveTexture"}
+TEXTURE_FILE_NAMES = {slot: key.removesuffix("Texture").lower() for slot, key in GLTF_KEYS.items()}
+"""basecolor, metallicroughness, normal, occlusion, emissive: the PNG file name of each texture slot."""
+TEXTURE_NODE_NAMES = {slot: key[0].upper() + key[1:] for slot, key in GLTF_KEYS.items()}
+"""BaseColorTexture, ...: the shader prim name of each texture slot."""
 
 
 def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = True) -> Path:
@@ -78,10 +77,8 @@ def _write_usdz(anim: AnimatedMesh, path: Path, *, normals: bool) -> Path:
 
 
 def _texture_files(anim: AnimatedMesh, prefix: str) -> dict[tuple[int, str], str]:
-    """{(material index, texture slot): PNG file name} of every texture (none without UVs): material 0's
-    are `<prefix>basecolor.png`, ..., material i's `<prefix>material<i>_basecolor.png`, ..."""
-    if anim.uvs is None:
-        return {}
+    """{(material index, texture slot): PNG file name} of every texture: material 0's are
+    `<prefix>basecolor.png`, ..., material i's `<prefix>material<i>_basecolor.png`, ..."""
     return {
         (i, slot): f"{prefix}{'' if i == 0 else f'material{i}_'}{TEXTURE_FILE_NAMES[slot]}.png"
         for i, material in enumerate(anim.resolved_materials())
