@@ -53,9 +53,8 @@ def write_webm(frames: np.ndarray, path: Path, fps: float = 8.0) -> None:
         writer.close()
 
 
-def textured_mesh(seed: int) -> trimesh.Trimesh:
-    """The frame-0 mesh of clip `seed` with spherical UVs and a checker texture in its parts' colours."""
-    clip = make_clip(seed)
+def textured_mesh(clip) -> trimesh.Trimesh:
+    """The frame-0 mesh of a synthetic clip with spherical UVs and a checker texture in its parts' colours."""
     vertices, faces = clip.mesh(0, resolution=64)
     centred = vertices - vertices.mean(axis=0)
     u = 0.5 + np.arctan2(centred[:, 2], centred[:, 0]) / (2 * np.pi)
@@ -74,15 +73,15 @@ def main() -> None:
     parser.add_argument("--target-seed", type=int, default=DEFAULT_TARGET_SEED,
                         help=f"seed of the motion-transfer target (default {DEFAULT_TARGET_SEED})")
     args = parser.parse_args()
-    clip = make_clip(args.seed)
+    clip, target = make_clip(args.seed), make_clip(args.target_seed)
     frames = clip.render()
     write_frames(frames, CLIP_DIR)
     write_webm(frames, INPUTS / "actionmesh_example.webm")
-    for name, seed in (("mesh", args.seed), ("target", args.target_seed)):
+    for name, source in (("mesh", clip), ("target", target)):
         with atomic_path(INPUTS / "3d" / f"actionmesh_example_{name}.glb") as tmp:
-            tmp.write_bytes(textured_mesh(seed).export(file_type="glb"))
+            tmp.write_bytes(textured_mesh(source).export(file_type="glb"))
     print(f"wrote clip {args.seed} ({clip.category}, {clip.num_frames} frames) and the workflow inputs; "
-          f"motion-transfer target: clip {args.target_seed} ({make_clip(args.target_seed).category})")
+          f"motion-transfer target: clip {args.target_seed} ({target.category})")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from actionmesh_core.data.clips import make_clip
+from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.io.video_input import load_clip
 from actionmesh_core.pipeline import Settings, animate, bundled_models
 from actionmesh_core.render.compose import over_background
@@ -17,7 +17,6 @@ from actionmesh_core.render.preview import render_views
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ROOT / "workflows" / "inputs"
-SEED = 1_000_003  # the example clip (scripts/make_example_clip.py)
 TITLES = {"video_to_4d": "Video -> 4D", "video_to_4d_simple": "Video -> 4D (one node)",
           "video_mesh_to_4d": "{Video + mesh} -> 4D", "long_video_ar_extend": "Long video, AR Extend",
           "motion_transfer": "Motion transfer", "image_text_to_4d": "Image + text -> video -> 4D",
@@ -42,18 +41,17 @@ def thumbnail(title: str, frame: np.ndarray, renders: list[np.ndarray]) -> Image
 def main() -> None:
     models = bundled_models(device="cpu", dtype="fp32")
     settings = Settings.preset(**models.recommended)
-    camera = make_clip(SEED).camera
+    camera = make_clip(HELD_OUT_SEED + 3).camera  # the example clip's (scripts/make_example_clip.py)
     clip = load_clip(INPUTS / "actionmesh_example.webm")
+    rgba = clip.rgba
     results = {}
     for name, title in TITLES.items():
         mesh = MESHES.get(name)
-        key = str(mesh)
-        if key not in results:
-            results[key] = animate(clip, models, settings, mesh=mesh)
-        anim = results[key]
-        views = render_views(anim, azimuths=(camera.azimuth,), elevation_deg=camera.elevation, size=128)[0]
+        if mesh not in results:
+            results[mesh] = animate(clip, models, settings, mesh=mesh)
+        views = render_views(results[mesh], azimuths=(camera.azimuth,), elevation_deg=camera.elevation, size=128)[0]
         picks = [len(views) // 3, 2 * len(views) // 3]
-        thumbnail(title, clip.rgba[picks[0]], [views[k] for k in picks]).save(ROOT / "workflows" / f"{name}.jpg", quality=90)
+        thumbnail(title, rgba[picks[0]], [views[k] for k in picks]).save(ROOT / "workflows" / f"{name}.jpg", quality=90)
         print(f"workflows/{name}.jpg")
 
 
