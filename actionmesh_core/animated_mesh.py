@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .base.atomic import atomic_path
 from .errors import MeshError
-from .io.atomic import atomic_path
 
 
 OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "latents", "model_transform", "merge_map",

@@ -6,15 +6,15 @@ import dataclasses
 from pathlib import Path
 
 from ..actionmesh_core.errors import InputError, WeightsError
-from ..actionmesh_core.geometry import load_user_mesh
-from ..actionmesh_core.geometry.user_mesh import SUPPORTED_SUFFIXES, UP_AXIS_ROTATIONS
-from ..actionmesh_core.io.video_input import load_clip
+from ..actionmesh_core.geometry.user_mesh import UP_AXIS_ROTATIONS
+from ..actionmesh_core.inputs import load_clip
+from ..actionmesh_core.io.mesh_file import SUPPORTED_SUFFIXES, load_user_mesh
 from ..actionmesh_core.models.attention import flash_attn_installed
 from ..actionmesh_core.models.registry import resolve_model_folder
 from ..actionmesh_core.pipeline import ModelSet, bundled_models
-from ..actionmesh_core.pipeline.interop import clip_to_comfy
-from ..actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
+from ..actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
 from . import comfy_adapter as comfy
+from .comfy_types import clip_to_comfy
 from .files import inside, list_files, signature
 from .inputs import integer
 from .runtime import validated

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from ..actionmesh_core.errors import ActionMeshError, InputError
-from ..actionmesh_core.geometry import UserMesh, prepare_user_mesh
+from ..actionmesh_core.geometry import prepare_user_mesh
+from ..actionmesh_core.io.mesh_file import UserMesh
 from ..actionmesh_core.models.attention import attention_backend
 from ..actionmesh_core.pipeline import PreparedFrames, ReferenceMesh, Settings, matting_for, prepare_frames
-from ..actionmesh_core.pipeline.interop import clip_from_comfy
 from . import comfy_adapter as comfy
+from .comfy_types import clip_from_comfy
 from .sockets import LoadedModels
 
 

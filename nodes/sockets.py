@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..actionmesh_core.errors import InputError
-from ..actionmesh_core.io.clip import Clip
+from ..actionmesh_core.inputs.clip import Clip
 from ..actionmesh_core.pipeline import ModelSet, Settings
 
 MODEL, MESH, LATENT, ANIM = "ACTIONMESH_MODEL", "ACTIONMESH_MESH", "ACTIONMESH_LATENT", "ACTIONMESH_ANIM"

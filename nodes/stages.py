@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from ..actionmesh_core.errors import InputError
-from ..actionmesh_core.io.clip import DEFAULT_FPS
+from ..actionmesh_core.inputs.clip import DEFAULT_FPS
 from ..actionmesh_core.pipeline import (
     RunReport,
     animate_reference,
@@ -23,9 +23,9 @@ from ..actionmesh_core.pipeline import (
     generate_latents,
     make_reference,
 )
-from ..actionmesh_core.pipeline.interop import clip_from_comfy, clip_to_comfy
 from ..actionmesh_core.pipeline.stages import ReferenceMesh
 from . import inputs
+from .comfy_types import clip_from_comfy, clip_to_comfy
 from .runtime import NodeProgress, as_reference, on_device, prepared_frames, run_settings, subject_alpha, validated
 from .sockets import ANIM, LATENT, MESH, LatentSequence
 

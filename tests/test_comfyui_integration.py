@@ -28,7 +28,7 @@ from test_nodes_support import EXAMPLE_VIDEO, PACK_DIR, load_pack
 from test_workflows import CORE_NODES, SPEED, required_inputs
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
-from actionmesh_core.io.gltf import write_animated_glb
+from actionmesh_core.export.gltf import write_animated_glb
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
 PACK_NAME = "comfyui-actionmesh"

@@ -20,8 +20,8 @@ from actionmesh_core.data.dataset import (
 )
 from actionmesh_core.data.layouts import CATEGORIES
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.preprocess import preprocess_clip
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.pipeline.framing import preprocess_clip
+from actionmesh_core.inputs.load import load_clip
 from actionmesh_core.models.dinov2 import preprocess_images
 
 

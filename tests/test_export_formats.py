@@ -15,10 +15,10 @@ from test_export_gltf import textured, wobbling_sphere
 from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.export import export_animated_mesh
-from actionmesh_core.io import frame_meshes
-from actionmesh_core.io.frame_meshes import frame_file_name, write_frame_meshes
-from actionmesh_core.io.gltf import frame_glbs
+from actionmesh_core.export.formats import export_animated_mesh
+from actionmesh_core.export import frame_meshes
+from actionmesh_core.export.frame_meshes import frame_file_name, write_frame_meshes
+from actionmesh_core.export.gltf import frame_glbs
 
 
 @pytest.mark.parametrize(

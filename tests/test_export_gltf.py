@@ -16,8 +16,8 @@ from PIL import Image
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.errors import InputError, MeshError
-from actionmesh_core.io.frame_meshes import write_frame_meshes
-from actionmesh_core.io.gltf import write_animated_glb
+from actionmesh_core.export.frame_meshes import write_frame_meshes
+from actionmesh_core.export.gltf import write_animated_glb
 
 VALIDATOR_DIR = Path(__file__).parent / "js"
 NUM_FRAMES, FPS = 6, 8.0

@@ -11,8 +11,8 @@ from test_export_gltf import textured, wobbling_sphere
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError
-from actionmesh_core.io import usd
-from actionmesh_core.io.usd import write_usd
+from actionmesh_core.export import usd
+from actionmesh_core.export.usd import write_usd
 
 
 def mesh_of(stage: Usd.Stage) -> UsdGeom.Mesh:

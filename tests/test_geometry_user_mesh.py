@@ -9,7 +9,8 @@ import trimesh
 from PIL import Image
 
 from actionmesh_core.errors import InputError, MeshError
-from actionmesh_core.geometry import UserMesh, load_user_mesh, prepare_user_mesh
+from actionmesh_core.geometry import prepare_user_mesh
+from actionmesh_core.io.mesh_file import UserMesh, load_user_mesh
 
 POINT_CLOUD_PLY = (
     b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\n"

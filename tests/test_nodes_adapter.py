@@ -213,7 +213,7 @@ def test_core_mesh_is_comfyuis_mesh_where_it_has_one(comfyui, comfy_api):
     _, pack = comfyui(comfy_api=comfy_api)
     (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
     (core,), _ = run_node(pack, "ActionMeshMeshToMESH", mesh=mesh)
-    assert type(core) is (MESH if comfy_api == "MESH" else pack.actionmesh_core.pipeline.interop.CoreMesh)
+    assert type(core) is (MESH if comfy_api == "MESH" else pack.nodes.comfy_types.CoreMesh)
     assert core.vertices.shape == (1, len(mesh.vertices), 3) and core.faces.dtype == torch.int64
     (back,), _ = run_node(pack, "ActionMeshMeshFromMESH", mesh=core, index=0)
     assert np.allclose(back.vertices, mesh.vertices) and np.array_equal(back.faces, mesh.faces)

@@ -122,7 +122,7 @@ def test_is_changed_follows_the_file(pack, comfy_base):
 def test_weights_folders_under_models_actionmesh_are_listed_and_loaded(pack, comfy_base):
     core = pack.actionmesh_core
     root = comfy_base / "models" / "actionmesh" / "tiny"
-    for name in core.pipeline.models.REQUIRED:
+    for name in core.pipeline.model_set.REQUIRED:
         folder = root / core.models.registry.get_spec(name).folders[-1]
         core.models.registry.save_model(name, core.models.registry.build_model(
             name, core.models.presets.TINY_CONFIGS[name]), folder)

@@ -288,7 +288,7 @@ def test_bad_videos_give_clear_node_errors(pack, comfy_base, input_file):
 
 
 def test_bad_meshes_give_clear_node_errors(pack, input_file):
-    errors, interop = pack.actionmesh_core.errors, pack.actionmesh_core.pipeline.interop
+    errors, interop = pack.actionmesh_core.errors, pack.nodes.comfy_types
     input_file("3d/nan.obj", b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
     with pytest.raises(errors.MeshError, match="mesh 'nan' has NaN or infinite vertex coordinates"):
         run_node(pack, "ActionMeshLoadMesh", mesh_file="3d/nan.obj", up_axis="+y")

@@ -9,12 +9,13 @@ import trimesh
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError
-from actionmesh_core.geometry import load_user_mesh, prepare_user_mesh
-from actionmesh_core.io.preprocess import preprocess_clip, union_box
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.geometry import prepare_user_mesh
+from actionmesh_core.io.mesh_file import load_user_mesh
+from actionmesh_core.pipeline.framing import preprocess_clip, union_box
+from actionmesh_core.inputs.load import load_clip
 from actionmesh_core.pipeline import ReferenceMesh, animate, assemble, extend, run
 from actionmesh_core.pipeline.run import model_frame_mesh
-from actionmesh_core.sampling.windows import plan_windows
+from actionmesh_core.diffusion.windows import plan_windows
 from pipeline_fixtures import fast_settings, moving_disc, textured_box, tiny_models
 
 

@@ -8,7 +8,8 @@ import torch
 import trimesh
 
 from actionmesh_core.errors import InputError, MeshError, StageOutOfMemoryError, WeightsError
-from actionmesh_core.geometry import UserMesh, prepare_user_mesh, user_mesh
+from actionmesh_core.geometry import prepare_user_mesh, user_mesh
+from actionmesh_core.io.mesh_file import UserMesh
 from actionmesh_core.pipeline import ModelSet, RunReport, animate
 from pipeline_fixtures import fast_settings, moving_disc, tiny_models, write_tiny_root
 

@@ -5,10 +5,10 @@ import torch
 
 from actionmesh_core.models import build_model
 from actionmesh_core.models.presets import TINY_CONFIGS
-from actionmesh_core.sampling.flow import flow_sample
-from actionmesh_core.sampling.noise import window_noise
-from actionmesh_core.sampling.schedule import actionmesh_timesteps, triposg_timesteps
-from actionmesh_core.sampling.windows import plan_windows
+from actionmesh_core.diffusion.flow import flow_sample
+from actionmesh_core.diffusion.noise import window_noise
+from actionmesh_core.diffusion.schedule import actionmesh_timesteps, triposg_timesteps
+from actionmesh_core.diffusion.windows import plan_windows
 
 SPEC_30 = [1000.0, 988.671, 976.817, 964.400, 951.380, 937.710, 923.342, 908.221, 892.285, 875.467, 857.692, 838.876,
            818.923, 797.729, 775.174, 751.121, 725.417, 697.887, 668.327, 636.505, 602.150, 564.950, 524.533,

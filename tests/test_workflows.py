@@ -187,7 +187,7 @@ RANDOM_WEIGHTS_SETTINGS = {"prior_steps": 1, "steps": 1, "mesh_resolution": 16} 
 def recommended_settings() -> dict:
     """The bundled small model's recommended settings (its actionmesh.json "settings": a trained prior gives no
     surface with 1 step on a coarse grid), or the fewest steps and coarsest grid for the random-weight stand-in."""
-    models = load_pack().actionmesh_core.pipeline.models
+    models = load_pack().actionmesh_core.pipeline.model_set
     info = models.BUNDLED_WEIGHTS / models.RUN_INFO_FILE
     return json.loads(info.read_text()).get("settings", {}) if info.is_file() else RANDOM_WEIGHTS_SETTINGS
 

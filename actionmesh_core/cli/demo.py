@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.video_input import load_clip
+from ..inputs.load import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
-from ..pipeline.models import BUNDLED_WEIGHTS, ModelSet, bundled_models
-from ..render import preview_strip, write_mp4
+from ..pipeline.model_set import BUNDLED_WEIGHTS, ModelSet, bundled_models
+from ..export.mp4 import write_mp4
+from ..render import preview_strip
 from .run_options import add_run_options, print_summary, settings_from, write_outputs
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
@@ -54,7 +55,7 @@ def _write_png(frames: np.ndarray, path: Path) -> Path:
     """A few preview frames stacked vertically, as one PNG."""
     from PIL import Image
 
-    from ..io.atomic import atomic_path
+    from ..base.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         Image.fromarray(np.concatenate(list(frames), axis=0)).save(tmp, format="PNG")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, WeightsError
-from ..io.atomic import staged_files
-from ..io.export import export_animated_mesh
-from ..io.frame_meshes import remove_stale_frames
+from ..base.atomic import staged_files
+from ..export.formats import export_animated_mesh
+from ..export.frame_meshes import remove_stale_frames
 from ..models.attention import BACKENDS, set_attention_backend
-from ..pipeline.models import ModelSet, weights_root_from_env
+from ..pipeline.model_set import ModelSet, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import Settings
 

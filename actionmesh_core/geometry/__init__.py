@@ -3,8 +3,8 @@ mesh clean-up, user meshes, surface sampling and farthest point sampling."""
 
 from .extraction import extract_mesh
 from .postprocess import clean_mesh, decimate, postprocess_mesh, remove_floaters
-from .sampling import encoder_point_cloud, farthest_point_sampling, sample_surface
-from .user_mesh import PreparedMesh, UserMesh, load_user_mesh, prepare_user_mesh
+from .surface_points import encoder_point_cloud, farthest_point_sampling, sample_surface
+from .user_mesh import PreparedMesh, prepare_user_mesh
 
 __all__ = [
     "PreparedMesh",

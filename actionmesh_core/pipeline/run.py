@@ -14,13 +14,13 @@ import torch
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, MeshError
-from ..geometry import load_user_mesh, prepare_user_mesh
-from ..geometry.user_mesh import PreparedMesh, UserMesh
-from ..io.clip import Clip
-from ..io.preprocess import preprocess_clip, union_box, with_subject_masks
-from ..io.video_input import load_clip
+from ..geometry.user_mesh import PreparedMesh, prepare_user_mesh
+from ..io.mesh_file import UserMesh, load_user_mesh
+from ..inputs.clip import Clip
+from ..pipeline.framing import preprocess_clip, union_box, with_subject_masks
+from ..inputs.load import load_clip
 from ..models.rmbg import predict_alpha
-from .models import ModelSet
+from .model_set import ModelSet
 from .progress import ProgressFn, RunReport, no_progress
 from .settings import Settings
 from .stages import (ReferenceMesh, decode_animation, encode_frames, encode_mesh, generate_latents,

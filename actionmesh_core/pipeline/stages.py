@@ -20,11 +20,11 @@ from ..geometry import encoder_point_cloud, extract_mesh, postprocess_mesh
 from ..geometry.user_mesh import PreparedMesh
 from ..models.dinov2 import encode_images
 from ..models.precision import autocast
-from ..sampling.flow import flow_sample
-from ..sampling.noise import shape_noise, window_noise
-from ..sampling.schedule import actionmesh_timesteps, triposg_timesteps
-from ..sampling.windows import anchored_windows, plan_windows
-from .models import ModelSet
+from ..diffusion.flow import flow_sample
+from ..diffusion.noise import shape_noise, window_noise
+from ..diffusion.schedule import actionmesh_timesteps, triposg_timesteps
+from ..diffusion.windows import anchored_windows, plan_windows
+from .model_set import ModelSet
 from .progress import ProgressFn, no_progress
 from .settings import Settings
 

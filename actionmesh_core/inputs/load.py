@@ -16,9 +16,9 @@ import numpy as np
 
 from ..errors import InputError
 from .clip import Clip, FrameSelection
-from .frames_convert import match_mask, to_uint8
-from .frames_images import IMAGE_SUFFIXES, files_of, list_images, natural_key, read_image_files, read_mask
-from .frames_memory import as_sequence, read_memory_frames, to_numpy
+from .pixels import match_mask, to_uint8
+from .image_files import IMAGE_SUFFIXES, files_of, list_images, natural_key, read_image_files, read_mask
+from .in_memory import as_sequence, read_memory_frames, to_numpy
 from .video import read_video
 
 PathLike = str | os.PathLike

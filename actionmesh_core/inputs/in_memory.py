@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..errors import InputError
 from .clip import DEFAULT_FPS, Clip, FrameSelection
-from .frames_convert import collect, to_uint8
+from .pixels import collect, to_uint8
 
 
 def read_memory_frames(

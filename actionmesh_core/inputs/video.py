@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .clip import DEFAULT_FPS, Clip, FrameSelection
-from .frames_convert import collect
+from .pixels import collect
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
 from .clip import DEFAULT_FPS, Clip, FrameSelection
-from .frames_convert import collect, match_mask, to_uint8
+from .pixels import collect, match_mask, to_uint8
 
 log = logging.getLogger(__name__)
 
