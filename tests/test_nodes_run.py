@@ -110,7 +110,7 @@ def test_temporal_stages_give_one_topology_over_every_frame(animation, prior, vi
     assert anim.num_frames == 3 and anim.fps == pytest.approx(video[2])
     assert np.array_equal(anim.faces, prior[0].faces) and anim.num_vertices == len(prior[0].vertices)
     assert np.allclose(anim.vertices[1], prior[0].vertices)  # the anchor frame is the reference
-    assert anim.last_frame is not None and anim.last_frame.shape == (64, 64, 4)
+    assert anim.continuation is not None and anim.continuation.last_frame.shape == (64, 64, 4)
 
 
 def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video, prior, progress_log, monkeypatch):

@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, MeshError
 from ..io.mesh_file import UserMesh
+from .model_frame import ModelFrame
 from .postprocess import clean_mesh, decimate
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,7 @@ class PreparedMesh:
     encoder_vertices: (Ve, 3) float32, encoder_faces (Fe, 3) int64: the surface to sample for
                       the encoder (the merged mesh, or a decimated copy above the face limit).
     merge_map:        (V_orig,) int64 merged vertex of every original vertex.
-    center:           (3,) float32 bounding-box centre, in the file's units.
-    scale:            half the longest bounding-box side, in the file's units.
-    rotation:         (3, 3) float32; model = rotation @ (original - center) / scale.
+    frame:            the `ModelFrame` between the file's units (and up axis) and the model frame.
     """
 
     source: UserMesh
@@ -66,23 +65,12 @@ class PreparedMesh:
     encoder_vertices: np.ndarray
     encoder_faces: np.ndarray
     merge_map: np.ndarray
-    center: np.ndarray
-    scale: float
-    rotation: np.ndarray
+    frame: ModelFrame
 
     def restore_original_layout(self, merged_vertices: np.ndarray) -> np.ndarray:
         """Model-frame merged vertices (..., Vm, 3) -> the file's units and layout (..., V_orig, 3)
         float32, to be used with `source.faces`, `source.uvs` and `source.materials`."""
-        merged = np.asarray(merged_vertices, dtype=np.float32) @ self.rotation * self.scale + self.center
-        return merged[..., self.merge_map, :]
-
-    @property
-    def model_transform(self) -> np.ndarray:
-        """(4, 4) float32 map from the file's units to the model frame."""
-        transform = np.eye(4, dtype=np.float32)
-        transform[:3, :3] = self.rotation / self.scale
-        transform[:3, 3] = -(self.rotation @ self.center) / self.scale
-        return transform
+        return self.frame.from_model(merged_vertices)[..., self.merge_map, :]
 
     def to_animated_mesh(
         self, merged_vertices: np.ndarray, fps: float, frame_times: np.ndarray | None = None
@@ -99,7 +87,7 @@ class PreparedMesh:
             vertex_colors=source.vertex_colors,
             materials=source.materials,
             face_materials=source.face_materials,
-            model_transform=self.model_transform,
+            model_transform=self.frame.matrix,
             merge_map=self.merge_map,
             name=source.name,
         )
@@ -124,10 +112,8 @@ def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: i
         )
     # Every original vertex (including unreferenced ones) follows its nearest merged vertex.
     merge_map = cKDTree(merged.vertices).query(user_mesh.vertices)[1]
-    low, high = merged.vertices.min(axis=0), merged.vertices.max(axis=0)
-    center, scale = (low + high) / 2.0, float((high - low).max() / 2.0)
-    rotation = UP_AXIS_ROTATIONS[up_axis].astype(np.float32)
-    merged.vertices = (merged.vertices - center) @ rotation.T / scale
+    frame = ModelFrame.fitting(merged.vertices, UP_AXIS_ROTATIONS[up_axis])
+    merged.vertices = frame.to_model(merged.vertices)
     encoder = merged
     if len(merged.faces) >= face_limit:
         log.warning(
@@ -145,7 +131,5 @@ def prepare_user_mesh(user_mesh: UserMesh, *, up_axis: str = "+y", face_limit: i
         encoder_vertices=np.asarray(encoder.vertices, dtype=np.float32),
         encoder_faces=np.asarray(encoder.faces, dtype=np.int64),
         merge_map=merge_map.astype(np.int64),
-        center=center.astype(np.float32),
-        scale=scale,
-        rotation=rotation,
+        frame=frame,
     )
