@@ -9,7 +9,7 @@ from ..actionmesh_core.errors import InputError, WeightsError
 from ..actionmesh_core.geometry.user_mesh import UP_AXIS_ROTATIONS
 from ..actionmesh_core.inputs import load_clip
 from ..actionmesh_core.io.mesh_file import SUPPORTED_SUFFIXES, load_user_mesh
-from ..actionmesh_core.models.attention import flash_attn_installed
+from ..actionmesh_core.models.attention import check_backend
 from ..actionmesh_core.models.registry import resolve_model_folder
 from ..actionmesh_core.pipeline import ModelSet, bundled_models
 from ..actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
@@ -84,9 +84,7 @@ class LoadModels:
         def check():
             if weights != BUNDLED:
                 _weights_folder(weights)
-            if attention == "flash" and not flash_attn_installed():
-                raise InputError("attention 'flash' needs the flash-attn package (pip install flash-attn); "
-                                 "choose auto or sdpa")
+            check_backend(attention)
         return validated(check)
 
     @classmethod
@@ -95,10 +93,10 @@ class LoadModels:
 
     def load(self, weights, precision, attention, offload):
         options = {"device": comfy.torch_device(), "dtype": None if precision == "auto" else precision,
-                   "offload": comfy.offload_policy() if offload == "auto" else offload}
+                   "offload": comfy.offload_policy() if offload == "auto" else offload, "attention": attention}
         if weights == BUNDLED:
-            return (LoadedModels(bundled_models(**options), attention, BUNDLED),)
-        return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), attention, weights),)
+            return (LoadedModels(bundled_models(**options), BUNDLED),)
+        return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), weights),)
 
 
 def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:

@@ -205,7 +205,10 @@ def test_auto_offload_follows_comfyuis_vram_state(comfyui, vram_state, offload):
 def test_auto_offload_without_comfyui_parks_models_in_ram(pack):
     (auto,), _ = run_node(pack, "ActionMeshLoadModels", weights=BUNDLED, precision="fp32", attention="sdpa",
                           offload="auto")
-    assert auto.models.offload == "cpu"
+    assert auto.models.resident == {}
+    with auto.models.use("dinov2"):  # one stage: afterwards the model waits in RAM for the next one
+        pass
+    assert auto.models.offload == "cpu" and auto.models.resident == {"dinov2": torch.device("cpu")}
 
 
 @pytest.mark.parametrize("comfy_api", ["MESH", "no MESH", None])

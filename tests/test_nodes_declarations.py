@@ -132,7 +132,10 @@ def test_weights_folders_under_models_actionmesh_are_listed_and_loaded(pack, com
     assert node.VALIDATE_INPUTS("tiny", "auto") is True
     signature = node.IS_CHANGED("tiny", precision="fp32")
     model, = node().load("tiny", "fp32", "sdpa", "free")
-    assert model.name == "tiny" and model.attention == "sdpa" and model.models.offload == "free"
+    assert model.name == "tiny" and model.models.attention == "sdpa"
+    with model.models.use("triposg-vae") as vae:  # "free": nothing stays loaded after a stage
+        kernels = {module.backend for module in vae.modules() if type(module).__name__ == "Attention"}
+    assert kernels == {"sdpa"} and model.models.resident == {}
     assert model.models.has("triposg-vae") and not model.models.has("rmbg")
     core.models.registry.resolve_model_folder("dinov2", root)[1][0].unlink()
     assert node.INPUT_TYPES()["required"]["weights"][0] == ["bundled small model"]

@@ -46,7 +46,7 @@ def small_models(pack, mesh_resolution: int = 16):
     """The bundled small model's architecture with random weights, kept on the CPU, at a coarse mesh grid."""
     model_set = pack.actionmesh_core.pipeline.ModelSet.random("tiny", device="cpu", dtype="fp32", offload="keep",
                                                               mesh_resolution=mesh_resolution)
-    return pack.nodes.sockets.LoadedModels(model_set, "auto", "tiny test models")
+    return pack.nodes.sockets.LoadedModels(model_set, "tiny test models")
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..inputs.load import load_clip
+from ..export.mp4 import write_mp4
+from ..inputs import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
 from ..pipeline.model_set import BUNDLED_WEIGHTS, ModelSet, bundled_models
-from ..export.mp4 import write_mp4
 from ..render import preview_strip
 from .run_options import add_run_options, print_summary, settings_from, write_outputs
 
@@ -31,9 +31,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.weights:
-        models = ModelSet.from_weights(args.weights, device=args.device, dtype=args.dtype)
+        models = ModelSet.from_weights(args.weights, device=args.device, dtype=args.dtype, attention=args.attention)
     else:
-        models = bundled_models(device=args.device, dtype=args.dtype)
+        models = bundled_models(device=args.device, dtype=args.dtype, attention=args.attention)
     recommended = models.recommended if not args.weights and models.recommended else dict(prior_steps=25, steps=10)
     if "RANDOM" in models.description:
         print("NOTE: no trained small model is bundled yet, so the demo runs tiny models with RANDOM weights. The "

@@ -11,7 +11,7 @@ from ..errors import InputError, WeightsError
 from ..base.atomic import staged_files
 from ..export.formats import export_animated_mesh
 from ..export.frame_meshes import remove_stale_frames
-from ..models.attention import BACKENDS, set_attention_backend
+from ..models.attention import BACKENDS
 from ..pipeline.model_set import ModelSet, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import Settings
@@ -56,7 +56,6 @@ def selection_from(args: argparse.Namespace) -> dict:
 
 
 def settings_from(args: argparse.Namespace, **defaults) -> Settings:
-    set_attention_backend(args.attention)
     values = dict(defaults)
     values.update({k: v for k, v in dict(
         seed=args.seed, steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance,
@@ -70,7 +69,7 @@ def models_from(args: argparse.Namespace) -> ModelSet:
     if root is None:
         raise WeightsError("no weights configured: pass --weights DIR or set ACTIONMESH_WEIGHTS (see the README's "
                            "'Weights' section); `actionmesh demo` runs the small bundled model instead")
-    return ModelSet.from_weights(root, device=args.device, dtype=args.dtype,
+    return ModelSet.from_weights(root, device=args.device, dtype=args.dtype, attention=args.attention,
                                  offload="free" if args.low_vram else "cpu")
 
 
