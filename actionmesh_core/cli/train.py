@@ -20,6 +20,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train the models on synthetic animated objects",
                                    description="Synthetic data, training stages, bundling and held-out scoring. "
                                    "See scripts/train_tiny.sh for the recipe of the bundled small model.")
+    parser.set_defaults(extra="train")
     actions = parser.add_subparsers(dest="action", required=True)
 
     data = actions.add_parser("data", help="render a synthetic training set (memory-mapped arrays)")

@@ -112,7 +112,7 @@ def generate_latents(models: ModelSet, features: torch.Tensor, known: dict[int, 
                 denoiser, window_noise(settings.seed, index, len(window), shape, device), timesteps,
                 features[order].to(device), guidance=settings.guidance, known=clean, mask=mask,
                 frame_times=order.float(), batch_cfg=not settings.low_vram, cache_context=not settings.low_vram,
-                on_step=lambda i, n: progress("temporal diffusion", done + i, total))
+                on_step=lambda i, n, done=done: progress("temporal diffusion", done + i, total))
             done += settings.steps
             for frame, latent in zip(window, latents):
                 bank.setdefault(frame, latent)
