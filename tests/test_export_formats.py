@@ -10,7 +10,7 @@ import pygltflib
 import pytest
 import trimesh
 from pxr import Usd, UsdGeom
-from test_export_gltf import textured, wobbling_sphere
+from export_checks import textured, wobbling_sphere
 
 from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh

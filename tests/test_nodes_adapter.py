@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_nodes_support import EXAMPLE_MESH, EXAMPLE_VIDEO, PACK_DIR, PACK_MODULE, import_pack, run_node, small_models
+from comfy_pack import EXAMPLE_MESH, EXAMPLE_VIDEO, PACK_DIR, PACK_MODULE, import_pack, run_node, small_models
 
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack
 
 PACK_IN_COMFYUI = PACK_MODULE + "_in_comfyui"  # the copy of the pack imported inside the fake ComfyUI
 BUNDLED = "bundled small model"

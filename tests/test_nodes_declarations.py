@@ -7,9 +7,8 @@ import inspect
 import sys
 
 import pytest
-from test_nodes_support import EXAMPLE_VIDEO, PACK_DIR, load_pack
+from comfy_pack import EXAMPLE_VIDEO, PACK_DIR, load_pack
 
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN")
 NODE_IDS = sorted(load_pack().NODE_CLASS_MAPPINGS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_nodes_support import load_pack
+from comfy_pack import load_pack
 
 PACK = load_pack()
 AnimatedMesh = PACK.actionmesh_core.animated_mesh.AnimatedMesh

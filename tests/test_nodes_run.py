@@ -7,9 +7,8 @@ import numpy as np
 import pygltflib
 import pytest
 import torch
-from test_nodes_support import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
+from comfy_pack import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
 
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
 
 QUICK = {"guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest real run
 

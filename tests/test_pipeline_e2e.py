@@ -20,11 +20,6 @@ from pipeline_fixtures import fast_settings, moving_disc, textured_box, tiny_mod
 
 
 @pytest.fixture(scope="module")
-def models():
-    return tiny_models()
-
-
-@pytest.fixture(scope="module")
 def sphere_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("mesh") / "sphere.glb"
     trimesh.creation.icosphere(subdivisions=1).export(path)

@@ -8,7 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 import trimesh
-from test_export_gltf import wobbling_sphere
+from export_checks import wobbling_sphere
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import ActionMeshError, InputError, MeshError

@@ -11,8 +11,7 @@ import trimesh
 from PIL import Image
 from pipeline_fixtures import fast_settings, moving_disc, tiny_models
 from pxr import Usd, UsdGeom, UsdShade
-from test_export_gltf import Glb, validate
-from test_export_usd import mesh_of, validation_errors
+from export_checks import Glb, mesh_of, validate, validation_errors
 
 from actionmesh_core.animated_mesh import TEXTURE_SLOTS, AnimatedMesh
 from actionmesh_core.geometry import prepare_user_mesh
