@@ -9,6 +9,17 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import OutputError
+
+
+def make_folder(folder: str | os.PathLike) -> None:
+    """Create `folder` and its missing parents; a file in the way is an OutputError."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{folder}, or a folder above it, is a file where a folder is expected") from None
+
 
 def _umask() -> int:
     mask = os.umask(0)
