@@ -26,10 +26,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
     models = models_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     anim = extend(AnimatedMesh.load(args.result), args.input, models, settings, selection=selection_from(args),
                   masks=args.masks, progress=TqdmProgress(), report=report)
-    print_summary(anim, report, models, write_outputs(anim, args.out, args.outputs))
+    print_summary(anim, report, models, settings, write_outputs(anim, args.out, args.outputs))
     return 0
