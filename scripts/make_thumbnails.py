@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.inputs.load import load_clip
 from actionmesh_core.pipeline import Settings, animate, bundled_models
 from actionmesh_core.render.compose import over_background
 from actionmesh_core.render.preview import render_views
@@ -40,7 +40,7 @@ def thumbnail(title: str, frame: np.ndarray, renders: list[np.ndarray]) -> Image
 
 def main() -> None:
     models = bundled_models(device="cpu", dtype="fp32")
-    settings = Settings.preset(**models.recommended)
+    settings = Settings.resolve(models.recommended)
     camera = make_clip(HELD_OUT_SEED + 3).camera  # the example clip's (scripts/make_example_clip.py)
     clip = load_clip(INPUTS / "actionmesh_example.webm")
     rgba = clip.rgba
