@@ -11,7 +11,7 @@ from test_nodes_support import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_
 
 pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
 
-QUICK = {"guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest real run
+QUICK = {"preset": "custom", "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest run
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def video(pack, comfy_base):
 @pytest.fixture(scope="module")
 def prior(pack, model, video):
     (reference, latent), _ = run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1],
-                                      anchor_frame=1, steps=1, guidance=3.0, seed=7, face_budget=500,
-                                      mesh_resolution=0, low_vram=False)
+                                      anchor_frame=1, preset="custom", steps=1, guidance=3.0, seed=7,
+                                      face_budget=500, mesh_resolution=0, low_vram=False)
     return reference, latent
 
 
@@ -119,8 +119,8 @@ def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video,
     monkeypatch.setattr(runtime, "_last_prepared", None)
     monkeypatch.setattr(runtime, "prepare_frames", lambda clip, models: encoded.append(len(clip)) or
                         pack.actionmesh_core.pipeline.prepare_frames(clip, models))
-    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1], anchor_frame=1, steps=3,
-             guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1], anchor_frame=1,
+             preset="custom", steps=3, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
     assert progress_log == [(1, 3), (2, 3), (3, 3)]
     progress_log.clear()
     (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
@@ -208,7 +208,7 @@ def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):
 
     monkeypatch.setattr(stages, "run_settings", fewer_steps)
     (anim,), _ = run_node(pack, "ActionMeshVideoToAnimatedMesh", model=model, frames=video[0][:2], mask=video[1][:2],
-                          fast=True, seed=3, anchor_frame=0, fps=5.0, low_vram=True)
+                          preset="fast", seed=3, anchor_frame=0, fps=5.0, low_vram=True)
     assert (used[0].prior_steps, used[0].steps, used[0].seed, used[0].low_vram) == (50, 15, 3, True)
     assert anim.num_frames == 2 and anim.fps == 5.0 and anim.num_faces > 0
 
@@ -238,8 +238,8 @@ def test_frames_without_masks_need_rmbg(pack, model, video):
     errors = pack.actionmesh_core.errors
     opaque = torch.zeros_like(video[1])  # what core Load Image gives for images without alpha
     with pytest.raises(errors.InputError, match="connect a mask"):
-        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=opaque, anchor_frame=0, steps=1,
-                 guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=opaque, anchor_frame=0,
+                 preset="custom", steps=1, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
 
 
 def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation, input_file):
@@ -256,7 +256,8 @@ def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation,
                  decode_batch=1)
     with pytest.raises(errors.InputError, match="empty: the subject is not visible"):
         run_node(pack, "ActionMeshImage3DPrior", model=model, frames=images, mask=torch.ones_like(mask),
-                 anchor_frame=0, steps=1, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+                 anchor_frame=0, preset="custom", steps=1, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0,
+                 low_vram=False)
     with pytest.raises(errors.InputError, match="at least 2"):
         run_node(pack, "ActionMeshMotionTransfer", model=model, frames=images[:1], mask=mask[:1], mesh=prior[0],
                  anchor_frame=0, steps=1, fps=fps, **QUICK)

@@ -186,17 +186,20 @@ RANDOM_WEIGHTS_SETTINGS = {"prior_steps": 1, "steps": 1, "mesh_resolution": 16} 
 
 def recommended_settings() -> dict:
     """The bundled small model's recommended settings (its actionmesh.json "settings": a trained prior gives no
-    surface with 1 step on a coarse grid), or the fewest steps and coarsest grid for the random-weight stand-in."""
+    surface with 1 step on a coarse grid), or {} for the random-weight stand-in."""
     models = load_pack().actionmesh_core.pipeline.models
     info = models.BUNDLED_WEIGHTS / models.RUN_INFO_FILE
-    return json.loads(info.read_text()).get("settings", {}) if info.is_file() else RANDOM_WEIGHTS_SETTINGS
+    return json.loads(info.read_text()).get("settings", {}) if info.is_file() else {}
 
 
-def speed_overrides(settings: dict) -> dict:
+def speed_overrides(settings: dict | None) -> dict:
     """{node type: widget values} for quick runs of the workflows: few small frames, the models kept in place, and
-    `settings` (keys as in actionmesh.json) for the steps, guidance and grid; the workflows keep what it lacks."""
+    `settings` (keys as in actionmesh.json) for the steps, guidance and grid through the "custom" preset. None: the
+    workflows' own preset ("model default": the bundled model's recommended settings) decides."""
     def widgets(**keys) -> dict:
-        return {widget: settings[key] for widget, key in keys.items() if key in settings}
+        if settings is None:
+            return {}
+        return {"preset": "custom", **{widget: settings[key] for widget, key in keys.items() if key in settings}}
 
     temporal = widgets(steps="steps", guidance="guidance")
     return {
@@ -210,7 +213,8 @@ def speed_overrides(settings: dict) -> dict:
     }
 
 
-SPEED = speed_overrides(recommended_settings())  # the workflows' wiring is what is tested, not the quality
+# The workflows' wiring is what is tested, not the quality: the bundled model runs as shipped ("model default").
+SPEED = speed_overrides(None if recommended_settings() else RANDOM_WEIGHTS_SETTINGS)
 
 
 def test_speed_overrides_are_valid_widget_values():
@@ -259,3 +263,41 @@ def test_pack_workflow_runs_end_to_end(name, pack, comfy_base):
     assert (comfy_base / "temp" / previews[0]["subfolder"] / previews[0]["filename"]).is_file()
     if "mesh" in name or "transfer" in name:
         assert len(gltf.images) == 1  # the user mesh's texture is kept
+
+
+SETTINGS_NODES = ("ActionMeshImage3DPrior", "ActionMeshTemporalDiffusion", "ActionMeshARExtend",
+                  "ActionMeshMotionTransfer", "ActionMeshVideoToAnimatedMesh")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_workflows_take_the_models_recommended_settings(name):
+    """Every node that runs a diffusion stage uses the preset "model default", in both formats, so a fresh Load
+    Models + workflow runs with what the loaded weights recommend (not the official 100/30 steps at 7.5)."""
+    ui, api = load(name), load(name, api=True)
+    presets = [dict(zip(ui_widget_names(node["type"]), node["widgets_values"]))["preset"]
+               for node in ui["nodes"] if node["type"] in SETTINGS_NODES]
+    presets += [entry["inputs"]["preset"] for entry in api.values() if entry["class_type"] in SETTINGS_NODES]
+    assert presets and set(presets) == {"model default"}
+    for node in ui["nodes"]:
+        if node["type"] == "ActionMeshLoadModels":
+            assert dict(zip(ui_widget_names(node["type"]), node["widgets_values"]))["download_if_missing"] is False
+
+
+def test_fresh_workflow_runs_with_the_models_recommended_settings(pack, comfy_base, monkeypatch):
+    recommended = recommended_settings()
+    if not recommended:
+        pytest.skip("no trained small model is bundled")
+    stages, used = pack.nodes.stages, []
+
+    def spy(*args, **kwargs):
+        used.append(run_settings(*args, **kwargs))
+        return used[-1]
+
+    run_settings = stages.run_settings
+    monkeypatch.setattr(stages, "run_settings", spy)
+    execute(pack, load("video_to_4d", api=True))
+    prior, temporal = used  # Image3D Prior, then Temporal Diffusion
+    assert (prior.prior_steps, prior.prior_guidance, prior.mesh_resolution) == \
+        (recommended["prior_steps"], recommended["prior_guidance"], recommended["mesh_resolution"])
+    assert (temporal.steps, temporal.guidance) == (recommended["steps"], recommended["guidance"])
+    assert prior.source == temporal.source == "model default"
