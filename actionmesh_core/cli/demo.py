@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import check_output_folder
 from ..io.video_input import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
 from ..pipeline.models import BUNDLED_NAME, BUNDLED_WEIGHTS
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
     models = models_from(args, fallback=BUNDLED_NAME)
     if "RANDOM" in models.description:
         print("NOTE: no trained small model is bundled yet, so the demo runs tiny models with RANDOM weights. The "
