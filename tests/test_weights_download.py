@@ -315,3 +315,19 @@ def test_load_models_downloads_what_is_missing_from_the_cache(pack, comfy_base, 
     node().load("official", "fp32", "sdpa", "cpu", True)  # complete: nothing is fetched or replaced
     assert sorted((p, p.stat().st_ino) for p in folder.rglob("*")) == before
     assert "facebook/ActionMesh" not in capsys.readouterr().out
+
+
+def test_the_root_comes_from_the_option_the_variable_or_the_comfyui_install(tmp_path, monkeypatch, capsys):
+    from actionmesh_core.cli import main
+    from actionmesh_core.cli import weights as weights_cli
+
+    monkeypatch.delenv("ACTIONMESH_WEIGHTS", raising=False)
+    assert main(["weights", "download", "--only", "dinov2"]) == 2
+    assert "give the folder to download into (--root DIR) or set ACTIONMESH_WEIGHTS" in capsys.readouterr().err
+    comfyui = tmp_path / "ComfyUI"
+    (comfyui / "models").mkdir(parents=True)
+    module = comfyui / "custom_nodes" / "comfyui-actionmesh" / "actionmesh_core" / "cli" / "weights.py"
+    monkeypatch.setattr(weights_cli, "__file__", str(module))  # as if the pack sat in ComfyUI/custom_nodes
+    assert weights_cli.comfyui_weights_root() == comfyui / "models" / "actionmesh" / "official"
+    monkeypatch.setattr(weights_cli, "__file__", str(tmp_path / "site-packages" / "actionmesh_core" / "cli" / "w.py"))
+    assert weights_cli.comfyui_weights_root() is None
