@@ -256,7 +256,8 @@ def test_bad_components_revisions_and_roots_fail_before_any_download(tmp_path):
     with pytest.raises(InputError, match="unknown weights component 'dino'; choose from denoiser,autoencoder"):
         hub.download_weights(tmp_path, ["dino"])
     with pytest.raises(InputError, match="a revision needs a repository"):
-        hub.download_weights(tmp_path, ["dinov2"], revisions={"someone/else": "main"})
+        hub.download_weights(tmp_path / "not_made", ["dinov2"], revisions={"someone/else": "main"})
+    assert not (tmp_path / "not_made").exists()
     (tmp_path / "a_file").write_text("")
     with pytest.raises(WeightsError, match="cannot write weights into .*a_file/weights .*choose a folder you can"):
         hub.download_weights(tmp_path / "a_file" / "weights", ["dinov2"])

@@ -158,8 +158,8 @@ def download_weights(root: str | os.PathLike, components: Iterable[str] | None =
     None). Bad roots, gated repositories, no network and full disks are WeightsErrors that say what to do."""
     lenient = components is None if lenient is None else lenient
     chosen = select_components(components)
-    root = _writable_root(root)
     revisions = _revisions_by_repo(revisions or {})
+    root = _writable_root(root)
     hub = _import_hub()
     cache = Path(cache_dir).expanduser() if cache_dir else Path(hub.constants.HF_HUB_CACHE)
     fetched = []
