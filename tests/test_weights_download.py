@@ -17,9 +17,7 @@ from hub_server import FakeHub
 
 from actionmesh_core.errors import InputError, WeightsError
 from actionmesh_core.models import hub
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, ModelSet
-
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
+from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS, ModelSet
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
 REPO_ROOT = Path(__file__).resolve().parents[1]
