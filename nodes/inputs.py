@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..actionmesh_core.pipeline.settings import PRESETS
 from .sockets import ANIM, MESH, MODEL
 
 
@@ -29,9 +30,18 @@ REFERENCE = (MESH, {"tooltip": "The mesh the animation deforms: the Image3D Prio
 
 ANCHOR = integer(0, 0, 4095, "The frame (counted in the loaded frames) that the reference mesh shows.")
 SEED = integer(44, 0, 0xFFFFFFFF, "Random seed (44 is the official default).", control_after_generate=True)
-PRIOR_STEPS = integer(100, 1, 500, "Denoising steps of the image-to-3D prior (TripoSG); 100 official, 50 fast.")
-STEPS = integer(30, 1, 500, "Temporal denoising steps; 30 official, 15 fast.")
-GUIDANCE = number(7.5, 0.0, 30.0, 0.1, "Classifier-free guidance scale on the video frames (7.5 official).")
+PRESET = (list(PRESETS), {"default": PRESETS[0], "tooltip": (
+    "Where the steps and guidance come from. model default: what the loaded weights recommend (their "
+    "actionmesh.json; the official values for the official weights), official: 100/30 steps at guidance 7.5, fast: "
+    "50/15 steps, custom: the numbers below.")})
+ONE_NODE_PRESET = (list(PRESETS[:3]), {"default": PRESETS[0], "tooltip": (
+    "The settings. model default: what the loaded weights recommend (their actionmesh.json; the official values "
+    "for the official weights), official: 100 prior and 30 temporal steps at guidance 7.5, fast: 50/15 steps.")})
+PRIOR_STEPS = integer(100, 1, 500, "With preset custom: denoising steps of the image-to-3D prior (TripoSG); 100 "
+                                   "official, 50 fast.")
+STEPS = integer(30, 1, 500, "With preset custom: temporal denoising steps; 30 official, 15 fast.")
+GUIDANCE = number(7.5, 0.0, 30.0, 0.1, "With preset custom: classifier-free guidance scale on the video frames (7.5 "
+                                       "official).")
 WINDOW = integer(16, 2, 64, "Frames per temporal-diffusion window; windows slide by window - 1 frames (16 official). "
                  "Temporal decoding uses the windows its weights were trained for.")
 FPS = number(8.0, 0.1, 240.0, 0.01, "Playback rate of the animation in frames per second (wire Load Video's fps "

@@ -44,13 +44,15 @@ def on_device() -> Iterator[None]:
         comfy.release_cache()
 
 
-def run_settings(model: LoadedModels, *, window: int | None = None, mesh_resolution: int = 0, fast: bool = False,
-                 low_vram: bool = False, **values) -> Settings:
-    """Settings from node widgets: windows slide by window - 1; mesh_resolution 0 = the models' default."""
+def run_settings(model: LoadedModels, preset: str, *, custom: dict | None = None, window: int | None = None,
+                 mesh_resolution: int = 0, low_vram: bool = False, **values) -> Settings:
+    """Settings from node widgets, by the core's one rule (`Settings.resolve`): the preset's values for the
+    loaded weights, `custom` (the step and guidance widgets) only with the "custom" preset, `values` always.
+    Windows slide by window - 1; mesh_resolution 0 = the models' default."""
     if window is not None:
         values.update(window=window, slide=window - 1)
-    values["mesh_resolution"] = mesh_resolution or model.models.mesh_resolution
-    return Settings.preset(fast=fast, low_vram=low_vram, **values)
+    return Settings.resolve(model.models.recommended, preset, custom=custom, low_vram=low_vram,
+                            mesh_resolution=mesh_resolution or None, **values)
 
 
 def subject_alpha(model: LoadedModels, frames: np.ndarray, progress: NodeProgress) -> np.ndarray:

@@ -67,7 +67,7 @@ class Image3DPrior:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": inputs.MODELS, "frames": inputs.FRAMES, "anchor_frame": inputs.ANCHOR,
+            "model": inputs.MODELS, "frames": inputs.FRAMES, "anchor_frame": inputs.ANCHOR, "preset": inputs.PRESET,
             "steps": inputs.PRIOR_STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
             "face_budget": inputs.FACE_BUDGET, "mesh_resolution": inputs.MESH_RESOLUTION, "low_vram": inputs.LOW_VRAM,
         }, "optional": {"mask": inputs.MASK}}
@@ -76,10 +76,11 @@ class Image3DPrior:
     def VALIDATE_INPUTS(cls, mesh_resolution):
         return validated(lambda: _check_resolution(mesh_resolution))
 
-    def generate(self, model, frames, anchor_frame, steps, guidance, seed, face_budget, mesh_resolution, low_vram,
-                 mask=None):
-        settings = run_settings(model, anchor_frame=anchor_frame, prior_steps=steps, prior_guidance=guidance,
-                                seed=seed, face_budget=face_budget, mesh_resolution=mesh_resolution, low_vram=low_vram)
+    def generate(self, model, frames, anchor_frame, preset, steps, guidance, seed, face_budget, mesh_resolution,
+                 low_vram, mask=None):
+        settings = run_settings(model, preset, custom=dict(prior_steps=steps, prior_guidance=guidance),
+                                anchor_frame=anchor_frame, seed=seed, face_budget=face_budget,
+                                mesh_resolution=mesh_resolution, low_vram=low_vram)
         progress = NodeProgress()
         with on_device():
             prepared = prepared_frames(model, frames, mask, DEFAULT_FPS, progress)
@@ -99,8 +100,8 @@ class TemporalDiffusion:
     def INPUT_TYPES(cls):
         return {"required": {
             "model": inputs.MODELS, "frames": inputs.FRAMES, "reference": inputs.REFERENCE,
-            "anchor_frame": inputs.ANCHOR, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
-            "window": inputs.WINDOW, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
+            "anchor_frame": inputs.ANCHOR, "preset": inputs.PRESET, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE,
+            "seed": inputs.SEED, "window": inputs.WINDOW, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
         }, "optional": {
             "mask": inputs.MASK,
             "reference_latent": (LATENT, {"tooltip": (
@@ -108,11 +109,11 @@ class TemporalDiffusion:
                 "reference's own latent.")}),
         }}
 
-    def generate(self, model, frames, reference, anchor_frame, steps, guidance, seed, window, fps, low_vram,
+    def generate(self, model, frames, reference, anchor_frame, preset, steps, guidance, seed, window, fps, low_vram,
                  mask=None, reference_latent=None):
         anchor = reference_latent.anchor if reference_latent is not None else anchor_frame
-        settings = run_settings(model, anchor_frame=anchor, steps=steps, guidance=guidance, seed=seed, window=window,
-                                low_vram=low_vram)
+        settings = run_settings(model, preset, custom=dict(steps=steps, guidance=guidance), anchor_frame=anchor,
+                                seed=seed, window=window, low_vram=low_vram)
         progress, report, models = NodeProgress(), RunReport(), model.models
         with on_device():
             prepared = prepared_frames(model, frames, mask, fps, progress)
@@ -175,12 +176,13 @@ class ARExtend:
             "model": inputs.MODELS, "animation": inputs.ANIMATION,
             "frames": ("IMAGE", {"tooltip": "The frames that follow the animation's clip, at the same size (e.g. "
                                             "Load Video with start_frame after the first part)."}),
-            "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED, "window": inputs.WINDOW,
-            "low_vram": inputs.LOW_VRAM,
+            "preset": inputs.PRESET, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
+            "window": inputs.WINDOW, "low_vram": inputs.LOW_VRAM,
         }, "optional": {"mask": inputs.MASK}}
 
-    def extend(self, model, animation, frames, steps, guidance, seed, window, low_vram, mask=None):
-        settings = run_settings(model, steps=steps, guidance=guidance, seed=seed, window=window, low_vram=low_vram)
+    def extend(self, model, animation, frames, preset, steps, guidance, seed, window, low_vram, mask=None):
+        settings = run_settings(model, preset, custom=dict(steps=steps, guidance=guidance), seed=seed, window=window,
+                                low_vram=low_vram)
         progress = NodeProgress()
         clip = clip_from_comfy(frames, mask, animation.fps)
         with on_device():
@@ -212,19 +214,20 @@ class MotionTransfer:
         return {"required": {
             "model": inputs.MODELS, "frames": inputs.FRAMES,
             "mesh": (MESH, {"tooltip": "The mesh of object B (its layout, UVs and texture are kept)."}),
-            "anchor_frame": inputs.ANCHOR, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
-            "window": inputs.WINDOW, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
+            "anchor_frame": inputs.ANCHOR, "preset": inputs.PRESET, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE,
+            "seed": inputs.SEED, "window": inputs.WINDOW, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
         }, "optional": {"mask": inputs.MASK}}
 
-    def transfer(self, model, frames, mesh, anchor_frame, steps, guidance, seed, window, fps, low_vram, mask=None):
-        settings = run_settings(model, anchor_frame=anchor_frame, steps=steps, guidance=guidance, seed=seed,
-                                window=window, low_vram=low_vram)
+    def transfer(self, model, frames, mesh, anchor_frame, preset, steps, guidance, seed, window, fps, low_vram,
+                 mask=None):
+        settings = run_settings(model, preset, custom=dict(steps=steps, guidance=guidance), anchor_frame=anchor_frame,
+                                seed=seed, window=window, low_vram=low_vram)
         return _animate(model, frames, mask, fps, settings, mesh)
 
 
 class VideoToAnimatedMesh:
     DESCRIPTION = ("Video -> animated mesh in one node: the prior makes the reference mesh (or your mesh is used), "
-                   "then the temporal stages animate it. Official settings; 'fast' halves the steps.")
+                   "then the temporal stages animate it, with the settings the weights recommend (or a preset).")
     CATEGORY = "ActionMesh"
     RETURN_TYPES = (ANIM,)
     RETURN_NAMES = ("animation",)
@@ -233,14 +236,13 @@ class VideoToAnimatedMesh:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": inputs.MODELS, "frames": inputs.FRAMES,
-            "fast": inputs.boolean(False, "Official fast preset: 50 prior steps and 15 temporal steps."),
+            "model": inputs.MODELS, "frames": inputs.FRAMES, "preset": inputs.ONE_NODE_PRESET,
             "seed": inputs.SEED, "anchor_frame": inputs.ANCHOR, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
         }, "optional": {
             "mask": inputs.MASK,
             "mesh": (MESH, {"tooltip": "Optional: animate this mesh instead of making one (textures kept)."}),
         }}
 
-    def animate(self, model, frames, fast, seed, anchor_frame, fps, low_vram, mask=None, mesh=None):
-        settings = run_settings(model, fast=fast, seed=seed, anchor_frame=anchor_frame, low_vram=low_vram)
+    def animate(self, model, frames, preset, seed, anchor_frame, fps, low_vram, mask=None, mesh=None):
+        settings = run_settings(model, preset, seed=seed, anchor_frame=anchor_frame, low_vram=low_vram)
         return _animate(model, frames, mask, fps, settings, mesh)

@@ -148,7 +148,7 @@ def diffusion_inputs(pack) -> dict:
                                       start_frame=0, max_side=64)
     (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
     return {"model": small_models(pack), "frames": frames, "mask": mask, "fps": fps, "reference": mesh,
-            "anchor_frame": 0, "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}
+            "anchor_frame": 0, "preset": "custom", "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}
 
 
 def test_models_folder_is_registered_and_the_folders_are_comfyuis(comfyui):
@@ -194,7 +194,7 @@ def test_cancel_raises_comfyuis_interrupt_and_the_node_stops_at_the_next_step(co
 def test_auto_offload_follows_comfyuis_vram_state(comfyui, vram_state, offload):
     fake, pack = comfyui(vram_state=vram_state)
     assert pack.NODE_CLASS_MAPPINGS["ActionMeshLoadModels"].INPUT_TYPES()["required"]["offload"][0][0] == "auto"
-    options = {"weights": BUNDLED, "precision": "fp32", "attention": "sdpa"}
+    options = {"weights": BUNDLED, "precision": "fp32", "attention": "sdpa", "download_if_missing": False}
     (auto,), _ = run_node(pack, "ActionMeshLoadModels", offload="auto", **options)
     (kept,), _ = run_node(pack, "ActionMeshLoadModels", offload="keep", **options)
     assert auto.models.offload == offload and kept.models.offload == "keep"
@@ -203,7 +203,7 @@ def test_auto_offload_follows_comfyuis_vram_state(comfyui, vram_state, offload):
 
 def test_auto_offload_without_comfyui_parks_models_in_ram(pack):
     (auto,), _ = run_node(pack, "ActionMeshLoadModels", weights=BUNDLED, precision="fp32", attention="sdpa",
-                          offload="auto")
+                          offload="auto", download_if_missing=False)
     assert auto.models.resident == {}
     with auto.models.use("dinov2"):  # one stage: afterwards the model waits in RAM for the next one
         pass

@@ -11,7 +11,7 @@ import pytest
 import torch
 from comfy_pack import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
 
-QUICK = {"guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest real run
+QUICK = {"preset": "custom", "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # steps=1: the cheapest run
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def video(pack, comfy_base):
 @pytest.fixture(scope="module")
 def prior(pack, model, video):
     (reference, latent), _ = run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1],
-                                      anchor_frame=1, steps=1, guidance=3.0, seed=7, face_budget=500,
-                                      mesh_resolution=0, low_vram=False)
+                                      anchor_frame=1, preset="custom", steps=1, guidance=3.0, seed=7,
+                                      face_budget=500, mesh_resolution=0, low_vram=False)
     return reference, latent
 
 
@@ -119,8 +119,8 @@ def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video,
     monkeypatch.setattr(runtime, "_last_prepared", None)
     monkeypatch.setattr(runtime, "prepare_frames", lambda clip, models: encoded.append(len(clip)) or
                         pack.actionmesh_core.pipeline.prepare_frames(clip, models))
-    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1], anchor_frame=1, steps=3,
-             guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1], anchor_frame=1,
+             preset="custom", steps=3, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
     assert progress_log == [(1, 3), (2, 3), (3, 3)]
     progress_log.clear()
     (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
@@ -208,7 +208,7 @@ def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):
 
     monkeypatch.setattr(stages, "run_settings", fewer_steps)
     (anim,), _ = run_node(pack, "ActionMeshVideoToAnimatedMesh", model=model, frames=video[0][:2], mask=video[1][:2],
-                          fast=True, seed=3, anchor_frame=0, fps=5.0, low_vram=True)
+                          preset="fast", seed=3, anchor_frame=0, fps=5.0, low_vram=True)
     assert (used[0].prior_steps, used[0].steps, used[0].seed, used[0].low_vram) == (50, 15, 3, True)
     assert anim.num_frames == 2 and anim.fps == 5.0 and anim.num_faces > 0
 
@@ -238,13 +238,14 @@ def test_frames_without_masks_need_rmbg(pack, model, video):
     errors = pack.actionmesh_core.errors
     opaque = torch.zeros_like(video[1])  # what core Load Image gives for images without alpha
     with pytest.raises(errors.InputError, match="connect a mask"):
-        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=opaque, anchor_frame=0, steps=1,
-                 guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=opaque, anchor_frame=0,
+                 preset="custom", steps=1, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
 
 
 POINT_CLOUD_PLY = (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
                    b"end_header\n0 0 0\n1 0 0\n0 1 0\n")
-PRIOR = {"steps": 1, "guidance": 3.0, "seed": 7, "face_budget": 500, "mesh_resolution": 0, "low_vram": False}
+PRIOR = {"preset": "custom", "steps": 1, "guidance": 3.0, "seed": 7, "face_budget": 500, "mesh_resolution": 0,
+         "low_vram": False}
 BAD_INPUTS = {  # case: (error class, message, the node call given the run's context)
     "anchor outside the clip": ("InputError", "anchor frame 5 is outside the clip's 3", lambda c: run_node(
         c.pack, "ActionMeshTemporalDiffusion", anchor_frame=5, **c.stage)),
