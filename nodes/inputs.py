@@ -1,9 +1,11 @@
-"""Input declarations shared by several nodes (INPUT_TYPES entries, each with its tooltip)."""
+"""Input declarations shared by several nodes (INPUT_TYPES entries, each with its tooltip), and the names these
+widgets give the core's options in messages."""
 
 from __future__ import annotations
 
+from ..actionmesh_core.base.option_names import OptionNames
 from ..actionmesh_core.pipeline.settings import PRESETS
-from .sockets import ANIM, MESH, MODEL
+from .sockets import ANIM, FRAMES, MESH, MODEL
 
 
 def integer(default: int, low: int, high: int, tooltip: str, **options) -> tuple:
@@ -19,8 +21,10 @@ def boolean(default: bool, tooltip: str) -> tuple:
 
 
 MODELS = (MODEL, {"tooltip": "The models, from ActionMesh Load Models."})
-FRAMES = ("IMAGE", {"tooltip": "Video frames (a batch of images): from ActionMesh Load Video, core Load Video -> Get "
+IMAGES = ("IMAGE", {"tooltip": "Video frames (a batch of images): from ActionMesh Load Video, core Load Video -> Get "
                                "Video Components, another video pack, or a video model's output."})
+PREPARED = (FRAMES, {"tooltip": "The frames with their subject masks and image features, from ActionMesh Prepare "
+                                "Frames (wire the same output into every stage of a run)."})
 MASK = ("MASK", {"tooltip": "Optional subject masks, one per frame or one for all, 1 = background (as core Load "
                             "Image gives). Masks from packs that mark the subject with 1 need core InvertMask first. "
                             "Without masks, RMBG-1.4 computes them (its weights must be installed)."})
@@ -51,3 +55,10 @@ MESH_RESOLUTION = integer(0, 0, 1024, "Grid cells per axis when extracting the r
                                       "from 16; 0 = the models' default (512 for the official weights).")
 LOW_VRAM = boolean(False, "Lower peak GPU memory: guidance branches one after the other, one frame decoded at a "
                           "time. Slower.")
+
+# How the nodes name the core's options in messages (`OptionNames`): what a node has no widget for is left out.
+LOAD_VIDEO_NAMES = OptionNames({"start": "start_frame", "end": None, "max_frames": "frame_load_cap",
+                                "target_fps": None, "fps": None})
+STAGE_NAMES = OptionNames({"masks": "mask", "seed": "seed", "anchor_frame": "anchor_frame", "low_vram": "low_vram",
+                           "window": "window", "mesh_resolution": "mesh_resolution"})
+ONE_NODE_NAMES = OptionNames({**STAGE_NAMES.names, "window": None, "mesh_resolution": None})

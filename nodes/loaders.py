@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
+from ..actionmesh_core.base.log import log
 from ..actionmesh_core.errors import InputError, WeightsError
 from ..actionmesh_core.geometry.user_mesh import UP_AXIS_ROTATIONS
 from ..actionmesh_core.inputs import load_clip
-from ..actionmesh_core.io.mesh_file import SUPPORTED_SUFFIXES, load_user_mesh
+from ..actionmesh_core.io.mesh_file import SUPPORTED_SUFFIXES
 from ..actionmesh_core.models.attention import check_backend
 from ..actionmesh_core.models.hub import DEFAULT_FOLDER, download_missing
 from ..actionmesh_core.models.registry import resolve_model_folder
-from ..actionmesh_core.pipeline import ModelSet, bundled_models
+from ..actionmesh_core.pipeline import ModelSet, bundled_models, prepare_mesh
 from ..actionmesh_core.base.safe_paths import contained_path
 from ..actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
 from . import comfy_adapter as comfy
 from .comfy_types import clip_to_comfy
 from .files import list_files, signature
-from .inputs import boolean, integer
+from .inputs import LOAD_VIDEO_NAMES, boolean, integer
 from .runtime import validated
 from .sockets import MESH, MODEL, LoadedModels
 
@@ -132,7 +132,7 @@ class LoadModels:
             return (LoadedModels(bundled_models(**options), BUNDLED),)
         if download_if_missing:
             folder = _download_folder(weights)
-            download_missing(folder, log=lambda line: print(f"[ActionMesh] {line}"))
+            download_missing(folder, log=log.info)
         else:
             folder = _weights_folder(weights)
         return (LoadedModels(ModelSet.from_weights(folder, **options), weights),)
@@ -184,13 +184,14 @@ class LoadVideo:
 
     def load(self, video, frame_load_cap, stride, start_frame, max_side):
         clip = load_clip(_input_file(video, VIDEO_SUFFIXES, "video"), start=start_frame, stride=stride,
-                         max_frames=frame_load_cap or None, max_side=max_side or None)
+                         max_frames=frame_load_cap or None, max_side=max_side or None, names=LOAD_VIDEO_NAMES)
         return (*clip_to_comfy(clip), clip.fps)
 
 
 class LoadMesh:
-    DESCRIPTION = ("Reads a GLB, glTF, OBJ or PLY mesh from ComfyUI's input/3d folder, keeping its vertex layout, "
-                   "UVs, texture and colours, for {video + mesh} -> 4D and motion transfer.")
+    DESCRIPTION = ("Reads a GLB, glTF, OBJ or PLY mesh from ComfyUI's input/3d folder and prepares it for the model, "
+                   "for {video + mesh} -> 4D and motion transfer. The animation keeps its vertex layout, UVs, "
+                   "texture and colours, in the file's own units and axes.")
     CATEGORY = "ActionMesh/loaders"
     RETURN_TYPES = (MESH,)
     RETURN_NAMES = ("mesh",)
@@ -203,7 +204,8 @@ class LoadMesh:
                 "A mesh in ComfyUI's input/3d folder (core Load 3D's upload puts files there). It must face the "
                 "way the subject faces in the anchor frame.")}),
             "up_axis": (list(UP_AXIS_ROTATIONS), {"tooltip": (
-                "The file's up axis: +y for glTF and most exports, +z for Z-up files (e.g. many scans).")}),
+                "The file's up axis: +y for glTF and most exports, +z for Z-up files (e.g. many scans). The model "
+                "sees the mesh standing up; the animation comes back in the file's own axes.")}),
         }}
 
     @classmethod
@@ -215,6 +217,4 @@ class LoadMesh:
         return signature(_input_file(mesh_file, SUPPORTED_SUFFIXES, "mesh"))
 
     def load(self, mesh_file, up_axis):
-        mesh = load_user_mesh(_input_file(mesh_file, SUPPORTED_SUFFIXES, "mesh"))
-        rotation = UP_AXIS_ROTATIONS[up_axis].astype("float32")
-        return (dataclasses.replace(mesh, vertices=mesh.vertices @ rotation.T),)
+        return (prepare_mesh(_input_file(mesh_file, SUPPORTED_SUFFIXES, "mesh"), up_axis=up_axis),)

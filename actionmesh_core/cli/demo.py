@@ -11,10 +11,10 @@ import numpy as np
 from ..base.atomic import check_output_folder
 from ..export.mp4 import write_mp4
 from ..inputs import load_clip
-from ..pipeline import RunReport, TqdmProgress, animate
+from ..pipeline import TqdmProgress, animate
 from ..pipeline.model_set import BUNDLED_NAME, BUNDLED_WEIGHTS
 from ..render import preview_strip
-from .run_options import add_run_options, models_from, print_summary, settings_from, write_outputs
+from .run_options import run_report, add_run_options, models_from, print_summary, settings_from, write_outputs
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
               "outputs show that the whole pipeline runs end to end; the shapes and motion are meaningless.")
     settings = settings_from(args, models)
     clip = load_clip(EXAMPLE_CLIP)
-    report = RunReport()
+    report = run_report()
     anim = animate(clip, models, settings, progress=TqdmProgress(), report=report)
     written = write_outputs(anim, args.out, args.outputs)
     with report.stage("preview"):

@@ -7,8 +7,9 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..errors import InputError, WeightsError
 from ..base.atomic import staged_files
+from ..base.option_names import OptionNames
+from ..errors import InputError, WeightsError
 from ..export.formats import export_animated_mesh
 from ..export.frame_meshes import remove_stale_frames
 from ..models.attention import BACKENDS
@@ -17,6 +18,17 @@ from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
 
 DEFAULT_OUTPUTS = ("glb", "frames", "npz")
+CLI_NAMES = OptionNames({
+    "start": "--start", "end": "--end", "stride": "--stride", "max_frames": "--max-frames", "target_fps": "--fps",
+    "max_side": "--max-side", "fps": None, "masks": "--masks", "low_vram": "--low-vram", "window": None,
+    "mesh_resolution": "--mesh-resolution", "anchor_frame": "--anchor-frame", "seed": "--seed",
+})
+"""The options' names on the command line, for messages (`OptionNames`): the core's advice names these flags."""
+
+
+def run_report() -> RunReport:
+    """A run's report (stage times and memory) whose messages name the command line's options."""
+    return RunReport(names=CLI_NAMES)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +84,7 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     if args.fast and args.preset not in ("model default", "fast"):
         raise InputError(f"--fast is --preset fast; it cannot be combined with --preset {args.preset}")
     return Settings.resolve(
-        models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
+        models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, names=CLI_NAMES, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
         anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution)
 
