@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import pygltflib
 import pytest
-from workflow_specs import (CORE_NODES, NAMES, PACK_ONLY, RANDOM_WEIGHTS_SETTINGS, WORKFLOWS, check_value, declaration,
-                            execute, is_widget, load, load_pack, recommended_settings, required_inputs,
+from workflow_specs import (CORE_NODES, INDEX, NAMES, PACK_ONLY, RANDOM_WEIGHTS_SETTINGS, WORKFLOWS, check_value,
+                            declaration, execute, is_widget, load, load_pack, recommended_settings, required_inputs,
                             speed_overrides, ui_widget_names)
 
 
 def test_every_template_has_an_api_twin_a_thumbnail_and_a_note():
     assert NAMES == ["image_text_to_4d", "long_video_ar_extend", "motion_transfer", "text_to_4d",
                      "video_mesh_to_4d", "video_to_4d", "video_to_4d_simple"]
+    titles = list(INDEX.values())
+    assert titles == sorted(titles) and [title.split(".")[0] for title in titles] == [str(k) for k in range(1, 8)]
+    assert sorted(path.stem for path in WORKFLOWS.glob("*.json")) == titles  # the template browser lists these
+    assert sorted(path.stem for path in (WORKFLOWS / "api").glob("*.json")) == sorted(NAMES + ["index"])
     readme = (WORKFLOWS / "README.md").read_text()
-    for name in NAMES:
-        assert (WORKFLOWS / "api" / f"{name}.json").is_file() and (WORKFLOWS / f"{name}.jpg").is_file()
-        assert f"`{name}`" in readme
+    for name, title in INDEX.items():
+        assert (WORKFLOWS / f"{title}.jpg").is_file() and load(name)["extra"]["title"] == title
+        assert f"`{name}`" in readme and title in readme
 
 
 @pytest.mark.parametrize("name", NAMES)

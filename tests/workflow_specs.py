@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import graphlib
 import json
+from pathlib import Path
 
 from comfy_pack import PACK_DIR, load_pack
 
 WORKFLOWS = PACK_DIR / "workflows"
-NAMES = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
+# api/index.json pairs each workflow's id (its API twin's name) with its title (the template's file name), in the
+# order of the template browser; scripts/make_workflows.py writes all three.
+INDEX_FILE = WORKFLOWS / "api" / "index.json"
+INDEX = {entry["id"]: entry["title"] for entry in json.loads(INDEX_FILE.read_text())} if INDEX_FILE.is_file() else {}
+NAMES = sorted(INDEX)
 
 # The core ComfyUI nodes the workflows rely on, as ComfyUI 0.8.0's /object_info declares them:
 # {id: ({input: (type or combo options, {min, max})}, output types)}; FILE = a combo of the user's model/image files.
@@ -96,14 +101,19 @@ def check_value(node_type: str, name: str, value) -> None:
     elif kind == "STRING":
         assert isinstance(value, str), where
     assert options.get("min", value) <= value <= options.get("max", value), where
-    if (node_type, name) in (("ActionMeshLoadVideo", "video"), ("ActionMeshLoadMesh", "mesh_file")):
+    if (node_type, name) in (("ActionMeshLoadVideo", "video"), ("ActionMeshLoadMesh", "mesh_file"), ("LoadImage", "image")):
         assert (WORKFLOWS / "inputs" / value).is_file(), f"{where}: the example input is not shipped"
     if (node_type, name) == ("ActionMeshLoadModels", "weights"):
         assert value == "bundled small model", "shipped workflows use the weights every install has"
 
 
+def template(name: str) -> Path:
+    """The UI-format template of workflow `name` (an id of api/index.json)."""
+    return WORKFLOWS / f"{INDEX[name]}.json"
+
+
 def load(name: str, api: bool = False) -> dict:
-    return json.loads((WORKFLOWS / ("api" if api else "") / f"{name}.json").read_text())
+    return json.loads((WORKFLOWS / "api" / f"{name}.json" if api else template(name)).read_text())
 
 
 def required_inputs(node_type: str) -> set[str]:
