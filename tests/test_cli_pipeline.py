@@ -108,32 +108,32 @@ def _small_animation() -> AnimatedMesh:
 
 
 def test_a_failing_format_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
-    from actionmesh_core.cli import run_options
     from actionmesh_core.errors import MeshError
+    from actionmesh_core.io import outputs
 
-    export = run_options.export_animated_mesh
+    export = outputs.export_animated_mesh
 
     def failing_npz(anim, fmt, path, **options):
         if fmt == "npz":
             raise MeshError("disk full")
         return export(anim, fmt, path, **options)
 
-    monkeypatch.setattr(run_options, "export_animated_mesh", failing_npz)
+    monkeypatch.setattr(outputs, "export_animated_mesh", failing_npz)
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "animated_mesh.glb").write_bytes(b"old")
     with pytest.raises(MeshError, match="disk full"):
-        run_options.write_outputs(_small_animation(), out, "glb,frames,obj,npz")
+        outputs.write_outputs(_small_animation(), out, "glb,frames,obj,npz")
     assert sorted(p.name for p in out.iterdir()) == ["animated_mesh.glb", "notes.txt"]
     assert (out / "animated_mesh.glb").read_bytes() == b"old"
     with pytest.raises(MeshError):
-        run_options.write_outputs(_small_animation(), tmp_path / "fresh", "glb,npz")
+        outputs.write_outputs(_small_animation(), tmp_path / "fresh", "glb,npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no new folder, no temporary folder
 
 
 def test_outputs_replace_only_our_own_files(tmp_path):
-    from actionmesh_core.cli.run_options import write_outputs
+    from actionmesh_core.io.outputs import write_outputs
 
     out = tmp_path / "out"
     (out / "obj").mkdir(parents=True)

@@ -12,7 +12,8 @@ from ..io.video_input import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
 from ..pipeline.models import BUNDLED_WEIGHTS, ModelSet, bundled_models
 from ..render import preview_strip, write_mp4
-from .run_options import add_run_options, print_summary, settings_from, write_outputs
+from ..io.outputs import write_outputs
+from .run_options import add_run_options, print_summary, settings_from
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
 

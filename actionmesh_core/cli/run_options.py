@@ -1,5 +1,5 @@
-"""Options shared by the commands that run the pipeline (video2mesh, demo, extend, bench), and writing
-their outputs."""
+"""Options shared by the commands that run the pipeline (video2mesh, batch, demo, extend, bench), and their
+summary."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..errors import InputError, WeightsError
-from ..io.atomic import staged_files
-from ..io.export import export_animated_mesh
-from ..io.frame_meshes import remove_stale_frames
+from ..errors import WeightsError
+from ..io.outputs import DEFAULT_OUTPUTS
 from ..models.attention import BACKENDS, set_attention_backend
 from ..pipeline.models import ModelSet, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import Settings
-
-DEFAULT_OUTPUTS = ("glb", "frames", "npz")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -72,29 +68,6 @@ def models_from(args: argparse.Namespace) -> ModelSet:
                            "'Weights' section); `actionmesh demo` runs the small bundled model instead")
     return ModelSet.from_weights(root, device=args.device, dtype=args.dtype,
                                  offload="free" if args.low_vram else "cpu")
-
-
-OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
-                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
-"""Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
-
-def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]:
-    """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
-
-    Everything is written into a temporary folder beside out_dir and moved in only once every format is
-    written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
-    meshes of an earlier, longer run when this run writes per-frame meshes."""
-    formats = [o.strip() for o in outputs.split(",") if o.strip()]
-    unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
-    if unknown:
-        raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
-    out_dir = Path(out_dir)
-    with staged_files(out_dir) as staging:
-        written = [export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
-        names = {entry.name for entry in staging.iterdir()}
-    if "frames" in formats:  # per-frame meshes of an earlier, longer run
-        remove_stale_frames(out_dir, names)
-    return [out_dir / path.relative_to(staging) for path in written]
 
 
 def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, written: list[Path]) -> None:

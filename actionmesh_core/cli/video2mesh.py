@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..pipeline import RunReport, TqdmProgress, animate
+from ..pipeline import Job, TqdmProgress, run_job
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
-    settings_from, write_outputs
+    settings_from
 
 
 def register(subparsers) -> None:
@@ -25,11 +25,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    job = Job(args.input, args.out, settings_from(args), args.outputs, mesh=args.mesh, masks=args.masks,
+              selection=selection_from(args))
     models = models_from(args)
-    report = RunReport()
-    anim = animate(args.input, models, settings, mesh=args.mesh, selection=selection_from(args), masks=args.masks,
-                   progress=TqdmProgress(), report=report)
-    written = write_outputs(anim, args.out, args.outputs)
-    print_summary(anim, report, models, written)
+    result = run_job(job, models, TqdmProgress())
+    print_summary(result.anim, result.report, models, result.written)
     return 0
