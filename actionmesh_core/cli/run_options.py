@@ -35,7 +35,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4 (default glb,frames,npz)")
 
 
-def add_frame_options(parser: argparse.ArgumentParser) -> None:
+def add_frame_options(parser: argparse.ArgumentParser, masks: bool = True) -> None:
     group = parser.add_argument_group("frames")
     group.add_argument("--start", type=int, default=0, help="first frame to use")
     group.add_argument("--end", type=int, help="stop before this frame")
@@ -43,7 +43,8 @@ def add_frame_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-frames", type=int, help="keep at most this many frames (it says how many it drops)")
     group.add_argument("--fps", type=float, dest="target_fps", help="resample to this frame rate")
     group.add_argument("--max-side", type=int, help="shrink frames so their longer side is at most this")
-    group.add_argument("--masks", help="folder or glob of subject masks (white = subject), one per frame")
+    if masks:
+        group.add_argument("--masks", help="folder or glob of subject masks (white = subject), one per frame")
 
 
 def selection_from(args: argparse.Namespace) -> dict:
@@ -61,12 +62,16 @@ def settings_from(args: argparse.Namespace, **defaults) -> Settings:
     return Settings.preset(fast=args.fast, low_vram=args.low_vram, **values)
 
 
-def models_from(args: argparse.Namespace) -> ModelSet:
+def weights_root_from(args: argparse.Namespace) -> Path:
     root = weights_root_from_env(args.weights)
     if root is None:
         raise WeightsError("no weights configured: pass --weights DIR or set ACTIONMESH_WEIGHTS (see the README's "
                            "'Weights' section); `actionmesh demo` runs the small bundled model instead")
-    return ModelSet.from_weights(root, device=args.device, dtype=args.dtype,
+    return root
+
+
+def models_from(args: argparse.Namespace) -> ModelSet:
+    return ModelSet.from_weights(weights_root_from(args), device=args.device, dtype=args.dtype,
                                  offload="free" if args.low_vram else "cpu")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 
 def _umask() -> int:
@@ -82,3 +83,28 @@ def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
             os.replace(staged, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_LEFTOVER = re.compile(r"\.(?P<nested>\.)?(?P<name>.+)\.[a-z0-9_]{8}\.tmp(?(nested)\.[a-z0-9_]{8}\.tmp)")
+"""The temporary folder of `staged_files(folder)`: ".<folder name>.<8 random characters>.tmp", and of a nested
+`staged_files` of that folder (per-frame meshes staged inside it): "." + that name + ".<8 characters>.tmp"."""
+
+
+def remove_staging_leftovers(folders: Iterable[str | os.PathLike]) -> list[Path]:
+    """Remove the temporary folders that `staged_files` left beside any of `folders` when its process was
+    killed before it could clean up (one listing per parent folder); returns what it removed.
+
+    Only names of exactly that form are touched. Call it only while no process writes into these folders."""
+    by_parent: dict[Path, set[str]] = {}
+    for folder in map(Path, folders):
+        by_parent.setdefault(folder.parent, set()).add(folder.name)
+    removed = []
+    for parent, names in by_parent.items():
+        if not parent.is_dir():
+            continue
+        for entry in parent.iterdir():
+            match = _LEFTOVER.fullmatch(entry.name)
+            if match and match["name"] in names and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed

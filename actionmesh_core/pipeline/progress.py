@@ -43,6 +43,12 @@ class TqdmProgress:
             bar.close()
             del self._bars[stage]
 
+    def close(self) -> None:
+        """Close the bars of stages that did not finish (a failed or cancelled run)."""
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
+
 
 @dataclass
 class StageRecord:

@@ -1,0 +1,182 @@
+"""`run_batch`: every item of a batch on a pool of workers, the results table written after each item, a
+rerun resuming where the last one stopped."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..io.atomic import remove_staging_leftovers
+from ..parallel import Died, GracefulStop, InlinePool, Pool, ProcessPool, run_tasks
+from ..pipeline.settings import Settings
+from .items import BatchItem
+from .results import ResultsTable, failed_row, fingerprint
+from .worker import BatchTask, BatchWorker, ModelSource
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The run options every item starts from (an item's manifest columns change them), and how to run.
+
+    workers:     local worker processes (default: one per visible CUDA GPU, else 1 in this process).
+    ray:         None: run on this machine; "auto" or a cluster address: run as Ray actors.
+    ray_workers: Ray actors (default: one per GPU of the cluster, else CPUs / ray_cpus_per_worker).
+    """
+
+    settings: Settings = field(default_factory=Settings)
+    outputs: tuple[str, ...] = ("glb", "frames", "npz")
+    selection: dict = field(default_factory=dict)
+    retry_failed: bool = False
+    max_retries: int = 2
+    workers: int | None = None
+    ray: str | None = None
+    ray_workers: int | None = None
+    ray_cpus_per_worker: float = 1
+
+
+@dataclass
+class BatchSummary:
+    items: int
+    ok: int = 0
+    failed: int = 0
+    skipped_ok: int = 0
+    skipped_failed: int = 0
+    not_run: int = 0  # stopped by Ctrl-C before they started
+
+    @property
+    def exit_code(self) -> int:
+        return 130 if self.not_run else (1 if self.failed or self.skipped_failed else 0)
+
+    def line(self, table: Path) -> str:
+        parts = [f"{self.ok} ok", f"{self.failed} failed"]
+        if self.skipped_ok:
+            parts.append(f"{self.skipped_ok} already done")
+        if self.skipped_failed:
+            parts.append(f"{self.skipped_failed} failed earlier and skipped (--retry-failed runs them again)")
+        if self.not_run:
+            parts.append(f"{self.not_run} not run (stopped; run the same command again to resume)")
+        return f"{self.items} item(s): " + ", ".join(parts) + f"; results in {table}"
+
+
+def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: ModelSource, options: BatchOptions,
+              echo: Echo = lambda line: print(line, file=sys.stderr)) -> BatchSummary:
+    """Run every item not already finished in `out_root/batch.jsonl`; outputs go to `out_root/<item>/`.
+
+    Every item's settings are checked before any model loads. A first Ctrl-C stops after the running
+    item(s), a second one at once; either way a rerun resumes."""
+    out_root = _output_root(out_root)
+    table = ResultsTable(out_root)
+    tasks, keys, summary = _plan(items, out_root, source, options, table)
+    if not tasks:
+        echo(summary.line(table.path))
+        return summary
+    remove_staging_leftovers(task.job.out_dir for task in tasks)  # of a run killed while writing its outputs
+    bar = _items_bar(len(tasks))
+
+    def on_result(task: BatchTask, row: dict | Died, attempts: int) -> None:
+        if isinstance(row, Died):
+            row = failed_row(task.name, task.job, f"{row.message} ({attempts} attempt(s))", 0.0)
+        row |= dict(attempts=attempts, fingerprint=keys[task.name])
+        table.record(row)
+        summary.ok += row["status"] == "ok"
+        summary.failed += row["status"] != "ok"
+        bar.write(_item_line(row))
+        bar.update(1)
+
+    def on_died(task: BatchTask, died: Died, retried: bool) -> None:
+        remove_staging_leftovers([task.job.out_dir])
+        bar.write(f"{task.name}: {died.message}; " + ("running it again" if retried else "giving up"))
+
+    with GracefulStop(echo=bar.write) as stop:
+        try:
+            left = run_tasks(_pool(source, options, len(tasks)), tasks, on_result, max_retries=options.max_retries,
+                             should_stop=stop, on_died=on_died)
+        finally:
+            bar.close()
+    summary.not_run = len(left)
+    echo(summary.line(table.path))
+    return summary
+
+
+def _output_root(out_root: str | os.PathLike) -> Path:
+    out_root = Path(out_root)
+    if out_root.exists() and not out_root.is_dir():
+        raise InputError(f"--out {out_root} is a file: give a folder (each item gets a subfolder)")
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {out_root}: {exc.strerror}") from None
+    if not os.access(out_root, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write into the output folder {out_root}: choose another --out")
+    return out_root
+
+
+def _plan(items: list[BatchItem], out_root: Path, source: ModelSource, options: BatchOptions,
+          table: ResultsTable) -> tuple[list[BatchTask], dict[str, str], BatchSummary]:
+    """The tasks to run, each item's fingerprint, and what is skipped. Every item's run is built (and so
+    checked) here, before any model loads; problems are named together."""
+    tasks, keys, problems = [], {}, []
+    summary = BatchSummary(items=len(items))
+    for item in items:
+        try:
+            job = item.job(out_root, options.settings, options.outputs, options.selection)
+        except InputError as exc:
+            problems.append(f"{item.where}: {exc}")
+            continue
+        keys[item.name] = key = fingerprint(job, source.key)
+        if table.finished(item.name, key):
+            summary.skipped_ok += 1
+        elif table.failed(item.name, key) and not options.retry_failed:
+            summary.skipped_failed += 1
+        else:
+            tasks.append(BatchTask(item.name, job))
+    if problems:
+        raise InputError(f"{len(problems)} item(s) cannot run; nothing was run:\n  " + "\n  ".join(problems))
+    return tasks, keys, summary
+
+
+def _pool(source: ModelSource, options: BatchOptions, tasks: int) -> Pool:
+    """Ray actors, local worker processes (one per GPU, or --workers), or the worker in this process."""
+    if options.ray is not None:
+        from ..parallel.ray_pool import RayPool
+
+        return RayPool(functools.partial(BatchWorker, source=source), options.ray, options.ray_workers,
+                       options.ray_cpus_per_worker)
+    if options.workers is not None and options.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {options.workers}")
+    devices = _local_devices(source)
+    workers = min(options.workers or max(1, len(devices)), tasks)
+    if workers == 1:
+        return InlinePool(functools.partial(BatchWorker, source=source, devices=devices[:1], show_progress=True))
+    if not devices:  # CPU workers share the cores
+        source = ModelSource(**{**source.__dict__, "threads": max(1, (os.cpu_count() or 1) // workers)})
+    return ProcessPool(functools.partial(BatchWorker, source=source, devices=devices), workers)
+
+
+def _local_devices(source: ModelSource) -> tuple[str, ...]:
+    """One device per local worker: every visible CUDA GPU when the device is unset or plain "cuda"."""
+    import torch
+
+    if source.device not in (None, "cuda") or not torch.cuda.is_available():
+        return (source.device,) if source.device else ()
+    return tuple(f"cuda:{k}" for k in range(torch.cuda.device_count()))
+
+
+def _items_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="items", unit="item", file=sys.stderr, position=0, leave=True)
+
+
+def _item_line(row: dict) -> str:
+    if row["status"] == "ok":
+        return (f"{row['item']}: ok, {row['frames']} frames, {row['vertices']:,} vertices in {row['seconds']:.1f} s"
+                + (f" ({row['attempts']} attempts)" if row["attempts"] > 1 else ""))
+    return f"{row['item']}: FAILED: {str(row['error']).splitlines()[0]}"
