@@ -251,8 +251,8 @@ def _check_name(name: str) -> None:
 
 
 def _derived_name(stem: str) -> str:
-    """A safe folder name from a file or folder name: other characters become '_'."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip("._-")[:100].rstrip(".") or "item"
+    """A safe folder name from a file or folder name: each run of other characters becomes one '_'."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip("._-")[:100].rstrip(".") or "item"
     return f"{name}_" if name.lower().split(".")[0] in RESERVED_NAMES else name
 
 

@@ -66,17 +66,24 @@ class BatchSummary:
 
 
 def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: ModelSource, options: BatchOptions,
-              echo: Echo = lambda line: print(line, file=sys.stderr)) -> BatchSummary:
+              echo: Echo = print,
+              worker: Callable[..., BatchWorker] = BatchWorker) -> BatchSummary:
     """Run every item not already finished in `out_root/batch.jsonl`; outputs go to `out_root/<item>/`.
 
-    Every item's settings are checked before any model loads. A first Ctrl-C stops after the running
-    item(s), a second one at once; either way a rerun resumes."""
-    out_root = _output_root(out_root)
+    Every item's settings are checked before any model loads. echo gets one line per item and the summary
+    (the bars go to stderr). A first Ctrl-C stops after the running
+    item(s), a second one at once; either way a rerun resumes. worker: the worker class (or a partial of
+    it) each worker process / actor builds, BatchWorker unless an embedder wraps it."""
+    out_root = Path(out_root)
+    if out_root.exists() and not out_root.is_dir():
+        raise InputError(f"--out {out_root} is a file: give a folder (each item gets a subfolder)")
     table = ResultsTable(out_root)
     tasks, keys, summary = _plan(items, out_root, source, options, table)
+    _make_output_root(out_root)
     if not tasks:
         echo(summary.line(table.path))
         return summary
+    pool = _pool(worker, source, options, len(tasks))
     remove_staging_leftovers(task.job.out_dir for task in tasks)  # of a run killed while writing its outputs
     bar = _items_bar(len(tasks))
 
@@ -87,17 +94,18 @@ def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: Model
         table.record(row)
         summary.ok += row["status"] == "ok"
         summary.failed += row["status"] != "ok"
-        bar.write(_item_line(row))
+        bar.write(_item_line(row), file=sys.stdout)
         bar.update(1)
 
     def on_died(task: BatchTask, died: Died, retried: bool) -> None:
         remove_staging_leftovers([task.job.out_dir])
-        bar.write(f"{task.name}: {died.message}; " + ("running it again" if retried else "giving up"))
+        bar.write(f"{task.name}: {died.message}; " + ("running it again" if retried else "giving up"),
+                  file=sys.stdout)
 
-    with GracefulStop(echo=bar.write) as stop:
+    with GracefulStop(echo=functools.partial(bar.write, file=sys.stderr)) as stop:
         try:
-            left = run_tasks(_pool(source, options, len(tasks)), tasks, on_result, max_retries=options.max_retries,
-                             should_stop=stop, on_died=on_died)
+            left = run_tasks(pool, tasks, on_result, max_retries=options.max_retries, should_stop=stop,
+                             on_died=on_died)
         finally:
             bar.close()
     summary.not_run = len(left)
@@ -105,17 +113,13 @@ def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: Model
     return summary
 
 
-def _output_root(out_root: str | os.PathLike) -> Path:
-    out_root = Path(out_root)
-    if out_root.exists() and not out_root.is_dir():
-        raise InputError(f"--out {out_root} is a file: give a folder (each item gets a subfolder)")
+def _make_output_root(out_root: Path) -> None:
     try:
         out_root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder {out_root}: {exc.strerror}") from None
     if not os.access(out_root, os.W_OK | os.X_OK):
         raise InputError(f"cannot write into the output folder {out_root}: choose another --out")
-    return out_root
 
 
 def _plan(items: list[BatchItem], out_root: Path, source: ModelSource, options: BatchOptions,
@@ -142,22 +146,22 @@ def _plan(items: list[BatchItem], out_root: Path, source: ModelSource, options: 
     return tasks, keys, summary
 
 
-def _pool(source: ModelSource, options: BatchOptions, tasks: int) -> Pool:
+def _pool(worker: Callable[..., BatchWorker], source: ModelSource, options: BatchOptions, tasks: int) -> Pool:
     """Ray actors, local worker processes (one per GPU, or --workers), or the worker in this process."""
     if options.ray is not None:
         from ..parallel.ray_pool import RayPool
 
-        return RayPool(functools.partial(BatchWorker, source=source), options.ray, options.ray_workers,
+        return RayPool(functools.partial(worker, source=source), options.ray, options.ray_workers,
                        options.ray_cpus_per_worker)
     if options.workers is not None and options.workers < 1:
         raise InputError(f"--workers must be at least 1, got {options.workers}")
     devices = _local_devices(source)
     workers = min(options.workers or max(1, len(devices)), tasks)
     if workers == 1:
-        return InlinePool(functools.partial(BatchWorker, source=source, devices=devices[:1], show_progress=True))
-    if not devices:  # CPU workers share the cores
+        return InlinePool(functools.partial(worker, source=source, devices=devices[:1], show_progress=True))
+    if not devices and source.threads is None:  # CPU workers share the cores
         source = ModelSource(**{**source.__dict__, "threads": max(1, (os.cpu_count() or 1) // workers)})
-    return ProcessPool(functools.partial(BatchWorker, source=source, devices=devices), workers)
+    return ProcessPool(functools.partial(worker, source=source, devices=devices), workers)
 
 
 def _local_devices(source: ModelSource) -> tuple[str, ...]:

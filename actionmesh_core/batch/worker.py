@@ -13,7 +13,7 @@ from ..errors import ActionMeshError
 from ..models.attention import set_attention_backend
 from ..pipeline.job import Job, run_job
 from ..pipeline.models import ModelSet, bundled_models, release_memory
-from ..pipeline.progress import RunReport, TqdmProgress, no_progress
+from ..pipeline.progress import ProgressFn, RunReport, TqdmProgress, no_progress
 from .results import failed_row, ok_row
 
 
@@ -61,8 +61,12 @@ class BatchWorker:
         self.models = source.load(devices[slot % len(devices)] if devices else None)
         self._show_progress = show_progress
 
+    def progress_for(self, task: BatchTask) -> ProgressFn:
+        """The progress callback of one item's run (per-stage bars when shown)."""
+        return TqdmProgress(leave=False) if self._show_progress else no_progress
+
     def run(self, task: BatchTask) -> dict:
-        progress = TqdmProgress(leave=False) if self._show_progress else no_progress
+        progress = self.progress_for(task)
         report, start = RunReport(), time.perf_counter()
         try:
             return ok_row(task.name, task.job, run_job(task.job, self.models, progress, report))
@@ -71,7 +75,6 @@ class BatchWorker:
         except Exception as exc:  # noqa: BLE001 - one item's failure is recorded; the batch goes on
             error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            if isinstance(progress, TqdmProgress):
-                progress.close()
+            getattr(progress, "close", lambda: None)()
         release_memory(self.models.device)
         return failed_row(task.name, task.job, error, time.perf_counter() - start)

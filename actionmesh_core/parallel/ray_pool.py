@@ -59,12 +59,12 @@ class RayPool:
             raise ActionMeshError(f"--ray-cpus-per-worker must be more than 0, got {cpus_per_worker}")
         self._make_worker, self._address, self._cpus = make_worker, address, cpus_per_worker
         self._echo, self.size = echo, workers or 0
-        self._ray, self._actor_class, self._owns_connection = None, None, False
+        self._ray, self._actor_class, self._owns_connection = import_ray(), None, False  # missing: say so now
         self._actors: list = []
         self._running: dict = {}  # object ref -> slot
 
     def start(self) -> None:
-        ray = self._ray = import_ray()
+        ray = self._ray
         if not ray.is_initialized():
             ray.init(address=None if self._address == "auto" else self._address, include_dashboard=False)
             self._owns_connection = True
@@ -110,8 +110,6 @@ class RayPool:
         self._actors[slot] = self._actor_class.remote(self._make_worker, slot)
 
     def close(self, abort: bool = False) -> None:
-        if self._ray is None:
-            return
         for actor in self._actors:
             self._ray.kill(actor, no_restart=True)
         self._actors, self._running = [], {}
