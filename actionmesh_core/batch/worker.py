@@ -29,6 +29,10 @@ class ModelSource:
     attention: str = "auto"
     threads: int | None = None
 
+    def __post_init__(self):
+        if self.root is not None:
+            object.__setattr__(self, "root", Path(self.root).expanduser())
+
     def load(self, device: str | None = None) -> ModelSet:
         set_attention_backend(self.attention)
         options = dict(device=device or self.device, dtype=self.dtype, offload="free" if self.low_vram else "cpu")

@@ -72,8 +72,8 @@ def run_tasks(pool: Pool, tasks: Iterable[Task], on_result: Callable[[Task, Any,
             if isinstance(result, Died):
                 deaths[index] = deaths.get(index, 0) + 1
                 retry = deaths[index] <= max_retries
+                pool.restart(slot)  # first, so that the dead worker is gone when on_died cleans up after it
                 on_died(task, result, retry)
-                pool.restart(slot)
                 if retry:
                     queue.appendleft((index, task))
                     idle.append(slot)

@@ -65,6 +65,7 @@ class ProcessPool:
         self._tasks: list = [None] * size
         self._processes: list = [None] * size
         self._busy: set[int] = set()
+        self._done: list[tuple[int, Any]] = []  # results that arrived while a restarted worker was awaited
 
     def _spawn(self, slot: int) -> None:
         self._tasks[slot] = self._context.Queue()
@@ -86,6 +87,9 @@ class ProcessPool:
                 continue
             if kind == "failed":
                 raise WorkerStartError(f"worker {slot} could not start: {message}")
+            if kind == "done":  # another worker finished meanwhile: keep its result for `wait`
+                self._done.append((slot, message))
+                continue
             waiting.discard(slot)
 
     def start(self) -> None:
@@ -98,6 +102,10 @@ class ProcessPool:
         self._tasks[slot].put(task)
 
     def wait(self) -> tuple[int, Any]:
+        if self._done:
+            slot, result = self._done.pop(0)
+            self._busy.discard(slot)
+            return slot, result
         while True:
             try:
                 slot, kind, result = self._results.get(timeout=self._poll)
