@@ -24,7 +24,8 @@ from batch_hooks import FAST, DiesOnce, example_clips
 
 RUN = [*FAST, "--weights", str(BUNDLED_WEIGHTS)]
 SEEDS = {"clip0": 3, "clip1": 5, "clip2": 7, "clip3": 11}
-SETTINGS = Settings.preset(steps=2, prior_steps=5, guidance=2, prior_guidance=2, face_budget=800)  # = FAST
+RECOMMENDED = json.loads((BUNDLED_WEIGHTS / "actionmesh.json").read_text())["settings"]
+SETTINGS = Settings.resolve(RECOMMENDED, steps=2, prior_steps=5, guidance=2, prior_guidance=2, face_budget=800)  # FAST
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -315,7 +316,8 @@ def test_a_folder_lists_videos_and_frame_folders_with_safe_unique_names(tmp_path
 def test_out_that_is_a_file_is_refused(manifest, tmp_path, capsys):
     (tmp_path / "out").write_text("a file")
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out"), *RUN]) == 2
-    assert "--out" in capsys.readouterr().err and (tmp_path / "out").read_text() == "a file"
+    assert "is a file where a folder is expected" in capsys.readouterr().err
+    assert (tmp_path / "out").read_text() == "a file"
 
 
 def test_staging_left_by_a_killed_writer_is_removed(tmp_path):

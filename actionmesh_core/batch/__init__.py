@@ -1,7 +1,7 @@
 """Many videos in one job: `actionmesh batch INPUTS --out DIR`.
 
     items = collect_items("clips/")                      # or a clips.csv / clips.jsonl manifest
-    summary = run_batch(items, "out/", ModelSource(root), BatchOptions(settings=Settings.preset(fast=True)))
+    summary = run_batch(items, "out/", ModelSource("pretrained_weights"), BatchOptions(settings=Settings()))
 
 Each item runs `pipeline.run_job` (what `video2mesh` runs) on a worker that loaded its models once, and writes
 `out/<item>/` as `video2mesh` does; `out/batch.jsonl` records every item and lets a rerun resume.

@@ -32,8 +32,9 @@ TABLE_NAME = "batch.jsonl"
 def fingerprint(job: Job, weights: str) -> str:
     """A short hash of everything that decides an item's outputs besides the code: its input and mesh paths,
     settings, frame selection, outputs and the weights."""
+    settings = {k: v for k, v in asdict(job.settings).items() if k != "source"}  # "source" only describes them
     spec = dict(source=str(Path(job.source).resolve()), mesh=str(job.mesh and Path(job.mesh).resolve()),
-                masks=str(job.masks and Path(job.masks).resolve()), settings=asdict(job.settings),
+                masks=str(job.masks and Path(job.masks).resolve()), settings=settings,
                 selection=job.selection, outputs=job.outputs, weights=weights)
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..io.atomic import remove_staging_leftovers
+from ..io.atomic import check_output_folder, make_folder, remove_staging_leftovers
 from ..parallel import Died, GracefulStop, InlinePool, Pool, ProcessPool, run_tasks
 from ..pipeline.settings import Settings
 from .items import BatchItem
@@ -75,11 +75,10 @@ def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: Model
     item(s), a second one at once; either way a rerun resumes. worker: the worker class (or a partial of
     it) each worker process / actor builds, BatchWorker unless an embedder wraps it."""
     out_root = Path(out_root)
-    if out_root.exists() and not out_root.is_dir():
-        raise InputError(f"--out {out_root} is a file: give a folder (each item gets a subfolder)")
+    check_output_folder(out_root)  # a file, a read-only or a full folder fails now
     table = ResultsTable(out_root)
     tasks, keys, summary = _plan(items, out_root, source, options, table)
-    _make_output_root(out_root)
+    make_folder(out_root)
     if not tasks:
         echo(summary.line(table.path))
         return summary
@@ -111,15 +110,6 @@ def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: Model
     summary.not_run = len(left)
     echo(summary.line(table.path))
     return summary
-
-
-def _make_output_root(out_root: Path) -> None:
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder {out_root}: {exc.strerror}") from None
-    if not os.access(out_root, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write into the output folder {out_root}: choose another --out")
 
 
 def _plan(items: list[BatchItem], out_root: Path, source: ModelSource, options: BatchOptions,

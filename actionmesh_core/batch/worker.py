@@ -12,17 +12,18 @@ import torch
 from ..errors import ActionMeshError
 from ..models.attention import set_attention_backend
 from ..pipeline.job import Job, run_job
-from ..pipeline.models import ModelSet, bundled_models, release_memory
+from ..pipeline.models import BUNDLED_NAME, ModelSet, load_models, release_memory
 from ..pipeline.progress import ProgressFn, RunReport, TqdmProgress, no_progress
 from .results import failed_row, ok_row
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a worker gets its models. root: a weights root (None: the bundled small model); device: None for
-    the best available (each Ray actor sees only its own GPU); threads: torch CPU threads (None: torch's)."""
+    """Where a worker gets its models. weights: a weights root, or "bundled" (the small model of this package);
+    device: None for the best available (each Ray actor sees only its own GPU); threads: torch CPU threads
+    (None: torch's choice)."""
 
-    root: Path | None = None
+    weights: str | Path = BUNDLED_NAME
     device: str | None = None
     dtype: str | None = None
     low_vram: bool = False
@@ -30,18 +31,20 @@ class ModelSource:
     threads: int | None = None
 
     def __post_init__(self):
-        if self.root is not None:
-            object.__setattr__(self, "root", Path(self.root).expanduser())
+        if str(self.weights) != BUNDLED_NAME:
+            object.__setattr__(self, "weights", Path(self.weights).expanduser())
 
     def load(self, device: str | None = None) -> ModelSet:
+        """The model set (lazy: each model is read when its stage first runs, then kept for the next items)."""
         set_attention_backend(self.attention)
-        options = dict(device=device or self.device, dtype=self.dtype, offload="free" if self.low_vram else "cpu")
-        return bundled_models(**options) if self.root is None else ModelSet.from_weights(self.root, **options)
+        return load_models(self.weights, device=device or self.device, dtype=self.dtype,
+                           offload="free" if self.low_vram else "cpu")
 
     @property
     def key(self) -> str:
         """What identifies the weights and precision in an item's fingerprint."""
-        return f"{self.root.resolve() if self.root else 'bundled'}|{self.dtype or 'default'}"
+        weights = self.weights.resolve() if isinstance(self.weights, Path) else self.weights
+        return f"{weights}|{self.dtype or 'default'}"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..batch import BatchOptions, ModelSource, collect_items, run_batch
 from ..errors import InputError
 from ..io.outputs import parse_outputs
-from .run_options import add_frame_options, add_run_options, selection_from, settings_from, weights_root_from
+from .run_options import add_frame_options, add_run_options, models_from, selection_from, settings_from, \
+    weights_from
 
 
 def register(subparsers) -> None:
@@ -39,11 +40,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.max_retries < 0:
         raise InputError(f"--max-retries must be 0 or more, got {args.max_retries}")
-    options = BatchOptions(settings=settings_from(args), outputs=parse_outputs(args.outputs),
+    models = models_from(args)  # reads headers and the weights' recommended settings; no tensor is loaded here
+    options = BatchOptions(settings=settings_from(args, models), outputs=parse_outputs(args.outputs),
                            selection={k: v for k, v in selection_from(args).items() if v is not None},
                            retry_failed=args.retry_failed, max_retries=args.max_retries, workers=args.workers,
                            ray=args.ray, ray_workers=args.ray_workers, ray_cpus_per_worker=args.ray_cpus_per_worker)
-    source = ModelSource(root=weights_root_from(args), device=args.device, dtype=args.dtype, low_vram=args.low_vram,
+    source = ModelSource(weights_from(args), device=args.device, dtype=args.dtype, low_vram=args.low_vram,
                          attention=args.attention)
     items = collect_items(args.inputs, skip=args.out)
     return run_batch(items, args.out, source, options).exit_code

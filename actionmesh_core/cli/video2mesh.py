@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.atomic import check_output_folder
 from ..pipeline import Job, TqdmProgress, run_job
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
     settings_from
@@ -25,9 +26,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    job = Job(args.input, args.out, settings_from(args), args.outputs, mesh=args.mesh, masks=args.masks,
-              selection=selection_from(args))
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
     models = models_from(args)
+    job = Job(args.input, args.out, settings_from(args, models), args.outputs, mesh=args.mesh, masks=args.masks,
+              selection=selection_from(args))
     result = run_job(job, models, TqdmProgress())
-    print_summary(result.anim, result.report, models, result.written)
+    print_summary(result.anim, result.report, models, job.settings, result.written)
     return 0

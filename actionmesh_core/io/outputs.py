@@ -39,8 +39,8 @@ def parse_outputs(outputs: str | Sequence[str]) -> tuple[str, ...]:
 def write_outputs(anim: AnimatedMesh, out_dir: str | os.PathLike, outputs: str | Sequence[str]) -> list[Path]:
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
-    Everything is written into a temporary folder beside out_dir and moved in only once every format is
-    written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
+    Everything is written into a staging folder inside out_dir (see `staged_files`) and moved in only once
+    every format is written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
     meshes of an earlier, longer run when this run writes per-frame meshes."""
     formats = parse_outputs(outputs)
     out_dir = Path(out_dir)
