@@ -332,11 +332,14 @@ def test_staging_left_by_a_killed_writer_is_removed(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for name in ("a", "a.b"):
         subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env, check=False)
-    leftovers = sorted(p.name for p in tmp_path.iterdir())
-    assert len(leftovers) == 4 and not (tmp_path / "a").exists()
-    removed = remove_staging_leftovers([tmp_path / "a"])
-    assert len(removed) == 2 and all(".a.b." not in p.name for p in removed)
-    assert len(list(tmp_path.iterdir())) == 2  # a.b's are kept
+    from actionmesh_core.io.atomic import STAGING_PREFIX
+
+    for name in ("a", "a.b"):  # each left its folder holding only a staging folder (with one nested inside)
+        assert [p.name[:len(STAGING_PREFIX)] for p in (tmp_path / name).iterdir()] == [STAGING_PREFIX]
+    (tmp_path / "a.b" / "mine.txt").write_text("kept")
+    removed = remove_staging_leftovers([tmp_path / "a", tmp_path / "a.b"])
+    assert len(removed) == 2 and not (tmp_path / "a").exists()  # a folder left empty goes too
+    assert [p.name for p in (tmp_path / "a.b").iterdir()] == ["mine.txt"]
 
 
 # ---- Ray ------------------------------------------------------------------------------------------------

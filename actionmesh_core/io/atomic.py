@@ -210,9 +210,10 @@ def remove_staging_leftovers(folders: Iterable[str | os.PathLike]) -> list[Path]
     for folder in map(Path, folders):
         if not folder.is_dir():
             continue
-        for entry in folder.glob(f"{STAGING_PREFIX}*"):
+        leftovers = list(folder.glob(f"{STAGING_PREFIX}*"))
+        for entry in leftovers:
             shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-        if removed and not any(folder.iterdir()):
+        if leftovers and not any(folder.iterdir()):
             folder.rmdir()
+        removed += leftovers
     return removed
