@@ -24,8 +24,8 @@ OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "
 
 
 def parse_outputs(outputs: str | Sequence[str]) -> tuple[str, ...]:
-    """"glb,frames,npz" (commas, semicolons or spaces) or a sequence of names -> the validated names, in order,
-    without repeats. An unknown name or an empty list is an InputError."""
+    """"glb,frames,npz" (commas, semicolons or spaces) or a sequence of names -> the validated names, in
+    order, without repeats. An unknown name or an empty list is an InputError."""
     names = outputs.replace(";", ",").replace(" ", ",").split(",") if isinstance(outputs, str) else list(outputs)
     formats = tuple(dict.fromkeys(str(name).strip().lower() for name in names if str(name).strip()))
     unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
@@ -36,12 +36,13 @@ def parse_outputs(outputs: str | Sequence[str]) -> tuple[str, ...]:
     return formats
 
 
-def write_outputs(anim: AnimatedMesh, out_dir: str | os.PathLike, outputs: str | Sequence[str]) -> list[Path]:
+def write_outputs(anim: AnimatedMesh, out_dir: str | os.PathLike,
+                  outputs: str | Sequence[str]) -> list[Path]:
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
     Everything is written into a staging folder inside out_dir (see `staged_files`) and moved in only once
-    every format is written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
-    meshes of an earlier, longer run when this run writes per-frame meshes."""
+    every format is written, so a failing format leaves out_dir as it was. Other files in out_dir are kept,
+    except per-frame meshes of an earlier, longer run when this run writes per-frame meshes."""
     formats = parse_outputs(outputs)
     out_dir = Path(out_dir)
     with staged_files(out_dir) as staging:
