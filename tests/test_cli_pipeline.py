@@ -10,17 +10,10 @@ from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.cli import main, video2mesh
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from actionmesh_core.errors import InputError
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS
-from pipeline_fixtures import moving_disc, write_tiny_root
+from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
+from pipeline_fixtures import moving_disc
 
 FAST = ["--steps", "1", "--prior-steps", "2", "--mesh-resolution", "32", "--face-budget", "1000"]
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-    write_tiny_root(root)
-    return root
 
 
 @pytest.fixture
@@ -156,7 +149,7 @@ def _small_animation() -> AnimatedMesh:
 
 def test_a_failing_format_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
     from actionmesh_core.errors import MeshError
-    from actionmesh_core.io import outputs
+    from actionmesh_core.export import outputs
 
     export = outputs.export_animated_mesh
 
@@ -180,7 +173,7 @@ def test_a_failing_format_leaves_the_output_folder_as_it_was(tmp_path, monkeypat
 
 
 def test_outputs_replace_only_our_own_files(tmp_path):
-    from actionmesh_core.io.outputs import write_outputs
+    from actionmesh_core.export.outputs import write_outputs
 
     out = tmp_path / "out"
     (out / "obj").mkdir(parents=True)

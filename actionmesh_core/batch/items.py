@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..io.clip import FrameSelection
-from ..io.frames_images import IMAGE_SUFFIXES, natural_key
-from ..io.outputs import parse_outputs
-from ..io.video import VIDEO_SUFFIXES
-from ..pipeline.job import Job
+from ..inputs.clip import FrameSelection
+from ..inputs.image_files import IMAGE_SUFFIXES, natural_key
+from ..export.outputs import parse_outputs
+from ..inputs.video import VIDEO_SUFFIXES
+from .job import Job
 from ..pipeline.settings import Settings
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl")

@@ -22,9 +22,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import InputError
-from ..io.atomic import atomic_path
-from ..io.frame_meshes import frame_file_name
-from ..pipeline.job import Job, JobResult
+from ..base.atomic import atomic_path
+from ..export.frame_meshes import frame_file_name
+from .job import Job, JobResult
 
 TABLE_NAME = "batch.jsonl"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..io.atomic import check_output_folder, make_folder, remove_staging_leftovers
+from ..base.atomic import check_output_folder, make_folder, remove_staging_leftovers
 from ..parallel import Died, GracefulStop, InlinePool, Pool, ProcessPool, run_tasks
 from ..pipeline.settings import Settings
 from .items import BatchItem

@@ -10,9 +10,8 @@ from pathlib import Path
 import torch
 
 from ..errors import ActionMeshError
-from ..models.attention import set_attention_backend
-from ..pipeline.job import Job, run_job
-from ..pipeline.models import BUNDLED_NAME, ModelSet, load_models, release_memory
+from .job import Job, run_job
+from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, release_memory
 from ..pipeline.progress import ProgressFn, RunReport, TqdmProgress, no_progress
 from .results import failed_row, ok_row
 
@@ -36,8 +35,7 @@ class ModelSource:
 
     def load(self, device: str | None = None) -> ModelSet:
         """The model set (lazy: each model is read when its stage first runs, then kept for the next items)."""
-        set_attention_backend(self.attention)
-        return load_models(self.weights, device=device or self.device, dtype=self.dtype,
+        return load_models(self.weights, device=device or self.device, dtype=self.dtype, attention=self.attention,
                            offload="free" if self.low_vram else "cpu")
 
     @property

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..batch import BatchOptions, ModelSource, collect_items, run_batch
 from ..errors import InputError
-from ..io.outputs import parse_outputs
+from ..export.outputs import parse_outputs
 from .run_options import add_frame_options, add_run_options, models_from, selection_from, settings_from, \
     weights_from
 

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                                                         "--ray-cpus-per-worker)")
     parser.add_argument("--ray-cpus-per-worker", type=float, default=1,
                         help="CPUs per Ray actor on a cluster without GPUs (default 1)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="eval")
 
 
 def pool_from(args: argparse.Namespace):

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..io.atomic import check_output_folder
-from ..io.outputs import write_outputs
+from ..base.atomic import check_output_folder
+from ..export.outputs import write_outputs
 from ..pipeline import RunReport, TqdmProgress, extend
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
     settings_from

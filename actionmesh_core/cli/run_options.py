@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, WeightsError
-from ..io.outputs import DEFAULT_OUTPUTS
-from ..models.attention import BACKENDS, set_attention_backend
-from ..pipeline.models import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
+from ..export.outputs import DEFAULT_OUTPUTS
+from ..models.attention import BACKENDS
+from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
 
@@ -68,7 +68,6 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     """The run settings: the options given, else the preset's values (--preset, --fast) for these models."""
     if args.fast and args.preset not in ("model default", "fast"):
         raise InputError(f"--fast is --preset fast; it cannot be combined with --preset {args.preset}")
-    set_attention_backend(args.attention)
     return Settings.resolve(
         models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
@@ -88,7 +87,7 @@ def weights_from(args: argparse.Namespace, fallback: str | None = None) -> str |
 
 def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
     """The models `weights_from` names (loaded lazily: only headers are read now)."""
-    return load_models(weights_from(args, fallback), device=args.device, dtype=args.dtype,
+    return load_models(weights_from(args, fallback), device=args.device, dtype=args.dtype, attention=args.attention,
                        offload="free" if args.low_vram else "cpu")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.atomic import check_output_folder
-from ..pipeline import Job, TqdmProgress, run_job
+from ..base.atomic import check_output_folder
+from ..batch.job import Job, run_job
+from ..pipeline import TqdmProgress
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
     settings_from
 

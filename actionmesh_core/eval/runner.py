@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
-from ..io.atomic import atomic_path
+from ..base.atomic import atomic_path
 from ..parallel import Died, InlinePool, Pool, run_tasks
 from ..parallel.dispatch import WorkerFactory
 from .loading import MESH_PATTERN, list_samples, load_gt, load_prediction

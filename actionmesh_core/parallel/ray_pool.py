@@ -11,21 +11,16 @@ import sys
 import time
 from typing import Any
 
+from ..base.extras import require_extra
 from ..errors import ActionMeshError
 from .dispatch import Died, WorkerFactory
 from .pools import WorkerStartError
 
 
-class MissingRayError(ActionMeshError):
-    """Ray is asked for but not installed."""
-
-
 def import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise MissingRayError("--ray needs Ray, which is not installed: pip install 'comfyui-actionmesh[ray]' "
-                              "(or pip install ray) on this machine and on every node of the cluster") from None
+    require_extra("ray", "--ray (on this machine and on every node of the cluster)")
+    import ray
+
     return ray
 
 

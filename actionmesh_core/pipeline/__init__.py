@@ -6,15 +6,14 @@
     anim = extend(anim, "next_clip.mp4", models)
 """
 
-from .job import Job, JobResult, run_job
-from .models import ModelSet, bundled_models, load_models
+from .model_set import ModelSet, bundled_models, load_models
 from .progress import RunReport, TqdmProgress
 from .run import (PreparedFrames, animate, animate_reference, assemble, check_anchor, extend, make_reference,
                   matting_for, prepare_frames)
 from .settings import Settings
 from .stages import ReferenceMesh, decode_animation, encode_frames, encode_mesh, generate_latents, generate_reference
 
-__all__ = ["Job", "JobResult", "ModelSet", "PreparedFrames", "ReferenceMesh", "RunReport", "Settings", "TqdmProgress", "animate",
+__all__ = ["ModelSet", "PreparedFrames", "ReferenceMesh", "RunReport", "Settings", "TqdmProgress", "animate",
            "animate_reference", "assemble", "bundled_models", "check_anchor", "decode_animation", "encode_frames",
            "encode_mesh", "extend", "generate_latents", "generate_reference", "load_models", "make_reference",
-           "matting_for", "prepare_frames", "run_job"]
+           "matting_for", "prepare_frames"]

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..io.outputs import DEFAULT_OUTPUTS, parse_outputs, write_outputs
-from .models import ModelSet
-from .progress import ProgressFn, RunReport, no_progress
-from .run import animate
-from .settings import Settings
+from ..export.outputs import DEFAULT_OUTPUTS, parse_outputs, write_outputs
+from ..pipeline.model_set import ModelSet
+from ..pipeline.progress import ProgressFn, RunReport, no_progress
+from ..pipeline.run import animate
+from ..pipeline.settings import Settings
 
 
 @dataclass(frozen=True)

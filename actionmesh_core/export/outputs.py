@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
-from .atomic import staged_files
-from .export import export_animated_mesh
+from ..base.atomic import staged_files
+from .formats import export_animated_mesh
 from .frame_meshes import remove_stale_frames
 
 DEFAULT_OUTPUTS = ("glb", "frames", "npz")
