@@ -17,7 +17,7 @@ from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.batch import BatchOptions, ModelSource, collect_items, run_batch
 from actionmesh_core.cli import main
 from actionmesh_core.errors import InputError
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS
+from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
 from actionmesh_core.pipeline.settings import Settings
 from batch_hooks import FAST, DiesOnce, example_clips
 
@@ -319,9 +319,9 @@ def test_out_that_is_a_file_is_refused(manifest, tmp_path, capsys):
 
 
 def test_staging_left_by_a_killed_writer_is_removed(tmp_path):
-    from actionmesh_core.io.atomic import remove_staging_leftovers
+    from actionmesh_core.base.atomic import remove_staging_leftovers
 
-    script = ("import os, sys\nfrom actionmesh_core.io.atomic import staged_files\n"
+    script = ("import os, sys\nfrom actionmesh_core.base.atomic import staged_files\n"
               "with staged_files(sys.argv[1]) as staging:\n"
               "    (staging / 'animated_mesh.glb').write_bytes(b'half')\n"
               "    with staged_files(staging) as inner:\n"
@@ -330,7 +330,7 @@ def test_staging_left_by_a_killed_writer_is_removed(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for name in ("a", "a.b"):
         subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env, check=False)
-    from actionmesh_core.io.atomic import STAGING_PREFIX
+    from actionmesh_core.base.atomic import STAGING_PREFIX
 
     for name in ("a", "a.b"):  # each left its folder holding only a staging folder (with one nested inside)
         assert [p.name[:len(STAGING_PREFIX)] for p in (tmp_path / name).iterdir()] == [STAGING_PREFIX]
@@ -390,4 +390,4 @@ def test_without_ray_the_flag_says_how_to_install_it(manifest, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out"), "--ray", *RUN]) == 2
     err = capsys.readouterr().err
-    assert "pip install 'comfyui-actionmesh[ray]'" in err and len(err.strip().splitlines()) == 1
+    assert "comfyui-actionmesh[ray]" in err and len(err.strip().splitlines()) == 1
