@@ -66,14 +66,13 @@ class BatchSummary:
 
 
 def run_batch(items: list[BatchItem], out_root: str | os.PathLike, source: ModelSource, options: BatchOptions,
-              echo: Echo = print,
-              worker: Callable[..., BatchWorker] = BatchWorker) -> BatchSummary:
+              echo: Echo = print, worker: Callable[..., BatchWorker] = BatchWorker) -> BatchSummary:
     """Run every item not already finished in `out_root/batch.jsonl`; outputs go to `out_root/<item>/`.
 
-    Every item's settings are checked before any model loads. echo gets one line per item and the summary
-    (the bars go to stderr). A first Ctrl-C stops after the running
-    item(s), a second one at once; either way a rerun resumes. worker: the worker class (or a partial of
-    it) each worker process / actor builds, BatchWorker unless an embedder wraps it."""
+    Every item's settings are checked before any model loads. One line per finished item goes to stdout, the
+    bars to stderr, the closing summary to `echo`. A first Ctrl-C stops after the running item(s), a second
+    one at once; either way a rerun resumes. worker: the worker class (or a partial of it) that each worker
+    process / actor builds, BatchWorker unless an embedder wraps it."""
     out_root = Path(out_root)
     check_output_folder(out_root)  # a file, a read-only or a full folder fails now
     table = ResultsTable(out_root)
