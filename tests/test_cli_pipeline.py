@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.cli import main, video2mesh
+from actionmesh_core.batch import job
+from actionmesh_core.cli import main
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from actionmesh_core.errors import InputError
 from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
@@ -72,13 +73,13 @@ def test_fresh_video2mesh_with_the_bundled_weights_uses_their_recommended_settin
     demo does) and says so in its summary."""
     recommended = json.loads((BUNDLED_WEIGHTS / "actionmesh.json").read_text())["settings"]
     used = []
-    real_animate = video2mesh.animate
+    real_animate = job.animate
 
     def spy(source, models, settings, **kwargs):
         used.append(settings)
         return real_animate(source, models, settings, **kwargs)
 
-    monkeypatch.setattr(video2mesh, "animate", spy)
+    monkeypatch.setattr(job, "animate", spy)  # what video2mesh runs (run_job)
     assert main(["video2mesh", str(EXAMPLE_CLIP), "--out", str(tmp_path / "out"), "--weights", "bundled",
                  "--max-frames", "2", "--outputs", "npz"]) == 0
     settings, = used
@@ -96,7 +97,7 @@ def settings_used(monkeypatch) -> list:
         used.append(settings)
         raise InputError("stopped after the settings")
 
-    monkeypatch.setattr(video2mesh, "animate", stop)
+    monkeypatch.setattr(job, "animate", stop)
     return used
 
 
