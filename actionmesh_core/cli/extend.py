@@ -28,10 +28,10 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
-    settings = settings_from(args)
     models = models_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     anim = extend(AnimatedMesh.load(args.result), args.input, models, settings, selection=selection_from(args),
                   masks=args.masks, progress=TqdmProgress(), report=report)
-    print_summary(anim, report, models, write_outputs(anim, args.out, args.outputs))
+    print_summary(anim, report, models, settings, write_outputs(anim, args.out, args.outputs))
     return 0

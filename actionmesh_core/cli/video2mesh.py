@@ -27,11 +27,11 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
-    settings = settings_from(args)
     models = models_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     anim = animate(args.input, models, settings, mesh=args.mesh, selection=selection_from(args), masks=args.masks,
                    progress=TqdmProgress(), report=report)
     written = write_outputs(anim, args.out, args.outputs)
-    print_summary(anim, report, models, written)
+    print_summary(anim, report, models, settings, written)
     return 0
