@@ -49,10 +49,16 @@ def run_one(level: int, frames: int, steps: int) -> dict:
     import trimesh
 
     from actionmesh_core.cli.demo import EXAMPLE_CLIP
-    from actionmesh_core.geometry import UserMesh
-    from actionmesh_core.io.export import export_animated_mesh
-    from actionmesh_core.io.video_input import load_clip
     from actionmesh_core.pipeline import RunReport, Settings, animate, bundled_models
+
+    try:  # the package's layout since the layers were split
+        from actionmesh_core.export.formats import export_animated_mesh
+        from actionmesh_core.inputs.load import load_clip
+        from actionmesh_core.io.mesh_file import UserMesh
+    except ImportError:  # older checkouts, for "before" numbers
+        from actionmesh_core.geometry import UserMesh
+        from actionmesh_core.io.export import export_animated_mesh
+        from actionmesh_core.io.video_input import load_clip
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     sphere = trimesh.creation.icosphere(subdivisions=level)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from actionmesh_core.animated_mesh import AnimatedMesh, Material
+from actionmesh_core.animated_mesh import AnimatedMesh, Continuation, Material
 from actionmesh_core.cli import main
 from actionmesh_core.errors import MeshError
 
@@ -23,9 +23,10 @@ def saved(tmp_path):
     texture = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
     anim = AnimatedMesh(
         vertices, box.faces, fps=12.0, uvs=np.zeros((8, 2)), vertex_colors=np.full((8, 4), 200, np.uint8),
-        latents=np.zeros((3, 16, 4)), model_transform=np.eye(4), merge_map=np.arange(8),
-        last_frame=np.zeros((6, 5, 4), np.uint8), crop_box=[1, 2, 5, 6],
-        materials=[Material(name="paint", base_color_texture=texture)], face_materials=np.zeros(12), name="box")
+        model_transform=np.eye(4), merge_map=np.arange(8),
+        materials=[Material(name="paint", base_color_texture=texture)], face_materials=np.zeros(12), name="box",
+        continuation=Continuation(last_frame=np.zeros((6, 5, 4), np.uint8), latents=np.zeros((3, 16, 4)),
+                                  crop_box=[1, 2, 5, 6]))
     return anim.save(tmp_path / "result.npz")
 
 
@@ -41,7 +42,8 @@ def rewrite(path, **changes):
 def test_a_complete_result_round_trips(saved):
     anim = AnimatedMesh.load(saved)
     assert anim.num_frames == 3 and anim.fps == 12.0 and anim.name == "box"
-    assert anim.crop_box.tolist() == [1, 2, 5, 6] and anim.materials[0].base_color_texture.shape == (4, 4, 3)
+    assert anim.continuation.crop_box.tolist() == [1, 2, 5, 6]
+    assert anim.materials[0].base_color_texture.shape == (4, 4, 3)
 
 
 BAD_FIELDS = {
@@ -61,7 +63,8 @@ BAD_FIELDS = {
     "faces fractional": (dict(faces=np.array([[0.5, 1, 2]])), "faces must hold whole numbers"),
     "complex vertices": (dict(vertices=np.zeros((3, 8, 3), np.complex64)), "vertices must hold real numbers"),
     "vertices 2-D": (dict(vertices=np.zeros((8, 3))), r"vertices must have shape \(frames, vertices, 3\)"),
-    "latents for other frames": (dict(latents=np.zeros((2, 16, 4))), r"latents must have shape \(3, tokens"),
+    "latents for other frames": (dict(latents=np.zeros((2, 16, 4))), "the continuation holds 2 latents for 3"),
+    "latents 2-D": (dict(latents=np.zeros((3, 16))), r"latents must have shape \(T, N, C\)"),
     "last_frame RGB": (dict(last_frame=np.zeros((6, 5, 3), np.uint8)), r"last_frame must have shape \(H, W, 4\)"),
     "colours past 255": (dict(vertex_colors=np.full((8, 4), 300)), r"vertex_colors holds values outside \[0, 255\]"),
     "merge_map out of range": (dict(merge_map=np.arange(8) + 5), "merge_map must hold vertex indices"),

@@ -9,12 +9,13 @@ import pytest
 import torch
 import trimesh
 
-from actionmesh_core.geometry import UserMesh, prepare_user_mesh
+from actionmesh_core.base import normals as normals_module
+from actionmesh_core.base.normals import vertex_normals
+from actionmesh_core.geometry import prepare_user_mesh
+from actionmesh_core.io.mesh_file import UserMesh
 from actionmesh_core.models.temporal_autoencoder import TemporalAutoencoder
 from actionmesh_core.pipeline import stages
 from actionmesh_core.pipeline.stages import DECODE_MEMORY_MB_CPU, decode_animation, decode_budget
-from actionmesh_core.render import normals as normals_module
-from actionmesh_core.render.normals import vertex_normals
 from pipeline_fixtures import fast_settings, tiny_models
 
 
@@ -100,7 +101,7 @@ def test_restoring_the_layout_frame_by_frame_equals_the_formula(sphere):
     prepared = prepare_user_mesh(UserMesh(seams * 3.0 + 1.0, faces), up_axis="+z")
     moved = np.stack([prepared.vertices * (1 + 0.1 * k) for k in range(4)])
     restored = prepared.restore_original_layout(moved)
-    expected = (moved @ prepared.rotation * prepared.scale + prepared.center)[:, prepared.merge_map]
+    expected = prepared.frame.from_model(moved)[:, prepared.merge_map]
     np.testing.assert_allclose(restored, expected, atol=1e-6)
     assert restored.shape == (4, len(seams), 3) and restored.dtype == np.float32
     np.testing.assert_allclose(prepared.restore_original_layout(moved[1]), expected[1], atol=1e-6)

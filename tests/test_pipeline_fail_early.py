@@ -13,19 +13,10 @@ from actionmesh_core.cli import main
 from actionmesh_core.errors import InputError, MeshError, WeightsError
 from actionmesh_core.pipeline import ModelSet, animate, run_models
 from actionmesh_core.pipeline import run as pipeline_run
-from pipeline_fixtures import fast_settings, moving_disc, write_tiny_root
-from test_nodes_support import run_node
-
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
+from comfy_pack import run_node
+from pipeline_fixtures import fast_settings, moving_disc
 
 FAST = ["--steps", "1", "--prior-steps", "1", "--mesh-resolution", "32", "--face-budget", "500"]
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-    write_tiny_root(root)
-    return root
 
 
 @pytest.fixture
@@ -106,7 +97,7 @@ def test_each_run_checks_the_models_it_uses():
 
 
 def test_verify_checks_each_checkpoint_once_and_skips_what_the_weights_lack(tiny_root, monkeypatch):
-    from actionmesh_core.pipeline import models as pipeline_models
+    from actionmesh_core.pipeline import model_set as pipeline_models
 
     checked = []
     real = pipeline_models.verify_checkpoint
