@@ -12,7 +12,7 @@ from .preview import (
     turntable_azimuths,
     write_preview_mp4,
 )
-from .rasterizer import MODES, Shading, render_rgba
+from .rasterizer import MODES, Shading, render_cameras, render_rgba
 from .video import write_mp4
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "fit_to_unit_cube",
     "over_background",
     "preview_strip",
+    "render_cameras",
     "render_rgba",
     "render_turntable",
     "render_views",

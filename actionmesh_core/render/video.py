@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,30 +20,37 @@ def write_mp4(frames, path: str | os.PathLike, fps: float, *, background=WHITE, 
     Transparent pixels are shown on `background`. Odd sizes are padded by one pixel with the
     background (H.264 in yuv420p needs even sizes). quality: 0 (smallest) .. 10 (best).
     """
+    return write_mp4_chunks([frames], path, fps, background=background, quality=quality)
+
+
+def write_mp4_chunks(chunks: Iterable, path: str | os.PathLike, fps: float, *, background=WHITE,
+                     quality: float = 8.0) -> Path:
+    """`write_mp4` for frames that come in chunks (n, H, W, 3|4), all of one size: each chunk is encoded as it
+    arrives, so a long video is never held whole."""
     import imageio_ffmpeg
 
     if not (fps > 0 and np.isfinite(fps)):
         raise InputError(f"video fps must be a positive number, got {fps}")
-    images = as_uint8_images(frames, "video frames")
-    if images.shape[-1] == 3:
-        images = np.concatenate([images, np.full_like(images[..., :1], 255)], axis=-1)
-    padding = ((0, 0), (0, images.shape[1] % 2), (0, images.shape[2] % 2), (0, 0))
-    rgb = over_background(np.pad(images, padding), background)  # padding is transparent
     path = Path(path)
-    with atomic_path(path) as tmp:
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp),
-            (rgb.shape[2], rgb.shape[1]),
-            fps=float(fps),
-            codec="libx264",
-            quality=quality,
-            macro_block_size=2,
-            output_params=["-movflags", "+faststart"],
-        )
-        writer.send(None)
-        try:
+    with atomic_path(path) as tmp, contextlib.ExitStack() as stack:
+        writer, size = None, None
+        for chunk in chunks:
+            images = as_uint8_images(chunk, "video frames")
+            if images.shape[-1] == 3:
+                images = np.concatenate([images, np.full_like(images[..., :1], 255)], axis=-1)
+            padding = ((0, 0), (0, images.shape[1] % 2), (0, images.shape[2] % 2), (0, 0))
+            rgb = over_background(np.pad(images, padding), background)  # padding is transparent
+            if writer is None:
+                size = rgb.shape[1:3]
+                writer = imageio_ffmpeg.write_frames(str(tmp), (size[1], size[0]), fps=float(fps), codec="libx264",
+                                                     quality=quality, macro_block_size=2,
+                                                     output_params=["-movflags", "+faststart"])
+                writer.send(None)
+                stack.callback(writer.close)
+            if rgb.shape[1:3] != size:
+                raise InputError(f"video frames change size from {size[1]}x{size[0]} to {rgb.shape[2]}x{rgb.shape[1]}")
             for frame in rgb:
                 writer.send(np.ascontiguousarray(frame))
-        finally:
-            writer.close()
+        if writer is None:
+            raise InputError("a video needs at least one frame")
     return path
