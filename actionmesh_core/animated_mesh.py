@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import MeshError
 from .io.atomic import atomic_path
+from .video_cameras import VideoCameras
 
 
 OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "latents", "model_transform", "merge_map",
@@ -95,6 +96,8 @@ class AnimatedMesh:
     materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included; without
                  `uvs` their textures are dropped); None: one plain material (`resolved_materials`).
     face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
+    cameras:     optional `VideoCameras`: the camera of every frame of the video the animation was registered to
+                 (`video_fit.fit_cameras`), in the stored coordinates.
     name:        a short name used for exported nodes and clips.
     """
 
@@ -111,6 +114,7 @@ class AnimatedMesh:
     crop_box: np.ndarray | None = None
     materials: list[Material] | None = None
     face_materials: np.ndarray | None = None
+    cameras: VideoCameras | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
 
@@ -173,6 +177,9 @@ class AnimatedMesh:
             if self.face_materials.min() < 0 or self.face_materials.max() >= count:
                 raise MeshError(f"face_materials must index the {count} material(s), got [{self.face_materials.min()}, "
                                 f"{self.face_materials.max()}]")
+        if self.cameras is not None and self.cameras.num_frames != self.num_frames:
+            raise MeshError(f"the video cameras cover {self.cameras.num_frames} frames, the animation has "
+                            f"{self.num_frames}")
 
     @property
     def num_frames(self) -> int:
@@ -245,6 +252,8 @@ class AnimatedMesh:
             if value is not None:
                 arrays[key] = value
         arrays.update(_material_arrays(self.materials or []))
+        if self.cameras is not None:
+            arrays.update(self.cameras.to_arrays())
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
@@ -264,7 +273,8 @@ class AnimatedMesh:
             raise MeshError(f"{path} lacks 'vertices' or 'faces': not an animated-mesh .npz file")
         kwargs = {key: data[key] for key in data.files if key in ("vertices", "faces", "frame_times", *OPTIONAL_ARRAYS)}
         return cls(fps=float(data["fps"]) if "fps" in data else 8.0,
-                   name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data), **kwargs)
+                   name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data),
+                   cameras=VideoCameras.from_arrays(data), **kwargs)
 
 
 def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:
