@@ -10,7 +10,7 @@ import sys
 
 from ..errors import ActionMeshError
 
-SUBCOMMAND_MODULES = ("video2mesh", "extend", "demo", "export", "weights", "bench", "eval", "train")
+SUBCOMMAND_MODULES = ("video2mesh", "extend", "colour", "demo", "export", "weights", "bench", "eval", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,11 @@
 
 from .models import ModelSet, bundled_models
 from .progress import RunReport, TqdmProgress
-from .run import (PreparedFrames, animate, animate_reference, assemble, check_anchor, extend, make_reference,
-                  matting_for, prepare_frames)
+from .run import (PreparedFrames, animate, animate_reference, assemble, check_anchor, extend, fit_to_video,
+                  make_reference, matting_for, prepare_frames)
 from .settings import Settings
 from .stages import ReferenceMesh, decode_animation, encode_frames, encode_mesh, generate_latents, generate_reference
 
 __all__ = ["ModelSet", "PreparedFrames", "ReferenceMesh", "RunReport", "Settings", "TqdmProgress", "animate",
            "animate_reference", "assemble", "bundled_models", "check_anchor", "decode_animation", "encode_frames", "encode_mesh",
-           "extend", "generate_latents", "generate_reference", "make_reference", "matting_for", "prepare_frames"]
+           "extend", "fit_to_video", "generate_latents", "generate_reference", "make_reference", "matting_for", "prepare_frames"]
