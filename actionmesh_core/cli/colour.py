@@ -8,9 +8,10 @@ import dataclasses
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
+from ..io.atomic import check_output_folder
 from ..io.preprocess import with_subject_masks
 from ..io.video_input import load_clip
-from ..pipeline.models import ModelSet
+from ..pipeline.models import load_models
 from ..pipeline.run import matting_for
 from ..video_fit import COLOUR_MODES, colour_from_video
 from ..video_fit.register import iou_summary
@@ -36,12 +37,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.out)
     anim = AnimatedMesh.load(args.result)
     if args.refit:
         anim = dataclasses.replace(anim, cameras=None)
     clip = load_clip(args.input, masks=args.masks, **selection_from(args))
     if clip.alpha is None:
-        models = ModelSet.from_weights(args.weights) if args.weights else None
+        models = load_models(args.weights) if args.weights else None
         clip = with_subject_masks(clip, matting_for(models) if models else None)
     anim, report = colour_from_video(anim, clip.frames, clip.alpha, mode=args.colour or "vertex",
                                      texture_size=args.texture_size, fov_deg=args.camera_fov,

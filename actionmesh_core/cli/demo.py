@@ -8,14 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import check_output_folder
 from ..io.video_input import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
-from ..pipeline.models import BUNDLED_WEIGHTS, ModelSet, bundled_models
+from ..pipeline.models import BUNDLED_NAME, BUNDLED_WEIGHTS
 from ..render import render_views, side_by_side, write_mp4
 from ..render.compose import over_background
 from ..video_fit import render_overlay
-from .run_options import add_run_options, add_video_options, print_summary, settings_from, video_fit_from, \
-    write_outputs
+from .run_options import add_run_options, add_video_options, models_from, print_summary, settings_from, \
+    video_fit_from, write_outputs
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
 
@@ -24,8 +25,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the main job on the bundled example clip with the bundled small model",
         description=f"Animate the example clip in {EXAMPLE_CLIP} with the small model in {BUNDLED_WEIGHTS} (or "
-                    "--weights). Writes the animated GLB, per-frame meshes, and preview.mp4 / preview.png "
-                    "showing the input frames, the result drawn over them, and renders of the coloured result.")
+                    "--weights DIR; $ACTIONMESH_WEIGHTS is not used here). Writes the animated GLB, per-frame meshes, "
+                    "and preview.mp4 / preview.png showing the input frames, the result drawn over them, and renders "
+                    "of the coloured result.")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (outputs/demo)")
     add_run_options(parser)
     add_video_options(parser)
@@ -33,15 +35,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.weights:
-        models = ModelSet.from_weights(args.weights, device=args.device, dtype=args.dtype)
-    else:
-        models = bundled_models(device=args.device, dtype=args.dtype)
-    recommended = models.recommended if not args.weights and models.recommended else dict(prior_steps=25, steps=10)
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
+    models = models_from(args, fallback=BUNDLED_NAME)
     if "RANDOM" in models.description:
         print("NOTE: no trained small model is bundled yet, so the demo runs tiny models with RANDOM weights. The "
               "outputs show that the whole pipeline runs end to end; the shapes and motion are meaningless.")
-    settings = settings_from(args, **recommended)
+    settings = settings_from(args, models)
     clip = load_clip(EXAMPLE_CLIP)
     report = RunReport()
     anim = animate(clip, models, settings, progress=TqdmProgress(), report=report, video=video_fit_from(args))
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         strip = side_by_side(clip.rgba, [overlay, *render_views(anim, azimuths=(0.0, 90.0))])
         written.append(write_mp4(strip, args.out / "preview.mp4", anim.fps))
         written.append(_write_png(strip[:: max(1, len(strip) // 4)], args.out / "preview.png"))
-    print_summary(anim, report, models, written)
+    print_summary(anim, report, models, settings, written)
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..geometry import load_user_mesh
+from ..io.atomic import check_output_folder
 from ..io.video_input import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
 from .run_options import add_frame_options, add_run_options, add_video_options, models_from, print_summary, \
@@ -29,13 +30,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    mesh = None if args.mesh is None else load_user_mesh(args.mesh)
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
+    mesh = None if args.mesh is None else load_user_mesh(args.mesh)  # a broken mesh fails now too
     video = video_fit_from(args, mesh)
     models = models_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     clip = load_clip(args.input, masks=args.masks, **selection_from(args))
     anim = animate(clip, models, settings, mesh=mesh, progress=TqdmProgress(), report=report, video=video)
     written = write_outputs(anim, args.out, args.outputs, frames=clip.frames)
-    print_summary(anim, report, models, written)
+    print_summary(anim, report, models, settings, written)
     return 0

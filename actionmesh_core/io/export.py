@@ -9,7 +9,8 @@
 | npz               | raw arrays: vertices (T, V, 3), faces, fps, ...      | -                                |
 | mp4               | a preview video (renders, optionally beside input)   | see MP4_OPTIONS                  |
 
-A file path without a suffix gets the format's suffix; every file is written atomically.
+A file path without a suffix gets the format's suffix (a folder is refused where a file is expected); every file
+is written atomically.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..animated_mesh import AnimatedMesh
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..render.preview import write_preview_mp4
 from .frame_meshes import write_frame_meshes
 from .gltf import write_animated_glb
@@ -64,6 +65,9 @@ def export_animated_mesh(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLi
         raise InputError(f"option(s) {', '.join(unknown)} do not apply to format {fmt!r} (it takes: {accepted})")
     out_path = Path(out_path)
     if spec.suffixes:
+        if out_path.is_dir():
+            raise OutputError(f"{out_path} is a folder, but format {fmt!r} writes one file: give a file name, e.g. "
+                              f"{out_path / ('animated_mesh' + spec.suffixes[0])}")
         if not out_path.suffix:
             out_path = out_path.with_name(out_path.name + spec.suffixes[0])
         elif out_path.suffix.lower() not in spec.suffixes:
