@@ -10,17 +10,10 @@ from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.cli import main, video2mesh
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from actionmesh_core.errors import InputError
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS
-from pipeline_fixtures import moving_disc, write_tiny_root
+from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
+from pipeline_fixtures import moving_disc
 
 FAST = ["--steps", "1", "--prior-steps", "2", "--mesh-resolution", "32", "--face-budget", "1000"]
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-    write_tiny_root(root)
-    return root
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import dataclasses
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..io.atomic import check_output_folder
-from ..io.preprocess import with_subject_masks
-from ..io.video_input import load_clip
-from ..pipeline.models import load_models
+from ..base.atomic import check_output_folder
+from ..inputs import load_clip
+from ..pipeline.framing import with_subject_masks
+from ..pipeline.model_set import load_models
 from ..pipeline.run import matting_for
 from ..video_fit import COLOUR_MODES, colour_from_video
 from ..video_fit.register import iou_summary

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import check_output_folder
-from ..io.video_input import load_clip
+from ..base.atomic import check_output_folder
+from ..export.mp4 import write_mp4
+from ..inputs import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
-from ..pipeline.models import BUNDLED_NAME, BUNDLED_WEIGHTS
-from ..render import render_views, side_by_side, write_mp4
+from ..pipeline.model_set import BUNDLED_NAME, BUNDLED_WEIGHTS
+from ..render import render_views, side_by_side
 from ..render.compose import over_background
 from ..video_fit import render_overlay
 from .run_options import add_run_options, add_video_options, models_from, print_summary, settings_from, \
@@ -58,7 +59,7 @@ def _write_png(frames: np.ndarray, path: Path) -> Path:
     """A few preview frames stacked vertically, as one PNG."""
     from PIL import Image
 
-    from ..io.atomic import atomic_path
+    from ..base.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         Image.fromarray(np.concatenate(list(frames), axis=0)).save(tmp, format="PNG")

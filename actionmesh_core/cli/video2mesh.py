@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..geometry import load_user_mesh
-from ..io.atomic import check_output_folder
-from ..io.video_input import load_clip
+from ..base.atomic import check_output_folder
+from ..inputs import load_clip
+from ..io.mesh_file import load_user_mesh
 from ..pipeline import RunReport, TqdmProgress, animate
 from .run_options import add_frame_options, add_run_options, add_video_options, models_from, print_summary, \
     selection_from, settings_from, video_fit_from, write_outputs

@@ -1,17 +1,14 @@
-"""Preview pictures and videos: turntables, several views of an animated mesh, strips with the input."""
+"""Preview pictures: turntables, several views of an animated mesh, strips beside the input frames."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ..animated_mesh import AnimatedMesh
 from .compose import over_background, side_by_side
 from .rasterizer import Shading, render_rgba
-from .video import write_mp4
 
 
 def turntable_azimuths(count: int, *, start_deg: float = 0.0) -> np.ndarray:
@@ -54,10 +51,10 @@ def render_views(
     ]
 
 
-def mesh_appearance(anim: AnimatedMesh, plain: Shading = Shading()) -> dict:
+def mesh_appearance(anim: AnimatedMesh, plain: Shading | None = None) -> dict:
     """The renderer's appearance options of `anim`: its vertex colours, UVs, and each material's base colour and
     texture; a mesh without materials is drawn with `plain` (default: the renderer's grey)."""
-    appearance = {"vertex_colors": anim.vertex_colors, "uvs": anim.uvs, "shadings": (plain,)}
+    appearance = {"vertex_colors": anim.vertex_colors, "uvs": anim.uvs, "shadings": (plain or Shading(),)}
     if anim.materials:
         appearance["shadings"] = [Shading(m.base_color_texture, m.base_color[:3]) for m in anim.materials]
         appearance["face_shadings"] = anim.face_materials
@@ -72,17 +69,3 @@ def preview_strip(
     if input_frames is not None:
         return side_by_side(input_frames, views)
     return np.concatenate([over_background(view) for view in views], axis=2)
-
-
-def write_preview_mp4(
-    anim: AnimatedMesh,
-    path: str | os.PathLike,
-    *,
-    input_frames=None,
-    azimuths: Sequence[float] = (0.0,),
-    fps: float | None = None,
-    **render_options,
-) -> Path:
-    """Render `preview_strip` and encode it as an mp4 at `fps` (default: the animation's fps)."""
-    strip = preview_strip(anim, input_frames=input_frames, azimuths=azimuths, **render_options)
-    return write_mp4(strip, path, fps or anim.fps)

@@ -9,9 +9,9 @@ and the mesh drawn over the video.
 from .colour import MODES as COLOUR_MODES
 from .colour import ColourReport, colour_from_video
 from .options import COLOUR_CHOICES, VideoFit, default_colour
-from .overlay import render_overlay, write_overlay_mp4
+from .overlay import overlay_chunks, render_overlay
 from .register import CameraFit, fit_cameras
 from .texture import check_texture_size
 
 __all__ = ["COLOUR_CHOICES", "COLOUR_MODES", "CameraFit", "ColourReport", "VideoFit", "check_texture_size",
-           "colour_from_video", "default_colour", "fit_cameras", "render_overlay", "write_overlay_mp4"]
+           "colour_from_video", "default_colour", "fit_cameras", "overlay_chunks", "render_overlay"]

@@ -17,7 +17,7 @@ from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
 from ..render.camera import DEFAULT_FOV_DEG
 from ..render.compose import as_uint8_images
-from ..render.normals import vertex_normals
+from ..base.normals import vertex_normals
 from .delight import Lighting, fit_lighting, remove_light
 from .fill import fill_unseen, vertex_graph
 from .masks import subject_masks

@@ -85,7 +85,9 @@ def fit_lighting(seen: Observations, graph: scipy.sparse.csr_matrix) -> Lighting
 
 
 def remove_light(colours: np.ndarray, normals: np.ndarray, lighting: Lighting | None) -> np.ndarray:
-    """colours (N, 3) seen on surface with unit normals (N, 3) -> albedo (N, 3), at most 255."""
+    """colours (N, 3) seen on surface with unit normals (N, 3) -> albedo (N, 3); a colour that would pass 255 is
+    scaled down as a whole (keeping its hue) rather than clipped per channel (which would turn it white)."""
     if lighting is None:
         return colours
-    return np.minimum(colours / lighting.factor(normals)[:, None], 255.0)
+    albedo = colours / lighting.factor(normals)[:, None]
+    return albedo * np.minimum(1.0, 255.0 / np.maximum(albedo.max(axis=1, keepdims=True), 1e-9))

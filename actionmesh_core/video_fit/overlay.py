@@ -1,10 +1,9 @@
-"""The animated mesh drawn over its video through the registered cameras: frames for ComfyUI's IMAGE and an mp4."""
+"""The animated mesh drawn over its video through the registered cameras, as frames (ComfyUI's IMAGE; the mp4 is
+`export.mp4.write_overlay_mp4`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -13,7 +12,6 @@ from ..errors import InputError
 from ..render.compose import as_uint8_images
 from ..render.preview import mesh_appearance
 from ..render.rasterizer import Shading, render_cameras
-from ..render.video import write_mp4_chunks
 
 TINT = (1.0, 0.62, 0.25)
 """Colour of a mesh without colours of its own (orange: visible on most videos)."""
@@ -59,10 +57,3 @@ def render_overlay(anim: AnimatedMesh, frames, *, opacity: float = 0.6, wirefram
     mode: "shaded", "flat" (the colours unlit) or "normals"; tint: the colour of a mesh without colours."""
     return np.concatenate(list(overlay_chunks(anim, frames, opacity=opacity, wireframe=wireframe, mode=mode,
                                               tint=tint)))
-
-
-def write_overlay_mp4(anim: AnimatedMesh, frames, path: str | os.PathLike, *, fps: float | None = None,
-                      **options) -> Path:
-    """Encode `render_overlay` as an H.264 mp4 at `path` (atomically), rendering and encoding chunk by chunk.
-    fps: default the animation's; options: those of `render_overlay`."""
-    return write_mp4_chunks(overlay_chunks(anim, frames, **options), path, fps or anim.fps)

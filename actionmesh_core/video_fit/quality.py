@@ -46,7 +46,7 @@ def vertex_colour_error(anim: AnimatedMesh, reference: AnimatedMesh, frames: np.
                         masks: np.ndarray) -> dict[str, float]:
     """Mean absolute RGB error (0-255) of `anim`'s vertex colours against the reference's (the same vertices) over
     the vertices some frame shows under the true cameras, for `anim` and for the mean-subject-colour baseline."""
-    from ..render.normals import vertex_normals
+    from ..base.normals import vertex_normals
 
     points = PointSet(reference.num_vertices, lambda t: reference.vertices[t],
                       lambda t: vertex_normals(reference.vertices[t], reference.faces))

@@ -1,17 +1,20 @@
-"""Write frames to an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships."""
+"""Write frames to an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships, and preview videos of an animation."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..animated_mesh import AnimatedMesh
+from ..base.atomic import atomic_path
 from ..errors import InputError
-from ..io.atomic import atomic_path
-from .compose import WHITE, as_uint8_images, over_background
+from ..render.compose import WHITE, as_uint8_images, over_background
+from ..render.preview import preview_strip
+from ..video_fit.overlay import overlay_chunks
 
 
 def write_mp4(frames, path: str | os.PathLike, fps: float, *, background=WHITE, quality: float = 8.0) -> Path:
@@ -54,3 +57,25 @@ def write_mp4_chunks(chunks: Iterable, path: str | os.PathLike, fps: float, *, b
         if writer is None:
             raise InputError("a video needs at least one frame")
     return path
+
+
+def write_preview_mp4(
+    anim: AnimatedMesh,
+    path: str | os.PathLike,
+    *,
+    input_frames=None,
+    azimuths: Sequence[float] = (0.0,),
+    fps: float | None = None,
+    **render_options,
+) -> Path:
+    """Render `preview_strip` and encode it as an mp4 at `fps` (default: the animation's fps)."""
+    strip = preview_strip(anim, input_frames=input_frames, azimuths=azimuths, **render_options)
+    return write_mp4(strip, path, fps or anim.fps)
+
+
+def write_overlay_mp4(anim: AnimatedMesh, frames, path: str | os.PathLike, *, fps: float | None = None,
+                      **options) -> Path:
+    """Encode `video_fit.render_overlay` (the mesh over its video frames through the registered cameras) as an
+    H.264 mp4 at `path`, atomically, rendering and encoding chunk by chunk. fps: default the animation's;
+    options: those of `render_overlay`."""
+    return write_mp4_chunks(overlay_chunks(anim, frames, **options), path, fps or anim.fps)

@@ -32,8 +32,8 @@ from PIL import Image
 
 from ..animated_mesh import GLTF_KEYS, AnimatedMesh, Material
 from ..errors import ActionMeshError, InputError
-from ..render.normals import vertex_normals
-from .atomic import atomic_path
+from ..base.atomic import atomic_path
+from ..base.normals import vertex_normals
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
 TEXTURE_FILE_NAMES = {slot: key.removesuffix("Texture").lower() for slot, key in GLTF_KEYS.items()}

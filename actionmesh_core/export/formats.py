@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, OutputError
-from ..render.preview import write_preview_mp4
 from .frame_meshes import write_frame_meshes
 from .gltf import write_animated_glb
+from .mp4 import write_preview_mp4
 from .usd import write_usd
 
 MP4_OPTIONS = frozenset({"input_frames", "azimuths", "fps", "size", "mode", "elevation_deg", "distance", "fit"})
