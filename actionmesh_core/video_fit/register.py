@@ -32,8 +32,8 @@ from .surface import normalising_box, sample_surface_points
 
 log = logging.getLogger(__name__)
 
-POINTS = 2048
-"""Surface points projected by the differentiable loss."""
+POINTS, SAMPLES = 2048, 512
+"""Surface points projected by the differentiable loss; subject cells it compares them with, per frame."""
 GRID, SCORE_GRID, MAX_IOU_GRID = 128, 64, 384
 """Cells across the fitting window: for refinement, for scoring start rotations, and (at most) for the IoU."""
 KEY_FRAMES, STARTS = 3, 4
@@ -96,7 +96,7 @@ def fit_cameras(anim: AnimatedMesh, masks, *, fov_deg: float = DEFAULT_FOV_DEG, 
     image_size, yfov = (masks.shape[2], masks.shape[1]), math.radians(fov_deg)
     window = subject_window(masks, ~empty)
     coverage = window_coverage(masks, window, GRID)
-    targets = silhouette_targets(coverage, seed)
+    targets = silhouette_targets(coverage, seed, SAMPLES)
     focal = 0.5 * image_size[1] / math.tan(0.5 * yfov) * GRID / window.side
     lens = Lens(focal, tuple(window.to_grid(np.array([image_size[0] / 2, image_size[1] / 2]), GRID)))
     centre, half_extent = normalising_box(anim.vertices)

@@ -19,10 +19,6 @@ import torch.nn.functional as F
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-SAMPLES_PER_FRAME = 512
-"""Subject cells drawn per frame for the cover term (half on the contour, half inside)."""
-
-
 @dataclass
 class SilhouetteTargets:
     """What the loss compares with, per frame, on an S x S grid laid over the fitting window.
@@ -40,8 +36,9 @@ class SilhouetteTargets:
         return SilhouetteTargets(self.outside[index], self.samples[index], self.weights[index])
 
 
-def silhouette_targets(coverage: np.ndarray, seed: int = 0, count: int = SAMPLES_PER_FRAME) -> SilhouetteTargets:
-    """Targets of (T, S, S) subject coverage grids (a cell is subject above 0.5)."""
+def silhouette_targets(coverage: np.ndarray, seed: int, count: int) -> SilhouetteTargets:
+    """Targets of (T, S, S) subject coverage grids (a cell is subject above 0.5), with at most `count` subject
+    cells per frame for the cover term (half on the contour, half inside)."""
     subject = coverage > 0.5
     rng = np.random.default_rng(seed)
     outside = np.stack([ndimage.distance_transform_edt(~mask) if mask.any() else np.zeros(mask.shape)
