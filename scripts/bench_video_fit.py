@@ -72,16 +72,26 @@ def pipeline_mesh(rgba: np.ndarray) -> AnimatedMesh:
     return animate(load_clip(rgba), models, Settings.resolve(models.recommended))
 
 
-def picture(truth_rgba: np.ndarray, row: dict, path: Path, frames: tuple[int, ...] = (0, 8)) -> None:
-    """Input frame | the coloured mesh over it | the coloured mesh from the side, for a few frames."""
+def picture(truth_rgba: np.ndarray, row: dict, path: Path, frames: tuple[int, ...] = (0, 8), margin: int = 12) -> None:
+    """Input frame | the coloured mesh over it | the coloured mesh from the side, for a few frames; each column
+    cropped to what its frames show."""
     from PIL import Image
 
     anim = row["coloured"]
     inputs = over_background(truth_rgba)
     overlay = render_overlay(anim, inputs, opacity=0.85)
     (side,) = render_views(anim, azimuths=(70.0,), size=truth_rgba.shape[1])
-    rows = [np.concatenate([inputs[k], overlay[k], over_background(side[k:k + 1])[0]], axis=1) for k in frames]
-    Image.fromarray(np.concatenate(rows, axis=0)).save(path, optimize=True)
+    columns = []
+    for images in (inputs[list(frames)], overlay[list(frames)], over_background(side[list(frames)])):
+        content = (images < 250).any(axis=(0, 3))
+        rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+        top, bottom = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, images.shape[1])
+        left, right = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, images.shape[2])
+        columns.append(images[:, top:bottom, left:right])
+    height = max(column.shape[1] for column in columns)
+    columns = [np.pad(c, ((0, 0), (0, height - c.shape[1]), (0, 0), (0, 0)), constant_values=255) for c in columns]
+    grid = np.concatenate([np.concatenate(list(column), axis=0) for column in columns], axis=1)
+    Image.fromarray(grid).save(path, optimize=True)
 
 
 def main() -> None:

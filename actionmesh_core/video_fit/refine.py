@@ -20,9 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .silhouette import SilhouetteTargets, nearest_points, silhouette_loss
+from .silhouette import SilhouetteTargets, nearest_among, nearest_candidates, silhouette_loss
 
 FRAMES_PER_CHUNK = 32
+CANDIDATES, REFRESH = 16, 8
+"""Every REFRESH steps, a k-d tree finds the CANDIDATES projected points nearest to each subject sample; in
+between, the nearest is picked among those (the points move little in a few steps)."""
 
 
 @dataclass
@@ -104,7 +107,8 @@ def refine(points: np.ndarray, targets: SilhouetteTargets, lens: Lens, rotations
     optimizer = torch.optim.Adam(poses.parameters())
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1.0 + math.cos(math.pi * i / iterations)))
     count = len(points)
-    for _ in range(iterations):
+    candidates: dict[int, torch.Tensor] = {}
+    for step in range(iterations):
         optimizer.zero_grad()
         for start in range(0, count, FRAMES_PER_CHUNK):
             frames = slice(start, min(start + FRAMES_PER_CHUNK, count))
@@ -112,7 +116,9 @@ def refine(points: np.ndarray, targets: SilhouetteTargets, lens: Lens, rotations
             camera = points_t[frames] @ rotation.transpose(1, 2) + translation[:, None]
             pixels = lens.project(camera)
             chunk_targets = targets.frames(frames)
-            nearest = nearest_points(chunk_targets.samples, pixels.detach())
+            if step % REFRESH == 0:
+                candidates[start] = nearest_candidates(chunk_targets.samples, pixels.detach(), CANDIDATES)
+            nearest = nearest_among(chunk_targets.samples, pixels.detach(), candidates[start])
             data = silhouette_loss(pixels, chunk_targets, nearest)
             loss = (data * weight[frames]).sum() / weight.sum().clamp(min=1.0)
             if smooth and count > 1:

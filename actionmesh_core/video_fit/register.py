@@ -37,7 +37,7 @@ POINTS, SAMPLES = 2048, 512
 GRID, SCORE_GRID, MAX_IOU_GRID = 128, 64, 384
 """Cells across the fitting window: for refinement, for scoring start rotations, and (at most) for the IoU."""
 KEY_FRAMES, STARTS = 3, 4
-START_ITERATIONS, ITERATIONS, ALONE_ITERATIONS = 40, 100, 30
+START_ITERATIONS, ITERATIONS, ALONE_ITERATIONS = 40, 60, 20
 SMOOTH = 0.5
 """Weight of the temporal term (refine.py) against the silhouette loss."""
 ALONE_GAIN = 0.01

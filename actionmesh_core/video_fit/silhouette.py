@@ -64,7 +64,7 @@ def _pick(cells: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray
 
 def silhouette_loss(pixels: torch.Tensor, targets: SilhouetteTargets, nearest: torch.Tensor) -> torch.Tensor:
     """pixels: (T, N, 2) projected points on the grid; nearest: (T, M) index of the point nearest to each subject
-    sample (`nearest_points`) -> (T,) inside + cover distances in grid cells."""
+    sample (`nearest_among`) -> (T,) inside + cover distances in grid cells."""
     size = targets.outside.shape[-1]
     grid = pixels / size * 2.0 - 1.0  # cell centres at (i + 0.5) / S * 2 - 1 (align_corners=False)
     inside = F.grid_sample(targets.outside, grid[:, None], mode="bilinear", padding_mode="border",
@@ -75,9 +75,18 @@ def silhouette_loss(pixels: torch.Tensor, targets: SilhouetteTargets, nearest: t
     return (inside + beyond).mean(-1) + cover
 
 
-def nearest_points(queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """(T, M) int64 index of the nearest of the points (T, N, 2) to each query (T, M, 2), frame by frame: a k-d
-    tree per frame on the CPU (no (M, N) table), one batched distance table on a GPU."""
+def nearest_candidates(queries: torch.Tensor, points: torch.Tensor, count: int) -> torch.Tensor:
+    """(T, M, count) int64 indices of the `count` points (T, N, 2) nearest to each query (T, M, 2), frame by frame:
+    a k-d tree per frame on the CPU (no (M, N) table), one batched distance table on a GPU."""
     if points.device.type != "cpu":
-        return torch.cdist(queries, points).argmin(dim=-1)
-    return torch.from_numpy(np.stack([cKDTree(p).query(q)[1] for p, q in zip(points.numpy(), queries.numpy())]))
+        return torch.cdist(queries, points).topk(count, dim=-1, largest=False).indices
+    return torch.from_numpy(np.stack([cKDTree(p, balanced_tree=False, compact_nodes=False).query(q, k=count)[1]
+                                      for p, q in zip(points.numpy(), queries.numpy())]))
+
+
+def nearest_among(queries: torch.Tensor, points: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """(T, M) index of the nearest point (T, N, 2) to each query (T, M, 2) among its candidates (T, M, K): the
+    nearest of all while it stays among them (points move little between two `nearest_candidates`)."""
+    frames = torch.arange(len(points))[:, None, None]
+    distances = (points[frames, candidates] - queries[:, :, None]).square().sum(-1)  # (T, M, K)
+    return candidates.gather(-1, distances.argmin(-1, keepdim=True))[..., 0]
