@@ -42,6 +42,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--anchor-frame", type=int, help="frame the reference mesh comes from (default 0)")
     group.add_argument("--face-budget", type=int, help="decimate the reference mesh to this many faces (40000)")
     group.add_argument("--mesh-resolution", type=int, help="SDF grid cells per axis for the reference mesh")
+    group.add_argument("--decode-memory-mb", type=int,
+                       help="memory for temporal decoding's vertex queries at once (default 1024 on CPU, a quarter "
+                            "of the free GPU memory): huge meshes are decoded in chunks that fit")
     group.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
@@ -97,7 +100,8 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     return Settings.resolve(
         models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
-        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution)
+        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution,
+        decode_memory_mb=args.decode_memory_mb)
 
 
 def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
@@ -120,8 +124,9 @@ def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str, frames=None) 
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
     frames: the video frames (T, H, W, 3), for the overlay (which also needs `anim.cameras`).
-    Everything is written into a temporary folder beside out_dir and moved in only once every format is
-    written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
+    Everything is written into a hidden staging folder inside out_dir (`staged_files`: the same file system, so
+    also a mount point works) and moved in only once every format is written, so a failing format leaves
+    out_dir as it was. Other files in out_dir are kept, except per-frame
     meshes of an earlier, longer run when this run writes per-frame meshes."""
     formats = [o.strip() for o in outputs.split(",") if o.strip()]
     unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,15 +63,20 @@ def write_animated_glb(
     normals: also write vertex normals and per-frame normal targets (doubles the size); without
     them viewers compute flat normals for each animated frame.
     """
-    data = animated_glb_bytes(anim, interpolation=interpolation, normals=normals)
+    blob = _animated_document(anim, interpolation=interpolation, normals=normals)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        blob.write(stream)  # part by part: no second copy of the frames in memory
     return path
 
 
 def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", normals: bool = False) -> bytes:
     """The GLB file of `write_animated_glb` as bytes."""
+    return _animated_document(anim, interpolation=interpolation, normals=normals).finish()
+
+
+def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool) -> _BinaryBuffer:
+    """The animated GLB of `write_animated_glb`, ready to write (its glTF is `.gltf`)."""
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"GLB interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
     blob = _document(anim, anim.vertices, _encoded_textures(anim), normals=normals, morph=True)
@@ -87,7 +93,7 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
         _add_video_camera(blob, anim, animation, keys, INTERPOLATIONS[interpolation], len(times))
     gltf.animations.append(animation)
     gltf.extras = {"fps": float(anim.fps), "frames": anim.num_frames}
-    return blob.finish()
+    return blob
 
 
 VIDEO_CAMERA = "video_camera"
@@ -212,13 +218,26 @@ class _BinaryBuffer:
         self.gltf.accessors.append(accessor)
         return len(self.gltf.accessors) - 1
 
+    def write(self, stream) -> None:
+        """Write the GLB file (glTF 2.0 §4.4: a 12-byte header, the JSON chunk padded with spaces, the binary
+        chunk) to a binary stream, the collected parts one by one: the data is never joined into one copy."""
+        padding = -self.length % 4
+        self.parts.append(b"\0" * padding)
+        self.length += padding
+        self.gltf.buffers = [pygltflib.Buffer(byteLength=self.length)]
+        text = self.gltf.gltf_to_json(separators=(",", ":"), indent=None).encode("utf-8")
+        text += b" " * (-len(text) % 4)
+        stream.write(struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + self.length))
+        stream.write(struct.pack("<I4s", len(text), b"JSON") + text)
+        stream.write(struct.pack("<I4s", self.length, b"BIN\0"))
+        for part in self.parts:
+            stream.write(part)
+
     def finish(self) -> bytes:
-        """Attach the collected bytes as the GLB's binary chunk; returns the GLB file."""
-        self.parts.append(b"\0" * (-self.length % 4))
-        data = b"".join(self.parts)
-        self.gltf.buffers = [pygltflib.Buffer(byteLength=len(data))]
-        self.gltf.set_binary_blob(data)
-        return b"".join(self.gltf.save_to_bytes())
+        """The GLB file of `write` as bytes."""
+        data = io.BytesIO()
+        self.write(data)
+        return data.getvalue()
 
 
 def _rgba(colors: np.ndarray) -> np.ndarray:

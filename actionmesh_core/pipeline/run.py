@@ -161,9 +161,22 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
     clip = source if isinstance(source, Clip) else load_clip(source, masks=masks, invert_masks=invert_masks,
                                                               **(selection or {}))
     check_anchor(settings.anchor_frame, len(clip))
+    if mesh is not None:  # a broken mesh file is found before any model runs
+        with report.stage("mesh loading"):
+            mesh = prepare_mesh(mesh)
+    models.verify(run_models(prior=mesh is None, mesh_encoder=mesh is not None, matting=clip.alpha is None))
     frames = prepare_frames(clip, models, report, progress)
     reference = make_reference(frames, models, settings, mesh, progress, report)
     return animate_reference(frames, reference, models, settings, progress, report, video)
+
+
+def run_models(*, prior: bool, mesh_encoder: bool, matting: bool) -> list[str]:
+    """The models a run uses, for `ModelSet.verify` before the first one runs. prior: Stage 0 makes the
+    reference mesh (TripoSG; its own DINOv2 when the weights have it); mesh_encoder: a given mesh is encoded
+    (the TripoSG VAE); matting: the frames need RMBG-1.4's masks."""
+    names = ["dinov2", "actionmesh-denoiser", "actionmesh-autoencoder"]
+    names += ["triposg-dinov2", "triposg-dit", "triposg-vae"] if prior else ["triposg-vae"] if mesh_encoder else []
+    return names + (["rmbg"] if matting else [])
 
 
 def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMesh, clip: Clip) -> AnimatedMesh:
@@ -219,6 +232,7 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     if last.shape[:2] != new.frames.shape[1:3]:
         raise InputError(f"the new frames must have the size of the previous clip ({last.shape[1]}x{last.shape[0]}); "
                          f"got {new.frames.shape[2]}x{new.frames.shape[1]}")
+    models.verify(run_models(prior=False, mesh_encoder=state.latents is None, matting=new.alpha is None))
     if new.alpha is None:
         with report.stage("background removal", models.device):
             new = with_subject_masks(new, matting_for(models, progress))
