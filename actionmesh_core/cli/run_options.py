@@ -15,6 +15,9 @@ from ..models.attention import BACKENDS
 from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
+from ..render.camera import DEFAULT_FOV_DEG
+from ..export.mp4 import write_overlay_mp4
+from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
 DEFAULT_OUTPUTS = ("glb", "frames", "npz")
 
@@ -46,7 +49,27 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
     group.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
-                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4 (default glb,frames,npz)")
+                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, overlay (default "
+                            "glb,frames,npz); overlay: overlay.mp4, the mesh drawn over the video")
+
+
+def add_video_options(parser: argparse.ArgumentParser, colours: tuple[str, ...] = COLOUR_CHOICES) -> None:
+    group = parser.add_argument_group("video: cameras and colours")
+    group.add_argument("--colour", choices=colours,
+                       help="colours from the video: vertex colours, a baked texture, or none (cameras only). Default "
+                            "vertex; with --mesh that has a texture or vertex colours, none (it keeps them)")
+    group.add_argument("--texture-size", type=int, default=1024,
+                       help="--colour texture: texture size in pixels, a power of two from 64 to 4096 (1024)")
+    group.add_argument("--camera-fov", type=float, default=DEFAULT_FOV_DEG,
+                       help=f"vertical field of view of the video's camera in degrees ({DEFAULT_FOV_DEG:.1f})")
+    group.add_argument("--keep-shading", action="store_true",
+                       help="keep the video's light in the colours (default: remove it, so viewers can light them)")
+
+
+def video_fit_from(args: argparse.Namespace, mesh=None) -> VideoFit:
+    """The video stage of a run: the colour mode asked for, else `default_colour(mesh)`."""
+    return VideoFit(colour=args.colour or default_colour(mesh), texture_size=args.texture_size,
+                    fov_deg=args.camera_fov, delight=not args.keep_shading)
 
 
 def preset_name(value: str) -> str:
@@ -93,12 +116,14 @@ def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelS
 
 
 OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
-                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
+                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply",
+                "overlay": "overlay.mp4"}
 """Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
 
-def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]:
+def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str, frames=None) -> list[Path]:
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
+    frames: the video frames (T, H, W, 3), for the overlay (which also needs `anim.cameras`).
     Everything is written into a hidden staging folder inside out_dir (`staged_files`: the same file system, so
     also a mount point works) and moved in only once every format is written, so a failing format leaves
     out_dir as it was. Other files in out_dir are kept, except per-frame
@@ -107,9 +132,12 @@ def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]
     unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
     if unknown:
         raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
+    if "overlay" in formats and (frames is None or anim.cameras is None):
+        raise InputError("the overlay output needs the video and a result registered to it (video2mesh, colour)")
     out_dir = Path(out_dir)
     with staged_files(out_dir) as staging:
-        written = [export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
+        written = [write_overlay_mp4(anim, frames, staging / OUTPUT_NAMES[fmt]) if fmt == "overlay"
+                   else export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
         names = {entry.name for entry in staging.iterdir()}
     if "frames" in formats:  # per-frame meshes of an earlier, longer run
         remove_stale_frames(out_dir, names)
