@@ -32,6 +32,7 @@ from ..export.outputs import parse_outputs
 from ..inputs.video import VIDEO_SUFFIXES
 from .job import Job
 from ..pipeline.settings import Settings
+from ..video_fit import VideoFit
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 SETTING_COLUMNS = ("anchor_frame", "seed", "steps", "prior_steps", "guidance", "face_budget", "mesh_resolution")
@@ -64,13 +65,14 @@ class BatchItem:
     selection: dict = field(default_factory=dict)
     outputs: tuple[str, ...] | None = None
 
-    def job(self, out_root: Path, base: Settings, outputs: tuple[str, ...], selection: dict) -> Job:
+    def job(self, out_root: Path, base: Settings, outputs: tuple[str, ...], selection: dict,
+            video: VideoFit | None = None) -> Job:
         """The run of this item: the base settings, outputs and selection with this item's values on top."""
         changes = dict(self.settings)
         if "guidance" in changes:
             changes["prior_guidance"] = changes["guidance"]
         return Job(self.source, Path(out_root) / self.name, base.replace(**changes), self.outputs or outputs,
-                   mesh=self.mesh, masks=self.masks, selection={**selection, **self.selection})
+                   mesh=self.mesh, masks=self.masks, selection={**selection, **self.selection}, video=video)
 
 
 def collect_items(inputs: str | Path, *, skip: Path | None = None) -> list[BatchItem]:

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..export.outputs import DEFAULT_OUTPUTS, parse_outputs, write_outputs
+from ..inputs import load_clip
+from ..io.mesh_file import UserMesh, load_user_mesh
 from ..pipeline.model_set import ModelSet
 from ..pipeline.progress import ProgressFn, RunReport, no_progress
 from ..pipeline.run import animate
 from ..pipeline.settings import Settings
+from ..video_fit import VideoFit
 
 
 @dataclass(frozen=True)
@@ -26,15 +29,17 @@ class Job:
     mesh:      animate this mesh instead of making one from the anchor frame ({video + mesh} -> 4D).
     masks:     folder or glob of subject masks, one per source frame.
     selection: frame selection for `load_clip` (start, end, stride, max_frames, target_fps, max_side).
+    video:     register the result to the video and colour it (`VideoFit`); None: neither.
     """
 
     source: str | os.PathLike
     out_dir: Path
     settings: Settings = field(default_factory=Settings)
     outputs: tuple[str, ...] = DEFAULT_OUTPUTS
-    mesh: str | os.PathLike | None = None
+    mesh: str | os.PathLike | UserMesh | None = None
     masks: str | os.PathLike | None = None
     selection: dict = field(default_factory=dict)
+    video: VideoFit | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "out_dir", Path(self.out_dir))
@@ -55,8 +60,9 @@ def run_job(job: Job, models: ModelSet, progress: ProgressFn = no_progress,
             report: RunReport | None = None) -> JobResult:
     """Animate `job.source` with `models` and write the outputs into `job.out_dir` (all or nothing)."""
     report = report if report is not None else RunReport()
-    anim = animate(job.source, models, job.settings, mesh=job.mesh, selection=job.selection or None,
-                   masks=job.masks, progress=progress, report=report)
+    mesh = load_user_mesh(job.mesh) if isinstance(job.mesh, (str, os.PathLike)) else job.mesh
+    clip = load_clip(job.source, masks=job.masks, **job.selection)
+    anim = animate(clip, models, job.settings, mesh=mesh, progress=progress, report=report, video=job.video)
     with report.stage("writing outputs"):
-        written = write_outputs(anim, job.out_dir, job.outputs)
+        written = write_outputs(anim, job.out_dir, job.outputs, frames=clip.frames)
     return JobResult(anim, written, report)

@@ -3,7 +3,7 @@
 Row keys: item, status ("ok" or "failed"), input, error (None or the one-line message), attempts (1 + the
 number of times a worker died under the item), seconds, stages ({stage: seconds}), peak_rss_mb (the worker
 process's peak so far), peak_gpu_mb (the item's largest per-stage peak; None on CPU), iou (the silhouette
-IoU of the result against the video's masks; None until the pipeline reports one), frames, vertices,
+IoU of the registered result against the video's masks, mean over frames; None without registration), frames, vertices,
 faces, outputs ({file relative to the item folder: bytes}), fingerprint (the item's inputs, settings and
 weights), worker (host:pid), finished (UTC time).
 
@@ -21,6 +21,8 @@ import platform
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..base.atomic import atomic_path
 from ..export.frame_meshes import frame_file_name
@@ -35,6 +37,7 @@ def fingerprint(job: Job, weights: str) -> str:
     settings = {k: v for k, v in asdict(job.settings).items() if k != "source"}  # "source" only describes them
     spec = dict(source=str(Path(job.source).resolve()), mesh=str(job.mesh and Path(job.mesh).resolve()),
                 masks=str(job.masks and Path(job.masks).resolve()), settings=settings,
+                video=job.video and asdict(job.video),
                 selection=job.selection, outputs=job.outputs, weights=weights)
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -47,8 +50,16 @@ def ok_row(name: str, job: Job, result: JobResult) -> dict:
         stages={s.name: round(s.seconds, 3) for s in stages},
         peak_rss_mb=round(max((s.peak_rss_mb for s in stages), default=0.0), 1),
         peak_gpu_mb=round(max(gpu), 1) if gpu else None,
-        frames=anim.num_frames, vertices=anim.num_vertices, faces=anim.num_faces,
+        iou=_mean_iou(anim), frames=anim.num_frames, vertices=anim.num_vertices, faces=anim.num_faces,
         outputs=output_files(job, result))
+
+
+def _mean_iou(anim) -> float | None:
+    """The mean silhouette IoU of the registered result against the video's masks (None: not registered)."""
+    iou = None if anim.cameras is None else anim.cameras.iou
+    if iou is None or not np.isfinite(iou).any():
+        return None
+    return round(float(np.nanmean(iou)), 4)
 
 
 def failed_row(name: str, job: Job, error: str, seconds: float) -> dict:

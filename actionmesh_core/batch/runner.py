@@ -3,6 +3,7 @@ rerun resuming where the last one stopped."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -10,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ActionMeshError, InputError
+from ..io.mesh_file import load_user_mesh
 from ..base.atomic import check_output_folder, make_folder, remove_staging_leftovers
 from ..parallel import Died, GracefulStop, InlinePool, Pool, ProcessPool, run_tasks
 from ..pipeline.settings import Settings
+from ..video_fit import VideoFit, default_colour
 from .items import BatchItem
 from .results import ResultsTable, failed_row, fingerprint
 from .worker import BatchTask, BatchWorker, ModelSource
@@ -25,12 +28,16 @@ Echo = Callable[[str], None]
 class BatchOptions:
     """The run options every item starts from (an item's manifest columns change them), and how to run.
 
+    video:       the video stage of every item (cameras, colours; None: none); colour_given: the colour mode was
+                 asked for (else an item whose mesh has a texture or vertex colours keeps them, as in video2mesh).
     workers:     local worker processes (default: one per visible CUDA GPU, else 1 in this process).
     ray:         None: run on this machine; "auto" or a cluster address: run as Ray actors.
     ray_workers: Ray actors (default: one per GPU of the cluster, else CPUs / ray_cpus_per_worker).
     """
 
     settings: Settings = field(default_factory=Settings)
+    video: VideoFit | None = field(default_factory=VideoFit)
+    colour_given: bool = False  # False: an item with a textured or vertex-coloured mesh keeps its look
     outputs: tuple[str, ...] = ("glb", "frames", "npz")
     selection: dict = field(default_factory=dict)
     retry_failed: bool = False
@@ -119,8 +126,11 @@ def _plan(items: list[BatchItem], out_root: Path, source: ModelSource, options: 
     summary = BatchSummary(items=len(items))
     for item in items:
         try:
-            job = item.job(out_root, options.settings, options.outputs, options.selection)
-        except InputError as exc:
+            video = options.video
+            if video is not None and item.mesh is not None and not options.colour_given:
+                video = dataclasses.replace(video, colour=default_colour(load_user_mesh(item.mesh)))
+            job = item.job(out_root, options.settings, options.outputs, options.selection, video)
+        except ActionMeshError as exc:  # a bad setting or mesh
             problems.append(f"{item.where}: {exc}")
             continue
         keys[item.name] = key = fingerprint(job, source.key)

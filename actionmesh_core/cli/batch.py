@@ -8,8 +8,8 @@ from pathlib import Path
 from ..batch import BatchOptions, ModelSource, collect_items, run_batch
 from ..errors import InputError
 from ..export.outputs import parse_outputs
-from .run_options import add_frame_options, add_run_options, models_from, selection_from, settings_from, \
-    weights_from
+from .run_options import add_frame_options, add_run_options, add_video_options, models_from, selection_from, \
+    settings_from, video_fit_from, weights_from
 
 
 def register(subparsers) -> None:
@@ -34,6 +34,7 @@ def register(subparsers) -> None:
                         help="CPUs per Ray actor on a cluster without GPUs (default 1)")
     add_frame_options(parser, masks=False)
     add_run_options(parser)
+    add_video_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     models = models_from(args)  # reads headers and the weights' recommended settings; no tensor is loaded here
     options = BatchOptions(settings=settings_from(args, models), outputs=parse_outputs(args.outputs),
                            selection={k: v for k, v in selection_from(args).items() if v is not None},
+                           video=video_fit_from(args), colour_given=args.colour is not None,
                            retry_failed=args.retry_failed, max_retries=args.max_retries, workers=args.workers,
                            ray=args.ray, ray_workers=args.ray_workers, ray_cpus_per_worker=args.ray_cpus_per_worker)
     source = ModelSource(weights_from(args), device=args.device, dtype=args.dtype, low_vram=args.low_vram,

@@ -13,6 +13,8 @@ from ..models.attention import BACKENDS
 from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
+from ..render.camera import DEFAULT_FOV_DEG
+from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -35,11 +37,34 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--anchor-frame", type=int, help="frame the reference mesh comes from (default 0)")
     group.add_argument("--face-budget", type=int, help="decimate the reference mesh to this many faces (40000)")
     group.add_argument("--mesh-resolution", type=int, help="SDF grid cells per axis for the reference mesh")
+    group.add_argument("--decode-memory-mb", type=int,
+                       help="memory for temporal decoding's vertex queries at once (default 1024 on CPU, a quarter "
+                            "of the free GPU memory): huge meshes are decoded in chunks that fit")
     group.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
     group.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
-                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4 (default glb,frames,npz)")
+                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, overlay (default "
+                            "glb,frames,npz); overlay: overlay.mp4, the mesh drawn over the video")
+
+
+def add_video_options(parser: argparse.ArgumentParser, colours: tuple[str, ...] = COLOUR_CHOICES) -> None:
+    group = parser.add_argument_group("video: cameras and colours")
+    group.add_argument("--colour", choices=colours,
+                       help="colours from the video: vertex colours, a baked texture, or none (cameras only). Default "
+                            "vertex; with --mesh that has a texture or vertex colours, none (it keeps them)")
+    group.add_argument("--texture-size", type=int, default=1024,
+                       help="--colour texture: texture size in pixels, a power of two from 64 to 4096 (1024)")
+    group.add_argument("--camera-fov", type=float, default=DEFAULT_FOV_DEG,
+                       help=f"vertical field of view of the video's camera in degrees ({DEFAULT_FOV_DEG:.1f})")
+    group.add_argument("--keep-shading", action="store_true",
+                       help="keep the video's light in the colours (default: remove it, so viewers can light them)")
+
+
+def video_fit_from(args: argparse.Namespace, mesh=None) -> VideoFit:
+    """The video stage of a run: the colour mode asked for, else `default_colour(mesh)`."""
+    return VideoFit(colour=args.colour or default_colour(mesh), texture_size=args.texture_size,
+                    fov_deg=args.camera_fov, delight=not args.keep_shading)
 
 
 def preset_name(value: str) -> str:
@@ -71,7 +96,8 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     return Settings.resolve(
         models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
-        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution)
+        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution,
+        decode_memory_mb=args.decode_memory_mb)
 
 
 def weights_from(args: argparse.Namespace, fallback: str | None = None) -> str | Path:
