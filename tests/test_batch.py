@@ -81,7 +81,10 @@ def test_the_results_table_has_a_row_per_item(batch_out):
         assert {"image features", "reference mesh", "temporal diffusion", "temporal decoding",
                 "writing outputs"} <= set(row["stages"])
         assert row["seconds"] == pytest.approx(sum(row["stages"].values()), abs=0.01)
-        assert row["peak_rss_mb"] > 100 and row["peak_gpu_mb"] is None and row["iou"] is None
+        assert row["peak_rss_mb"] > 100 and row["peak_gpu_mb"] is None
+        cameras = AnimatedMesh.load(batch_out / name / "animated_mesh.npz").cameras  # registered to its video
+        assert 0 < row["iou"] <= 1 and row["iou"] == round(float(np.nanmean(cameras.iou)), 4)
+        assert {"camera fitting", "colour from video"} <= set(row["stages"])
         assert row["frames"] == 3 and row["vertices"] > 0 and len(row["fingerprint"]) == 16
         assert row["outputs"] == {rel: (batch_out / name / rel).stat().st_size for rel in row["outputs"]}
     assert sorted(table["clip3"]["outputs"]) == ["animated_mesh.glb", "animated_mesh.npz"]
