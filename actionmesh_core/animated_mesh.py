@@ -17,6 +17,7 @@ import numpy as np
 
 from .base.atomic import atomic_path
 from .errors import MeshError
+from .video_cameras import VideoCameras
 
 
 OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "model_transform", "merge_map", "face_materials")
@@ -125,6 +126,8 @@ class AnimatedMesh:
     materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included; without
                  `uvs` their textures are dropped); None: one plain material (`resolved_materials`).
     face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
+    cameras:     optional `VideoCameras`: the camera of every frame of the video the animation was registered to
+                 (`video_fit.fit_cameras`), in the stored coordinates.
     name:        a short name used for exported nodes and clips.
     continuation: optional `Continuation` of the run that made the animation (None: it cannot be extended).
     """
@@ -139,6 +142,7 @@ class AnimatedMesh:
     merge_map: np.ndarray | None = None
     materials: list[Material] | None = None
     face_materials: np.ndarray | None = None
+    cameras: VideoCameras | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
     continuation: Continuation | None = None
@@ -206,6 +210,9 @@ class AnimatedMesh:
             if self.face_materials.min() < 0 or self.face_materials.max() >= count:
                 raise MeshError(f"face_materials must index the {count} material(s), got [{self.face_materials.min()}, "
                                 f"{self.face_materials.max()}]")
+        if self.cameras is not None and self.cameras.num_frames != self.num_frames:
+            raise MeshError(f"the video cameras cover {self.cameras.num_frames} frames, the animation has "
+                            f"{self.num_frames}")
 
     @property
     def num_frames(self) -> int:
@@ -278,6 +285,8 @@ class AnimatedMesh:
             if value is not None:
                 arrays[key] = value
         arrays.update(_material_arrays(self.materials or []))
+        if self.cameras is not None:
+            arrays.update(self.cameras.to_arrays())
         for key in Continuation.ARRAYS if self.continuation is not None else ():
             value = getattr(self.continuation, key)
             if value is not None:
@@ -322,6 +331,7 @@ def _npz_fields(path: Path) -> dict:
             raise MeshError(f"'name' must be one string, got a {name.dtype} array of shape {name.shape}")
         fields["name"] = str(name)
     fields["materials"] = _materials_from(members)
+    fields["cameras"] = VideoCameras.from_arrays(members)
     if "last_frame" in members:  # results that cannot be extended have no continuation
         fields["continuation"] = Continuation(**{key: members[key] for key in Continuation.ARRAYS if key in members})
     return fields

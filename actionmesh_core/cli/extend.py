@@ -7,9 +7,10 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..base.atomic import check_output_folder
+from ..export.outputs import write_outputs
 from ..pipeline import RunReport, TqdmProgress, extend
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
-    settings_from, write_outputs
+    settings_from
 
 
 def register(subparsers) -> None:

@@ -17,6 +17,11 @@ they use, in the user's order (so each primitive's UVs are the user's); every pr
 frame, so the one `weights` animation drives them all. Input texture samplers and texture transforms are not
 kept: every texture uses one linear, repeating sampler.
 
+An animation registered to its video (`anim.cameras`) also gets a perspective camera node named `video_camera`
+(yfov and aspect ratio of the video, near and far planes around the mesh) whose translation and rotation are
+animated at the same keys in the same animation: looking through it in Blender or three.js shows the mesh where
+the video shows the subject.
+
 The reader of .glb/.gltf files is `actionmesh_core.io.gltf`.
 """
 
@@ -81,23 +86,44 @@ def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool)
     if interpolation == "hold":
         times = np.append(times, np.float32(anim.frame_times[-1] + 1.0 / anim.fps))
         weights = np.concatenate([weights, weights[-1:]])
-    gltf.animations.append(
-        pygltflib.Animation(
-            name=anim.name,
-            samplers=[
-                pygltflib.AnimationSampler(
-                    input=blob.accessor(times, bounds=True),
-                    output=blob.accessor(weights.reshape(-1)),
-                    interpolation=INTERPOLATIONS[interpolation],
-                )
-            ],
-            channels=[
-                pygltflib.AnimationChannel(sampler=0, target=pygltflib.AnimationChannelTarget(node=0, path="weights"))
-            ],
-        )
-    )
+    keys = blob.accessor(times, bounds=True)
+    animation = pygltflib.Animation(name=anim.name)
+    _animate(animation, keys, blob.accessor(weights.reshape(-1)), INTERPOLATIONS[interpolation], 0, "weights")
+    if anim.cameras is not None:
+        _add_video_camera(blob, anim, animation, keys, INTERPOLATIONS[interpolation], len(times))
+    gltf.animations.append(animation)
     gltf.extras = {"fps": float(anim.fps), "frames": anim.num_frames}
     return blob
+
+
+VIDEO_CAMERA = "video_camera"
+
+
+def _add_video_camera(blob: _BinaryBuffer, anim: AnimatedMesh, animation: pygltflib.Animation, keys: int,
+                      interpolation: str, count: int) -> None:
+    """A perspective camera node named VIDEO_CAMERA whose yfov and aspect ratio are the video's and whose
+    translation and rotation follow `anim.cameras` at the animation's keys (the first `count` frames, the last
+    one repeated for a closing key), so a viewer looking through it sees the mesh where the video shows it."""
+    cameras, gltf = anim.cameras, blob.gltf
+    near, far = cameras.clip_planes(anim.vertices)
+    gltf.cameras.append(pygltflib.Camera(name=VIDEO_CAMERA, type="perspective", perspective=pygltflib.Perspective(
+        aspectRatio=cameras.aspect, yfov=cameras.yfov, znear=near, zfar=far)))
+    translations, rotations = cameras.node_trs()
+    last = np.minimum(np.arange(count), anim.num_frames - 1)
+    translations, rotations = translations[last].astype(np.float32), rotations[last].astype(np.float32)
+    gltf.nodes.append(pygltflib.Node(name=VIDEO_CAMERA, camera=len(gltf.cameras) - 1,
+                                     translation=translations[0].tolist(), rotation=rotations[0].tolist()))
+    node = len(gltf.nodes) - 1
+    gltf.scenes[gltf.scene].nodes.append(node)
+    _animate(animation, keys, blob.accessor(translations), interpolation, node, "translation")
+    _animate(animation, keys, blob.accessor(rotations), interpolation, node, "rotation")
+
+
+def _animate(animation: pygltflib.Animation, keys: int, values: int, interpolation: str, node: int, path: str) -> None:
+    """Add a sampler (key times and values accessors) and the channel that drives `path` of `node` with it."""
+    animation.samplers.append(pygltflib.AnimationSampler(input=keys, output=values, interpolation=interpolation))
+    animation.channels.append(pygltflib.AnimationChannel(
+        sampler=len(animation.samplers) - 1, target=pygltflib.AnimationChannelTarget(node=node, path=path)))
 
 
 def frame_glbs(anim: AnimatedMesh) -> Iterator[bytes]:
