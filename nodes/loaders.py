@@ -128,14 +128,14 @@ class LoadModels:
     def load(self, weights, precision, attention, offload, download_if_missing):
         options = {"device": comfy.torch_device(), "dtype": None if precision == "auto" else precision,
                    "offload": comfy.offload_policy() if offload == "auto" else offload, "attention": attention}
-        if weights == BUNDLED and not download_if_missing:
-            return (LoadedModels(bundled_models(**options), BUNDLED),)
         if download_if_missing:
             folder = _download_folder(weights)
             download_missing(folder, log=log.info)
         else:
-            folder = _weights_folder(weights)
-        return (LoadedModels(ModelSet.from_weights(folder, **options), weights),)
+            folder = None if weights == BUNDLED else _weights_folder(weights)
+        models = bundled_models(**options) if folder is None else ModelSet.from_weights(folder, **options)
+        models.verify(REQUIRED)  # headers only: a broken checkpoint fails here, not minutes into a workflow
+        return (LoadedModels(models, weights),)
 
 
 def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:

@@ -84,20 +84,26 @@ def test_motion_transfer_animates_the_other_object(models, sphere_path):
 
 
 class SourceSpy:
-    """Records every Stage II decoder call: its window (frame indices), source frame and source vertices."""
+    """Records every Stage II decoder call (one per group of targets): its window (frame indices), source
+    frame and source vertices (the queried vertex chunks of that call, joined)."""
 
     def __init__(self, models):
         self.calls = []
         model = models._loader("actionmesh-autoencoder", models.device, models.dtype)
-        forward = model.forward
+        target_caches, decode_queries = model.target_caches, model.decode_queries
 
-        def spy(latents, frame_times, source_alpha, target_alphas, queries, **kwargs):
+        def caches_spy(latents, frame_times, source_alpha, target_alphas):
             window = [int(t) for t in frame_times[0].tolist()]
             source = round(min(window) + float(source_alpha[0]) * (max(window) - min(window)))
-            self.calls.append((window, source, queries[0, :, :3].clone()))
-            return forward(latents, frame_times, source_alpha, target_alphas, queries, **kwargs)
+            self.calls.append((window, source, torch.zeros(0, 3)))
+            return target_caches(latents, frame_times, source_alpha, target_alphas)
 
-        model.forward = spy
+        def queries_spy(cache, queries, query_chunk=65536):
+            window, source, vertices = self.calls[-1]
+            self.calls[-1] = (window, source, torch.cat([vertices, queries[0, :, :3].float().cpu()]))
+            return decode_queries(cache, queries, query_chunk)
+
+        model.target_caches, model.decode_queries = caches_spy, queries_spy
         models._cache["actionmesh-autoencoder"] = model
 
     def windows(self) -> list[list[int]]:

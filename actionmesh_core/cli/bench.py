@@ -7,8 +7,8 @@ import argparse
 
 import numpy as np
 
-from ..pipeline import ModelSet, TqdmProgress, animate
-from .run_options import run_report, add_run_options, settings_from
+from ..pipeline import ModelSet, RunReport, TqdmProgress, animate
+from .run_options import add_run_options, settings_from
 
 
 def register(subparsers) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     models = ModelSet.random(args.size, device=args.device, dtype=args.dtype, attention=args.attention,
                              offload="free" if args.low_vram else "cpu")
     settings = settings_from(args, models)
-    report = run_report()
+    report = RunReport(names=settings.names)
     anim = animate(synthetic_clip(args.frames, args.resolution), models, settings, progress=TqdmProgress(),
                    report=report)
     print(f"\nbench: {args.size} models, {models.device}, {str(models.dtype).replace('torch.', '')}, "

@@ -1,5 +1,5 @@
-"""Options shared by the commands that run the pipeline (video2mesh, demo, extend, bench), and writing
-their outputs."""
+"""Options shared by the commands that run the pipeline (video2mesh, batch, demo, extend, bench), and their
+summary."""
 
 from __future__ import annotations
 
@@ -7,28 +7,22 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..base.atomic import staged_files
 from ..base.option_names import OptionNames
 from ..errors import InputError, WeightsError
-from ..export.formats import export_animated_mesh
-from ..export.frame_meshes import remove_stale_frames
+from ..export.outputs import DEFAULT_OUTPUTS
 from ..models.attention import BACKENDS
 from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
+from ..render.camera import DEFAULT_FOV_DEG
+from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
-DEFAULT_OUTPUTS = ("glb", "frames", "npz")
 CLI_NAMES = OptionNames({
     "start": "--start", "end": "--end", "stride": "--stride", "max_frames": "--max-frames", "target_fps": "--fps",
     "max_side": "--max-side", "fps": None, "masks": "--masks", "low_vram": "--low-vram", "window": None,
     "mesh_resolution": "--mesh-resolution", "anchor_frame": "--anchor-frame", "seed": "--seed",
 })
 """The options' names on the command line, for messages (`OptionNames`): the core's advice names these flags."""
-
-
-def run_report() -> RunReport:
-    """A run's report (stage times and memory) whose messages name the command line's options."""
-    return RunReport(names=CLI_NAMES)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -51,11 +45,34 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--anchor-frame", type=int, help="frame the reference mesh comes from (default 0)")
     group.add_argument("--face-budget", type=int, help="decimate the reference mesh to this many faces (40000)")
     group.add_argument("--mesh-resolution", type=int, help="SDF grid cells per axis for the reference mesh")
+    group.add_argument("--decode-memory-mb", type=int,
+                       help="memory for temporal decoding's vertex queries at once (default 1024 on CPU, a quarter "
+                            "of the free GPU memory): huge meshes are decoded in chunks that fit")
     group.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
     group.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
-                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4 (default glb,frames,npz)")
+                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, overlay (default "
+                            "glb,frames,npz); overlay: overlay.mp4, the mesh drawn over the video")
+
+
+def add_video_options(parser: argparse.ArgumentParser, colours: tuple[str, ...] = COLOUR_CHOICES) -> None:
+    group = parser.add_argument_group("video: cameras and colours")
+    group.add_argument("--colour", choices=colours,
+                       help="colours from the video: vertex colours, a baked texture, or none (cameras only). Default "
+                            "vertex; with --mesh that has a texture or vertex colours, none (it keeps them)")
+    group.add_argument("--texture-size", type=int, default=1024,
+                       help="--colour texture: texture size in pixels, a power of two from 64 to 4096 (1024)")
+    group.add_argument("--camera-fov", type=float, default=DEFAULT_FOV_DEG,
+                       help=f"vertical field of view of the video's camera in degrees ({DEFAULT_FOV_DEG:.1f})")
+    group.add_argument("--keep-shading", action="store_true",
+                       help="keep the video's light in the colours (default: remove it, so viewers can light them)")
+
+
+def video_fit_from(args: argparse.Namespace, mesh=None) -> VideoFit:
+    """The video stage of a run: the colour mode asked for, else `default_colour(mesh)`."""
+    return VideoFit(colour=args.colour or default_colour(mesh), texture_size=args.texture_size,
+                    fov_deg=args.camera_fov, delight=not args.keep_shading)
 
 
 def preset_name(value: str) -> str:
@@ -63,7 +80,7 @@ def preset_name(value: str) -> str:
     return value.replace("-", " ").replace("_", " ")
 
 
-def add_frame_options(parser: argparse.ArgumentParser) -> None:
+def add_frame_options(parser: argparse.ArgumentParser, masks: bool = True) -> None:
     group = parser.add_argument_group("frames")
     group.add_argument("--start", type=int, default=0, help="first frame to use")
     group.add_argument("--end", type=int, help="stop before this frame")
@@ -71,7 +88,8 @@ def add_frame_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-frames", type=int, help="keep at most this many frames (it says how many it drops)")
     group.add_argument("--fps", type=float, dest="target_fps", help="resample to this frame rate")
     group.add_argument("--max-side", type=int, help="shrink frames so their longer side is at most this")
-    group.add_argument("--masks", help="folder or glob of subject masks (white = subject), one per frame")
+    if masks:
+        group.add_argument("--masks", help="folder or glob of subject masks (white = subject), one per frame")
 
 
 def selection_from(args: argparse.Namespace) -> dict:
@@ -86,41 +104,25 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     return Settings.resolve(
         models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, names=CLI_NAMES, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
-        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution)
+        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution,
+        decode_memory_mb=args.decode_memory_mb)
 
 
-def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
-    """The models --weights names, else `fallback` (when given), else $ACTIONMESH_WEIGHTS's."""
+def weights_from(args: argparse.Namespace, fallback: str | None = None) -> str | Path:
+    """What --weights names, else `fallback` (when given), else $ACTIONMESH_WEIGHTS: a weights root or
+    "bundled"."""
     root = args.weights or fallback or weights_root_from_env()
     if root is None:
         raise WeightsError(f"no weights configured: pass --weights DIR (a weights root, see the README's 'Weights' "
                            f"section and `actionmesh weights download`), --weights {BUNDLED_NAME} for the small "
                            f"bundled model, or set ACTIONMESH_WEIGHTS")
-    return load_models(root, device=args.device, dtype=args.dtype, attention=args.attention,
+    return root
+
+
+def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
+    """The models `weights_from` names (loaded lazily: only headers are read now)."""
+    return load_models(weights_from(args, fallback), device=args.device, dtype=args.dtype, attention=args.attention,
                        offload="free" if args.low_vram else "cpu")
-
-
-OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
-                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
-"""Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
-
-def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]:
-    """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
-
-    Everything is written into a temporary folder beside out_dir and moved in only once every format is
-    written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
-    meshes of an earlier, longer run when this run writes per-frame meshes."""
-    formats = [o.strip() for o in outputs.split(",") if o.strip()]
-    unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
-    if unknown:
-        raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
-    out_dir = Path(out_dir)
-    with staged_files(out_dir) as staging:
-        written = [export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
-        names = {entry.name for entry in staging.iterdir()}
-    if "frames" in formats:  # per-frame meshes of an earlier, longer run
-        remove_stale_frames(out_dir, names)
-    return [out_dir / path.relative_to(staging) for path in written]
 
 
 def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, settings: Settings,

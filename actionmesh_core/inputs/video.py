@@ -27,6 +27,9 @@ ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 CHANNELS = {"rgb24": 3, "rgba": 4}
 """The raw formats read from ffmpeg: RGB, or RGBA for sources that carry alpha."""
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
+"""Files taken as videos where a folder is listed (`actionmesh batch`); any file ffmpeg reads works as an input."""
+
 _HINT = (
     "Give a video file (mp4, mov, webm, mkv, gif, avi), a folder of frames or a glob pattern such as 'frames/*.png'."
 )

@@ -24,10 +24,12 @@ def no_progress(stage: str, done: int, total: int) -> None:
 
 
 class TqdmProgress:
-    """One tqdm bar per stage, on stderr."""
+    """One tqdm bar per stage, on stderr. leave=False clears each bar when its stage ends (a batch keeps only
+    its bar over items)."""
 
-    def __init__(self):
+    def __init__(self, leave: bool = True):
         self._bars: dict[str, object] = {}
+        self._leave = leave
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -36,11 +38,17 @@ class TqdmProgress:
         if bar is None or bar.total != total:
             if bar is not None:
                 bar.close()
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=True)
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=self._leave)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
             del self._bars[stage]
+
+    def close(self) -> None:
+        """Close the bars of stages that did not finish (a failed or cancelled run)."""
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from .preview import (
     render_views,
     turntable_azimuths,
 )
-from .rasterizer import MODES, Shading, render_rgba
+from .rasterizer import MODES, Shading, render_cameras, render_rgba
 
 __all__ = [
     "CAMERAS",
@@ -24,6 +24,7 @@ __all__ = [
     "over_background",
     "preview_strip",
     "render_animation",
+    "render_cameras",
     "render_rgba",
     "render_turntable",
     "render_views",
