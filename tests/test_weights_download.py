@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -292,13 +293,14 @@ def test_hub_failures_become_messages_that_say_what_to_do():
 
 
 def test_load_models_downloads_what_is_missing_from_the_cache(pack, comfy_base, fake_hub, tmp_path, monkeypatch,
-                                                             capsys):
+                                                             caplog):
     """download_if_missing, offline from a cache that huggingface_hub filled: the official folder is filled and
     loaded."""
     fill_cache_with_the_hub(fake_hub, tmp_path / "cache")
     fake_hub.requests.clear()
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    caplog.set_level(logging.INFO, logger="actionmesh")  # ComfyUI's console shows INFO; the pack's one logger
     node = pack.NODE_CLASS_MAPPINGS["ActionMeshLoadModels"]
     assert node.INPUT_TYPES()["required"]["weights"][0] == ["bundled small model", "official"]
     assert node.VALIDATE_INPUTS("official", "auto", True) is True
@@ -307,13 +309,14 @@ def test_load_models_downloads_what_is_missing_from_the_cache(pack, comfy_base, 
     assert_layout(folder, tmp_path / "cache")
     assert model.name == "official" and model.models.has("triposg-dinov2") and not model.models.has("rmbg")
     assert fake_hub.requests == []
-    printed = capsys.readouterr().out
+    printed = caplog.text
+    caplog.clear()
     assert "[ActionMesh] facebook/ActionMesh at fb69228ba8a4" in printed and "[ActionMesh] skipped briaai" in printed
     assert node.INPUT_TYPES()["required"]["weights"][0] == ["official", "bundled small model"]
     before = sorted((p, p.stat().st_ino) for p in folder.rglob("*"))
     node().load("official", "fp32", "sdpa", "cpu", True)  # complete: nothing is fetched or replaced
     assert sorted((p, p.stat().st_ino) for p in folder.rglob("*")) == before
-    assert "facebook/ActionMesh" not in capsys.readouterr().out
+    assert "facebook/ActionMesh" not in caplog.text
 
 
 def test_the_root_comes_from_the_option_the_variable_or_the_comfyui_install(tmp_path, monkeypatch, capsys):
