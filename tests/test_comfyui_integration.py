@@ -1,8 +1,10 @@
-"""Opt-in: the pack inside a real ComfyUI server (`python main.py --cpu`).
+"""Opt-in: the pack inside a real ComfyUI server (`python main.py --cpu`) and its real frontend (headless Chromium).
 
 Runs when COMFYUI_PATH names a ComfyUI checkout; COMFYUI_PYTHON is the Python of its environment (default:
-this one), which also needs the pack's requirements. The pack is linked into custom_nodes/ and the server is
-started on a free port with its own input/output/temp folders, loading this pack only.
+this one), which also needs the pack's requirements. The pack is linked into custom_nodes/ under the name a GitHub
+ZIP gives it (comfyui-actionmesh-main) and the server is started on a free port with its own input/output/temp
+folders, loading this pack only. The browser tests need Node.js, Chromium and playwright-core (tests/js).
+ACTIONMESH_SCREENSHOTS=DIR keeps the screenshots of every workflow at fit view (workflows/README.md shows them).
 """
 
 from __future__ import annotations
@@ -19,20 +21,23 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pygltflib
 import pytest
 import trimesh
 from comfy_pack import EXAMPLE_VIDEO, PACK_DIR, load_pack
-from workflow_specs import CORE_NODES, SPEED, required_inputs
+from workflow_specs import CORE_NODES, INDEX, SPEED, WORKFLOWS, load, required_inputs, template
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.export.gltf import write_animated_glb
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
-PACK_NAME = "comfyui-actionmesh"
+PACK_NAME = "comfyui-actionmesh-main"  # a GitHub ZIP's folder: not the project's name, as users install it
 PLAYER = PACK_DIR / "tests" / "js" / "preview_player.mjs"
+TIMING = PACK_DIR / "tests" / "js" / "player_timing.mjs"
+VIEW = PACK_DIR / "tests" / "js" / "workflow_view.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = [pytest.mark.comfyui, pytest.mark.skipif(not COMFYUI, reason="set COMFYUI_PATH to a ComfyUI checkout")]
 
@@ -71,8 +76,8 @@ class Server:
             time.sleep(0.5)
         raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout} s")
 
-    def run(self, prompt: dict) -> dict:
-        return self.wait(self.queue(prompt))
+    def run(self, prompt: dict, timeout: float = 300.0) -> dict:
+        return self.wait(self.queue(prompt), timeout)
 
 
 def first_progress(events, prompt_id: str, node_id: str) -> dict:
@@ -122,7 +127,23 @@ def server(tmp_path_factory):
 
 
 def api_workflow(name: str) -> dict:
-    return json.loads((PACK_DIR / "workflows" / "api" / f"{name}.json").read_text())
+    return load(name, api=True)
+
+
+def node_id(workflow: dict, class_type: str) -> str:
+    """The id of the API workflow's (only) node of `class_type`."""
+    ids = [key for key, entry in workflow.items() if entry["class_type"] == class_type]
+    assert len(ids) == 1, (class_type, ids)
+    return ids[0]
+
+
+def browser_tools() -> str:
+    """Node.js, once Chromium and playwright-core are there (else the test is skipped)."""
+    node = shutil.which("node")
+    if not (node and os.access(CHROMIUM, os.X_OK) and (PLAYER.parent / "node_modules" / "playwright-core").is_dir()):
+        pytest.skip("needs Node.js, Chromium (apt-get install chromium) and playwright-core (cd tests/js && "
+                    "npm install --no-save playwright-core)")
+    return node
 
 
 def quick(workflow: dict) -> dict:
@@ -175,20 +196,30 @@ def test_core_node_declarations_match_the_servers(server):
 
 def test_workflow_templates_are_listed_and_served(server):
     names = server.request("/workflow_templates")[PACK_NAME]
-    assert sorted(names) == sorted(p.stem for p in (PACK_DIR / "workflows").glob("*.json"))
-    assert server.request(f"/api/workflow_templates/{PACK_NAME}/video_to_4d.json")["version"] == 0.4
+    assert sorted(names) == sorted(INDEX.values())  # titled: the template browser shows the file names
+    for title in INDEX.values():
+        served = urllib.parse.quote(f"/api/workflow_templates/{PACK_NAME}/{title}")
+        assert server.request(f"{served}.json")["extra"]["title"] == title
+        assert server.request(f"{served}.jpg")[:2] == b"\xff\xd8"  # the thumbnail, a JPEG
+
+
+def test_the_player_script_is_served_once(server):
+    """The folder's name is not the project's: the web folder must still be declared (and served) once."""
+    scripts = [path for path in server.request("/extensions") if path.endswith("actionmesh_preview.js")]
+    assert scripts == [f"/extensions/{PACK_NAME}/actionmesh_preview.js"], scripts
 
 
 def test_video_to_4d_runs_and_its_glb_downloads(server):
     assert server.upload(PACK_DIR / "workflows" / "inputs" / EXAMPLE_VIDEO)["name"] == EXAMPLE_VIDEO
-    entry = server.run(quick(api_workflow("video_to_4d")))
+    workflow = quick(api_workflow("video_to_4d"))
+    entry = server.run(workflow)
     assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
-    exported = entry["outputs"]["6"]["3d"][0]
+    exported = entry["outputs"][node_id(workflow, "ActionMeshExport")]["3d"][0]
     assert exported["type"] == "output" and exported["filename"].endswith(".glb")
     glb = server.request("/view?" + urllib.parse.urlencode(exported))
     gltf = pygltflib.GLTF2.load_from_bytes(glb)
     assert gltf.extras["frames"] == 3 and len(gltf.animations) == 1
-    preview = entry["outputs"]["7"]["actionmesh_preview"][0]
+    preview = entry["outputs"][node_id(workflow, "ActionMeshPreviewAnimatedMesh")]["actionmesh_preview"][0]
     assert preview["type"] == "temp" and server.request("/view?" + urllib.parse.urlencode(
         {k: preview[k] for k in ("filename", "subfolder", "type")}))[:4] == b"glTF"
 
@@ -196,18 +227,17 @@ def test_video_to_4d_runs_and_its_glb_downloads(server):
 def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
     """web/actionmesh_preview.js in ComfyUI's frontend (headless Chromium): the GLB loads and is drawn, play/pause
     and the slider change the frame. ACTIONMESH_SCREENSHOT=file.png keeps a screenshot to look at."""
-    node = shutil.which("node")
-    if not (node and os.access(CHROMIUM, os.X_OK) and (PLAYER.parent / "node_modules" / "playwright-core").is_dir()):
-        pytest.skip("needs Node.js, Chromium (apt-get install chromium) and playwright-core (cd tests/js && "
-                    "npm install --no-save playwright-core)")
+    node = browser_tools()
     server.upload(PACK_DIR / "workflows" / "inputs" / EXAMPLE_VIDEO)
     prompt = tmp_path / "prompt.json"
-    prompt.write_text(json.dumps(quick(api_workflow("video_to_4d"))))
+    workflow = quick(api_workflow("video_to_4d"))
+    prompt.write_text(json.dumps(workflow))
     screenshot = os.environ.get("ACTIONMESH_SCREENSHOT", str(tmp_path / "preview_player.png"))
     materials = server.upload(two_material_animation(tmp_path / "two_materials.glb"), subfolder="3d")
     materials_view = "/view?" + urllib.parse.urlencode({"filename": materials["name"], "subfolder": "3d", "type": "input"})
-    result = subprocess.run([node, str(PLAYER), server.url, str(PACK_DIR / "workflows" / "video_to_4d.json"),
-                             str(prompt), "7", screenshot, materials_view], capture_output=True, text=True,
+    result = subprocess.run([node, str(PLAYER), server.url, str(template("video_to_4d")), str(prompt),
+                             node_id(workflow, "ActionMeshPreviewAnimatedMesh"), screenshot, materials_view],
+                            capture_output=True, text=True,
                             timeout=400, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     shown = json.loads(result.stdout.splitlines()[-1])
@@ -245,27 +275,127 @@ def two_material_animation(path):
 
 def test_bad_widget_values_are_node_errors(server):
     workflow = quick(api_workflow("video_to_4d"))
-    workflow["6"]["inputs"]["filename_prefix"] = "../outside"
-    workflow["3"]["inputs"]["steps"] = 0
+    export, prior = node_id(workflow, "ActionMeshExport"), node_id(workflow, "ActionMeshImage3DPrior")
+    workflow[export]["inputs"]["filename_prefix"] = "../outside"
+    workflow[prior]["inputs"]["steps"] = 0
     with pytest.raises(urllib.error.HTTPError) as error:
         server.request("/prompt", {"prompt": workflow})
     errors = json.loads(error.value.read())["node_errors"]
-    assert "leads outside" in json.dumps(errors["6"]) and "value_smaller_than_min" in json.dumps(errors["3"])
+    assert "leads outside" in json.dumps(errors[export]) and "value_smaller_than_min" in json.dumps(errors[prior])
 
 
 def test_interrupt_cancels_a_running_stage(server):
     websocket = pytest.importorskip("websocket")  # websocket-client, installed with comfy-cli (the dev extras)
     server.upload(PACK_DIR / "workflows" / "inputs" / EXAMPLE_VIDEO)
     workflow = quick(api_workflow("video_to_4d"))
-    workflow["3"]["inputs"].update(steps=500, seed=1)  # a long prior, so there is time to cancel
+    prior = node_id(workflow, "ActionMeshImage3DPrior")
+    workflow[prior]["inputs"].update(preset="custom", steps=500, seed=1)  # a long prior, so there is time to cancel
     client_id = uuid.uuid4().hex
     events = websocket.create_connection(f"{server.url.replace('http', 'ws', 1)}/ws?clientId={client_id}", timeout=120)
     try:
         prompt_id = server.queue(workflow, client_id)
-        first_progress(events, prompt_id, "3")
+        first_progress(events, prompt_id, prior)
         server.request("/interrupt", {}, method="POST")
     finally:
         events.close()
     entry = server.wait(prompt_id, timeout=60)
     messages = dict(entry["status"]["messages"])
-    assert entry["status"]["status_str"] == "error" and messages["execution_interrupted"]["node_id"] == "3"
+    assert entry["status"]["status_str"] == "error" and messages["execution_interrupted"]["node_id"] == prior
+
+
+def upload_example_inputs(server) -> None:
+    """The templates' inputs, as the workflows README says to copy them into ComfyUI's input folder."""
+    inputs = WORKFLOWS / "inputs"
+    for path in sorted(inputs.glob("*.*")):
+        server.upload(path)
+    for path in sorted((inputs / "3d").glob("*.glb")):
+        server.upload(path, subfolder="3d")
+
+
+CPU_RUNNABLE = ["video_to_4d_simple", "video_to_4d", "video_mesh_to_4d", "motion_transfer", "long_video_ar_extend"]
+
+
+@pytest.mark.parametrize("name", CPU_RUNNABLE)
+def test_workflow_runs_end_to_end_with_the_recommended_settings(server, name):
+    """Every workflow that needs no video model runs as shipped (the tests' speed settings: 3 small frames); a fresh
+    Load Models with the preset 'model default' runs the bundled model's recommended settings (the console says so,
+    with the pack's prefix)."""
+    upload_example_inputs(server)
+    workflow = quick(api_workflow(name))
+    entry = server.run(workflow, timeout=900)
+    assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
+    outputs = entry["outputs"]
+    exported = outputs[node_id(workflow, "ActionMeshExport")]["3d"][0]
+    assert exported["filename"].startswith(name) and exported["filename"].endswith(".glb")
+    if name == "video_to_4d_simple":  # core Preview 3D gets the GLB, core Save Video the turntable
+        assert outputs[node_id(workflow, "Preview3D")]["result"][0] == f"{exported['subfolder']}/{exported['filename']}"
+        assert outputs[node_id(workflow, "SaveVideo")]["images"][0]["filename"].endswith(".mp4")
+    recommended = load_pack().actionmesh_core.pipeline.bundled_models().recommended
+    said = f"[ActionMesh] temporal diffusion (3 frames from frame 0): model default ({recommended['prior_steps']}/" \
+           f"{recommended['steps']} steps, guidance {recommended['guidance']:.1f})"
+    assert said in server.log.read_text()
+
+
+def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
+    """Each template in the real frontend, fitted to a 1600 x 1000 window by the frontend's own 'fit view': every
+    node type known, the zoom above the one below which the frontend stops drawing text, no two nodes overlapping,
+    every title as wide as the canvas's measureText says it needs, no node shorter than its content, nothing under
+    the frontend's panels, every group title whole and every node in a group; the video-model graphs name their
+    missing model files before Run."""
+    node = browser_tools()
+    upload_example_inputs(server)  # the loaders show their files (the video's preview sizes its node)
+    shots = Path(os.environ.get("ACTIONMESH_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    templates = [str(template(name)) for name in INDEX]
+    result = subprocess.run([node, str(VIEW), server.url, str(shots), *templates], capture_output=True, text=True,
+                            timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = json.loads(result.stdout.splitlines()[-1])
+    assert shown["errors"] == [] and len(shown["results"]) == len(INDEX), shown["errors"]
+    for title in INDEX.values():
+        view = shown["results"][f"{title}.json"]
+        assert view["nodeTypesMissing"] == [], title
+        assert view["scale"] >= view["lowQualityBelow"] and not view["lowQuality"], (title, view["scale"])
+        nodes = view["nodes"]
+        for k, a in enumerate(nodes):
+            where = f"{title}: {a['title']}"
+            assert a["titleWidth"] <= a["titleRoom"], where  # the frontend would cut it ("...")
+            assert a["size"][1] >= a["smallest"][1] - 1, where
+            assert a["covered"] == {"hidden": 0, "outside": 0}, where
+            for b in nodes[k + 1:]:
+                (ax, ay, aw, ah), (bx, by, bw, bh) = a["box"], b["box"]
+                assert not (ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah), f"{where} / {b['title']}"
+            assert any(g["box"][0] <= a["box"][0] and g["box"][1] <= a["box"][1]
+                       and a["box"][0] + a["box"][2] <= g["box"][0] + g["box"][2]
+                       and a["box"][1] + a["box"][3] <= g["box"][1] + g["box"][3] for g in view["groups"]), where
+        assert all(g["titleWidth"] <= g["titleRoom"] for g in view["groups"]), title
+        wan = {"wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan2.2_vae.safetensors"}
+        listed = {file for line in view["missingModels"] for file in wan if file in line}
+        assert listed == (wan if "Wan" in title else set()), title
+        assert (shots / f"{title}.png").is_file()
+
+
+def test_the_player_keeps_time_across_reruns(server, tmp_path):
+    """Three runs in a row load three GLBs into one player: it still plays at the animation's own frame rate (each
+    load used to start one more loop: 8, 16, 24 frames/s). Removing the node, loading the graph again or opening
+    another workflow stops its loop; the Load Mesh upload button is neither in the prompt nor saved."""
+    node = browser_tools()
+    upload_example_inputs(server)
+    workflow = quick(api_workflow("video_to_4d"))
+    prompt = tmp_path / "prompt.json"
+    prompt.write_text(json.dumps(workflow))
+    result = subprocess.run([node, str(TIMING), server.url, str(template("video_to_4d")), str(prompt),
+                             node_id(workflow, "ActionMeshPreviewAnimatedMesh"),
+                             node_id(workflow, "ActionMeshTemporalAutoencoder"), str(template("video_mesh_to_4d"))],
+                            capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = json.loads(result.stdout.splitlines()[-1])
+    assert shown["errors"] == [] and shown["extensions"] == 1, shown
+    assert len(shown["runs"]) == 3 and all(run["status"] == 200 for run in shown["runs"]), shown
+    for run in shown["runs"]:
+        assert run["fps"] == pytest.approx(8.0) and run["rate"] == pytest.approx(8.0, rel=0.15), shown["runs"]
+    for case in ("removed", "reloaded", "switched"):
+        assert shown[case]["loop"] is False and shown[case]["advanced"] == 0, (case, shown[case])
+    assert shown["reloaded"]["playingBefore"] and shown["switched"]["playingBefore"]
+    assert sorted(shown["prompt"]["inputs"]) == ["mesh_file", "up_axis"], shown["prompt"]
+    assert len(shown["prompt"]["widgetsValues"]) == 2, shown["prompt"]

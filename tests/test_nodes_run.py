@@ -3,6 +3,7 @@ results, progress, cancellation, and the errors users see."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -116,6 +117,19 @@ def test_temporal_stages_give_one_topology_over_every_frame(animation, prior, vi
     assert np.array_equal(anim.faces, prior[0].faces) and anim.num_vertices == len(prior[0].vertices)
     assert np.allclose(anim.vertices[1], prior[0].vertices)  # the anchor frame is the reference
     assert anim.continuation is not None and anim.continuation.last_frame.shape == (64, 64, 4)
+
+
+def test_each_stage_logs_the_settings_it_runs_with(pack, model, prepared, prior, caplog):
+    """The server console says which settings a stage runs with, with the pack's prefix (a preset's name and the
+    steps and guidance it chose), so a user can tell the model's recommendations from the official ones."""
+    with caplog.at_level(logging.INFO, logger="actionmesh"):
+        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=prepared, anchor_frame=2, preset="custom",
+                 steps=2, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=prepared, reference=prior[0],
+                 anchor_frame=1, steps=1, **(QUICK | {"guidance": 1.5}))
+    said = [record.getMessage() for record in caplog.records]
+    assert "[ActionMesh] reference mesh (frame 2): custom (2/30 steps, guidance 3.0/7.5)" in said, said
+    assert "[ActionMesh] temporal diffusion (3 frames from frame 1): custom (100/1 steps, guidance 7.5/1.5)" in said, said
 
 
 def test_prepared_frames_hold_masks_crops_and_features_on_the_cpu(prepared, video, model):

@@ -110,6 +110,7 @@ def make_reference(frames: PreparedFrames, models: ModelSet, settings: Settings,
     if isinstance(mesh, ReferenceMesh):
         return mesh
     if mesh is None:
+        log.info("reference mesh (frame %d): %s", anchor, settings.describe())
         with report.stage("reference mesh", models.device):
             features = frames.features[anchor]
             if models.has("triposg-dinov2"):  # TripoSG conditions on its own DINOv2 copy
@@ -154,6 +155,7 @@ def temporal_latents(frames: PreparedFrames, reference: ReferenceInput, models: 
     if known is None:
         known = {anchor: make_reference(frames, models, settings, reference, progress, report).latent}
     check_known_latents(known, len(frames.clip), models)
+    log.info("temporal diffusion (%d frames from frame %d): %s", len(frames.clip), anchor, settings.describe())
     with report.stage("temporal diffusion", models.device):
         return generate_latents(models, frames.features, known, anchor, settings, progress)
 
