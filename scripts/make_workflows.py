@@ -141,7 +141,7 @@ def generated_to_4d(name: str, image: bool) -> list[list[Group]]:
     if not image:
         return [first, [Group("3 · Size and sampling", PURPLE, [[size] + sampling])], [generated, animate], [view]]
     start = Group("3 · Start image and size", PURPLE, [[
-        Node("image", "LoadImage", "Start image", {"image": "actionmesh_example_subject.png"}, size=(280, 270)),
+        Node("image", "LoadImage", "Start image", {"image": "actionmesh_example_subject.png"}, size=(280, 330)),
         size]])
     return [first, [start, animate], [Group("4 · Sampling", PURPLE, [sampling]), generated], [view]]
 
