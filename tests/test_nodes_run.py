@@ -4,12 +4,14 @@ results, progress, cancellation, and the errors users see."""
 from __future__ import annotations
 
 import logging
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
 import pygltflib
 import pytest
 import torch
+from safetensors.torch import save_file
 from comfy_pack import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
 
 QUICK = {"preset": "custom", "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # steps=1: the cheapest run
@@ -247,6 +249,30 @@ def test_remove_background_runs_rmbg_frame_by_frame(pack, model, video, progress
     (mask,), _ = run_node(pack, "ActionMeshRemoveBackground", model=model, frames=video[0])
     expected = (video[0][..., 2] * 255).round() <= 100
     assert torch.equal(mask, expected.float()) and progress_log == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_the_bundled_model_with_rmbg_beside_it_masks_frames_without_alpha(pack, video, comfy_base):
+    """The workflows README's recipe for the Wan graphs: a copy of the bundled model with RMBG-1.4 in its RMBG/
+    folder is a weights choice of Load Models, and its frames without alpha get RMBG's masks (random RMBG weights
+    here: the masks' values are not checked, only that RMBG-1.4 ran on every frame)."""
+    core = pack.actionmesh_core
+    folder = comfy_base / "models" / "actionmesh" / "tiny_rmbg"
+    shutil.copytree(core.pipeline.model_set.BUNDLED_WEIGHTS, folder)
+    try:
+        rmbg = core.models.build_model("rmbg")
+        (folder / "RMBG").mkdir()
+        save_file({k: v for k, v in rmbg.state_dict().items() if not k.endswith("num_batches_tracked")},
+                  str(folder / "RMBG" / "model.safetensors"))
+        loaders = pack.NODE_CLASS_MAPPINGS["ActionMeshLoadModels"]
+        assert "tiny_rmbg" in loaders.INPUT_TYPES()["required"]["weights"][0]
+        assert loaders.VALIDATE_INPUTS(weights="tiny_rmbg", attention="sdpa", download_if_missing=False) is True
+        (model,), _ = run_node(pack, "ActionMeshLoadModels", weights="tiny_rmbg", precision="fp32", attention="sdpa",
+                               offload="free", download_if_missing=False)
+        assert model.models.has("rmbg") and model.models.recommended["steps"] == 15
+        (mask,), _ = run_node(pack, "ActionMeshRemoveBackground", model=model, frames=video[0][:2])
+        assert mask.shape == (2, 64, 64) and set(mask.unique().tolist()) <= {0.0, 1.0}
+    finally:
+        shutil.rmtree(folder)
 
 
 class _Nothing:
