@@ -352,6 +352,8 @@ def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     shown = json.loads(result.stdout.splitlines()[-1])
     assert shown["errors"] == [] and len(shown["results"]) == len(INDEX), shown["errors"]
+    print("fit-view zoom:", {title: round(shown["results"][f"{title}.json"]["scale"], 3) for title in INDEX.values()},
+          "text drawn above:", {round(view["lowQualityBelow"], 3) for view in shown["results"].values()})
     for title in INDEX.values():
         view = shown["results"][f"{title}.json"]
         assert view["nodeTypesMissing"] == [], title
@@ -372,7 +374,7 @@ def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
         wan = {"wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan2.2_vae.safetensors"}
         listed = {file for line in view["missingModels"] for file in wan if file in line}
         assert listed == (wan if "Wan" in title else set()), title
-        assert (shots / f"{title}.png").is_file()
+        assert (shots / f"{title}.jpg").is_file()
 
 
 def test_the_player_keeps_time_across_reruns(server, tmp_path):
@@ -392,6 +394,7 @@ def test_the_player_keeps_time_across_reruns(server, tmp_path):
     shown = json.loads(result.stdout.splitlines()[-1])
     assert shown["errors"] == [] and shown["extensions"] == 1, shown
     assert len(shown["runs"]) == 3 and all(run["status"] == 200 for run in shown["runs"]), shown
+    print("player frames/s over three re-runs:", [round(run["rate"], 2) for run in shown["runs"]])  # -rP shows it
     for run in shown["runs"]:
         assert run["fps"] == pytest.approx(8.0) and run["rate"] == pytest.approx(8.0, rel=0.15), shown["runs"]
     for case in ("removed", "reloaded", "switched"):

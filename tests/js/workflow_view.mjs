@@ -5,7 +5,7 @@
 // a node's own widget, never the side bar, the run bar or the minimap), every title against the width the frontend
 // gives it before cutting it ("..."), every node at least its smallest size, every group's title.
 // usage: node workflow_view.mjs SERVER_URL OUT_DIR WORKFLOW.json...
-// Prints one JSON object {file: measurements}; OUT_DIR/<file name>.png is the screenshot at fit view.
+// Prints one JSON object {file: measurements}; OUT_DIR/<file name>.jpg is the screenshot at fit view.
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { chromium } from "playwright-core";
@@ -30,7 +30,8 @@ try {
   await sleep(2000);
   for (const file of files) {
     const workflow = JSON.parse(readFileSync(file, "utf8"));
-    await page.evaluate((graph) => window.app.loadGraphData(graph, true, true, "view"), workflow);
+    await page.evaluate(([graph, name]) => window.app.loadGraphData(graph, true, true, name),
+      [workflow, basename(file, ".json")]);
     await sleep(1500);
     // the frontend's "missing models" dialog (from the loaders' properties.models): what it lists, then closed
     const missingModels = await page.evaluate(() => [...document.querySelectorAll(".p-dialog")]
@@ -85,7 +86,7 @@ try {
         nodeTypesMissing: app.graph.nodes.filter((n) => !LiteGraph.registered_node_types[n.type]).map((n) => n.type) };
     });
     results[basename(file)] = { ...measured, missingModels: [...new Set(missingModels)] };
-    await page.screenshot({ path: join(outDir, `${basename(file, ".json")}.png`) });
+    await page.screenshot({ path: join(outDir, `${basename(file, ".json")}.jpg`), type: "jpeg", quality: 80 });
   }
 } finally {
   await browser.close();
