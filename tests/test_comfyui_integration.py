@@ -340,8 +340,8 @@ def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
     """Each template in the real frontend, fitted to a 1600 x 1000 window by the frontend's own 'fit view': every
     node type known, the zoom above the one below which the frontend stops drawing text, no two nodes overlapping,
     every title as wide as the canvas's measureText says it needs, no node shorter than its content, nothing under
-    the frontend's panels, every group title whole and every node in a group; the video-model graphs name their
-    missing model files before Run."""
+    the frontend's panels, every group title whole and every node in a group; steps and guidance disabled unless the
+    preset is custom (also when it is switched); the video-model graphs name their missing model files before Run."""
     node = browser_tools()
     upload_example_inputs(server)  # the loaders show their files (the video's preview sizes its node)
     shots = Path(os.environ.get("ACTIONMESH_SCREENSHOTS", tmp_path))
@@ -371,6 +371,14 @@ def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
                        and a["box"][0] + a["box"][2] <= g["box"][0] + g["box"][2]
                        and a["box"][1] + a["box"][3] <= g["box"][1] + g["box"][3] for g in view["groups"]), where
         assert all(g["titleWidth"] <= g["titleRoom"] for g in view["groups"]), title
+        for a in nodes:  # steps and guidance are shown (and used) only with preset custom
+            numbers = {"steps", "guidance"} & set(a["widgets"])
+            assert numbers & set(a["disabled"]) == (numbers if a["preset"] not in (None, "custom") else set()), \
+                (title, a["title"], a["preset"], a["disabled"])
+        switch = view["presetSwitch"]
+        if switch is not None:
+            assert switch["before"] == "model default" and not {"steps", "guidance"} & set(switch["custom"]), switch
+            assert {"steps", "guidance"} <= set(switch["back"]), switch
         wan = {"wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan2.2_vae.safetensors"}
         listed = {file for line in view["missingModels"] for file in wan if file in line}
         assert listed == (wan if "Wan" in title else set()), title

@@ -4,6 +4,8 @@
 //   material's base colour and base-colour texture times the vertex colours. Plain WebGL2, no library: core's 3D
 //   viewer only attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
+// - The stage nodes' steps and guidance are used only with preset "custom": with any other preset they are shown
+//   disabled (greyed, no number), so a graph does not seem to run numbers it does not run.
 // Each player runs at most one animation loop, whatever happens (re-runs, the node removed, the graph reloaded, another
 // workflow opened), and loading this script twice (two URLs for one pack) registers the extension once.
 import { app } from "../../scripts/app.js";
@@ -14,6 +16,8 @@ const REGISTERED = Symbol.for(EXTENSION);  // on `app`: shared by every copy of 
 const PREVIEW_NODE = "ActionMeshPreviewAnimatedMesh";
 const LOAD_MESH_NODE = "ActionMeshLoadMesh";
 const MESH_SUFFIXES = ".glb,.gltf,.obj,.ply";
+const CUSTOM_PRESET = "custom";
+const CUSTOM_ONLY = ["steps", "guidance"];  // the widgets that preset "custom" uses (nodes/inputs.py PRESET)
 
 // ---------------------------------------------------------------- GLB reading
 
@@ -351,6 +355,37 @@ async function uploadMesh(node) {
   picker.click();
 }
 
+// ---------------------------------------------------------------- presets
+
+function showPreset(node) {
+  const preset = node.widgets?.find((widget) => widget.name === "preset");
+  if (!preset) return;
+  for (const widget of node.widgets)
+    if (CUSTOM_ONLY.includes(widget.name)) widget.disabled = preset.value !== CUSTOM_PRESET;
+  node.setDirtyCanvas?.(true, false);
+}
+
+function followPreset(nodeType) {
+  const onNodeCreated = nodeType.prototype.onNodeCreated;
+  nodeType.prototype.onNodeCreated = function () {
+    onNodeCreated?.apply(this, arguments);
+    const preset = this.widgets?.find((widget) => widget.name === "preset");
+    const callback = preset?.callback;
+    if (preset) preset.callback = (...args) => {
+      const result = callback?.apply(preset, args);
+      showPreset(this);
+      return result;
+    };
+    showPreset(this);
+  };
+  const onConfigure = nodeType.prototype.onConfigure;
+  nodeType.prototype.onConfigure = function () {  // a loaded workflow's values
+    const result = onConfigure?.apply(this, arguments);
+    showPreset(this);
+    return result;
+  };
+}
+
 function register() {
   if (app[REGISTERED]) return;  // this script was loaded twice
   app[REGISTERED] = true;
@@ -358,6 +393,8 @@ function register() {
 }
 
 async function beforeRegisterNodeDef(nodeType, nodeData) {
+  const inputs = nodeData.input?.required ?? {};
+  if (nodeData.name.startsWith("ActionMesh") && inputs.preset?.[0]?.includes?.(CUSTOM_PRESET)) followPreset(nodeType);
   if (nodeData.name === PREVIEW_NODE) {
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {

@@ -3,7 +3,8 @@
 // canvas's own numbers: the zoom (text is drawn only above the frontend's low-quality threshold), every node's box
 // (no two overlap; none under the frontend's own panels: every point of a node's box on the screen shows the canvas or
 // a node's own widget, never the side bar, the run bar or the minimap), every title against the width the frontend
-// gives it before cutting it ("..."), every node at least its smallest size, every group's title.
+// gives it before cutting it ("..."), every node at least its smallest size, every group's title; which widgets are
+// disabled (a stage's steps and guidance unless its preset is custom), also after switching a preset to custom and back.
 // usage: node workflow_view.mjs SERVER_URL OUT_DIR WORKFLOW.json...
 // Prints one JSON object {file: measurements}; OUT_DIR/<file name>.jpg is the screenshot at fit view.
 import { readFileSync } from "node:fs";
@@ -67,10 +68,14 @@ try {
         const titleWidth = ctx.measureText(node.getTitle()).width;
         ctx.restore();
         const box = [...node.boundingRect];
+        node.updateComputedDisabled?.();
         return { id: node.id, type: node.type, title: node.getTitle(), box, screen: toScreen(box),
           covered: covered(toScreen(box)),
           size: [...node.size], smallest: [...node.computeSize()], titleWidth,
-          titleRoom: node.size[0] - 2 * LiteGraph.NODE_TITLE_HEIGHT, missing: node.has_errors ?? false };
+          titleRoom: node.size[0] - 2 * LiteGraph.NODE_TITLE_HEIGHT, missing: node.has_errors ?? false,
+          preset: node.widgets?.find((widget) => widget.name === "preset")?.value ?? null,
+          widgets: (node.widgets ?? []).map((widget) => widget.name),
+          disabled: (node.widgets ?? []).filter((widget) => widget.computedDisabled).map((widget) => widget.name) };
       });
       const groups = app.graph.groups.map((group) => {
         ctx.save();
@@ -85,7 +90,24 @@ try {
         window: [window.innerWidth, window.innerHeight], nodes, groups,
         nodeTypesMissing: app.graph.nodes.filter((n) => !LiteGraph.registered_node_types[n.type]).map((n) => n.type) };
     });
-    results[basename(file)] = { ...measured, missingModels: [...new Set(missingModels)] };
+    // a stage node's preset switched to custom and back, as picking it in the combo does (setValue -> callback)
+    const presetSwitch = await page.evaluate(() => {
+      const node = window.app.graph.nodes.find((n) => n.widgets?.some((widget) => widget.name === "preset"
+        && widget.options.values.includes("custom")));
+      if (!node) return null;
+      const preset = node.widgets.find((widget) => widget.name === "preset");
+      const disabled = () => {
+        node.updateComputedDisabled?.();
+        return node.widgets.filter((widget) => widget.computedDisabled).map((widget) => widget.name);
+      };
+      const pick = (value) => preset.setValue(value, { node, canvas: window.app.canvas });
+      const before = preset.value;
+      pick("custom");
+      const custom = disabled();
+      pick(before);
+      return { node: node.getTitle(), before, custom, back: disabled() };
+    });
+    results[basename(file)] = { ...measured, presetSwitch, missingModels: [...new Set(missingModels)] };
     await page.screenshot({ path: join(outDir, `${basename(file, ".json")}.jpg`), type: "jpeg", quality: 80 });
   }
 } finally {
