@@ -9,12 +9,13 @@ from pathlib import Path
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, WeightsError
 from ..io.atomic import staged_files
-from ..io.export import export_animated_mesh
+from ..io.export import FORMATS, export_animated_mesh, export_skinned_mesh
 from ..io.frame_meshes import remove_stale_frames
 from ..models.attention import BACKENDS, set_attention_backend
 from ..pipeline.models import ModelSet, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import Settings
+from ..skinning import AUTO, DEFAULT_MAX_ERROR
 
 DEFAULT_OUTPUTS = ("glb", "frames", "npz")
 
@@ -36,7 +37,35 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
     group.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
-                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4 (default glb,frames,npz)")
+                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, skinned_glb, usdskel "
+                            "(default glb,frames,npz)")
+
+
+def add_skin_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    """The options of skinned exports (skinned-glb, usdskel): bone count or auto, error target, bone cap, seed."""
+    group = parser.add_argument_group("skinned exports (skinned-glb, usdskel)")
+    group.add_argument("--bones", type=_bone_count, default=AUTO,
+                       help="number of bones, or 'auto' (default): the fewest bones that reach --max-error")
+    group.add_argument("--max-error", type=float, default=DEFAULT_MAX_ERROR,
+                       help=f"auto: the mean vertex error to reach, in %% of the bounding-box diagonal "
+                            f"(default {DEFAULT_MAX_ERROR})")
+    group.add_argument("--max-bones", type=int, default=64, help="auto: the most bones to try (default 64)")
+    if seed:
+        group.add_argument("--seed", type=int, default=0, help="seed of the bone placement (default 0)")
+
+
+def skin_options_from(args: argparse.Namespace, **extra) -> dict:
+    """The keyword options of `export_skinned_mesh` given on the command line."""
+    return dict(bones=args.bones, max_error=args.max_error, max_bones=args.max_bones, **extra)
+
+
+def _bone_count(text: str) -> int | str:
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of bones or 'auto', got {text!r}") from None
 
 
 def add_frame_options(parser: argparse.ArgumentParser) -> None:
@@ -75,26 +104,39 @@ def models_from(args: argparse.Namespace) -> ModelSet:
 
 
 OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
-                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply"}
+                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply",
+                "skinned_glb": "skinned_mesh.glb", "usdskel": "skinned_mesh.usd"}
 """Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
+OUTPUT_FORMATS = {"skinned_glb": "skinned-glb"}
+"""The export format of each output whose name is not the format's."""
 
-def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str) -> list[Path]:
+def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str, skin_options: dict | None = None) -> list[Path]:
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
     Everything is written into a temporary folder beside out_dir and moved in only once every format is
     written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
-    meshes of an earlier, longer run when this run writes per-frame meshes."""
+    meshes of an earlier, longer run when this run writes per-frame meshes. Skinned outputs use
+    `skin_options` (`export_skinned_mesh`'s) and print their report (bones, error, size)."""
     formats = [o.strip() for o in outputs.split(",") if o.strip()]
     unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
     if unknown:
         raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
     out_dir = Path(out_dir)
     with staged_files(out_dir) as staging:
-        written = [export_animated_mesh(anim, fmt, staging / OUTPUT_NAMES[fmt]) for fmt in formats]
+        written = [_write_output(anim, OUTPUT_FORMATS.get(name, name), staging / OUTPUT_NAMES[name], skin_options)
+                   for name in formats]
         names = {entry.name for entry in staging.iterdir()}
     if "frames" in formats:  # per-frame meshes of an earlier, longer run
         remove_stale_frames(out_dir, names)
     return [out_dir / path.relative_to(staging) for path in written]
+
+
+def _write_output(anim: AnimatedMesh, fmt: str, path: Path, skin_options: dict | None) -> Path:
+    if not FORMATS[fmt].skinned:
+        return export_animated_mesh(anim, fmt, path)
+    report = export_skinned_mesh(anim, fmt, path, **(skin_options or {}))
+    print(report.summary())
+    return report.path
 
 
 def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, written: list[Path]) -> None:

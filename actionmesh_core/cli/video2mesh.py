@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..pipeline import RunReport, TqdmProgress, animate
-from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
-    settings_from, write_outputs
+from .run_options import add_frame_options, add_run_options, add_skin_options, models_from, print_summary, \
+    selection_from, settings_from, skin_options_from, write_outputs
 
 
 def register(subparsers) -> None:
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--mesh", type=Path, help="animate this GLB/GLTF/OBJ/PLY mesh (it matches --anchor-frame)")
     add_frame_options(parser)
     add_run_options(parser)
+    add_skin_options(parser, seed=False)
     parser.set_defaults(func=run)
 
 
@@ -30,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
     report = RunReport()
     anim = animate(args.input, models, settings, mesh=args.mesh, selection=selection_from(args), masks=args.masks,
                    progress=TqdmProgress(), report=report)
-    written = write_outputs(anim, args.out, args.outputs)
+    written = write_outputs(anim, args.out, args.outputs, skin_options_from(args, device=str(models.device)))
     print_summary(anim, report, models, written)
     return 0
