@@ -99,8 +99,9 @@ class SkinFit:
 
     def summary(self) -> str:
         """One line: bones, errors, time; says so when `auto` missed the target."""
-        line = (f"{self.rig.num_bones} bone{"s" if self.rig.num_bones != 1 else ""}, error mean {self.mean_error:.3f} % / max {self.max_error:.3f} % of the "
-                f"bounding-box diagonal, {self.seconds:.1f} s on {self.device}")
+        bones = f"{self.rig.num_bones} bone" + ("s" if self.rig.num_bones != 1 else "")
+        line = (f"{bones}, error mean {self.mean_error:.3f} % / max {self.max_error:.3f} % of the bounding-box "
+                f"diagonal, {self.seconds:.1f} s on {self.device}")
         if self.auto and not self.target_met:
             line += (f"; MISSED the target mean error of {self.target:g} % with the most bones tried: writing "
                      "the best skin found (raise --max-bones or --max-error)")
