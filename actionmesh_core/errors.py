@@ -23,3 +23,7 @@ class MeshError(ActionMeshError):
 
 class StageOutOfMemoryError(ActionMeshError):
     """The device ran out of memory inside a named stage."""
+
+
+class OutputError(ActionMeshError):
+    """An output that cannot be written: a file where a folder is expected, no permission, a full disk..."""

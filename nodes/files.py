@@ -6,17 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..actionmesh_core.errors import InputError
-
-
-def inside(root: Path, relative: str) -> Path:
-    """root / relative, refusing names that are empty, absolute, or lead outside `root` (.., links)."""
-    if not relative or "\0" in relative or Path(relative).is_absolute():
-        raise InputError(f"{relative!r} is not a file name relative to {root}")
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise InputError(f"{relative!r} leads outside {root}; give a name inside that folder")
-    return path
+from ..actionmesh_core.io.atomic import make_folder
+from ..actionmesh_core.safe_paths import contained_path
 
 
 def list_files(root: Path, subfolder: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -29,14 +20,28 @@ def list_files(root: Path, subfolder: str, suffixes: tuple[str, ...]) -> list[st
                   if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith("."))
 
 
+NUMBER_WIDTH = 5
+LONGEST_SUFFIX = ".usdz"
+
+
+def output_stem(root: Path, prefix: str, suffix: str = LONGEST_SUFFIX) -> Path:
+    """The checks of `numbered_path` without writing anything (for VALIDATE_INPUTS): root/<prefix> must name
+    a file strictly inside `root` after resolution, and so must the numbered name made from it."""
+    stem = contained_path(root, prefix, what="file name prefix")
+    contained_path(root, f"{prefix}_{0:0{NUMBER_WIDTH}}_{suffix}", what="file name prefix")
+    return stem
+
+
 def numbered_path(root: Path, prefix: str, suffix: str) -> Path:
     """The next free root/<prefix>_<counter:05>_<suffix>, numbered like ComfyUI's own savers. The prefix may
-    name subfolders (created) but must stay inside `root`; `suffix` is e.g. ".glb", or "" for a folder."""
-    target = inside(root, prefix)
-    used = re.compile(rf"{re.escape(target.name)}_(\d+)_")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    counters = [int(m.group(1)) for p in target.parent.iterdir() if (m := used.match(p.name))]
-    return target.parent / f"{target.name}_{max(counters, default=0) + 1:05}_{suffix}"
+    name subfolders (created) but must name a file strictly inside `root` (checked before anything is
+    created); `suffix` is e.g. ".glb", or "" for a folder."""
+    stem = output_stem(root, prefix, suffix)
+    make_folder(stem.parent)
+    used = re.compile(rf"{re.escape(stem.name)}_(\d+)_")
+    counters = [int(m.group(1)) for p in stem.parent.iterdir() if (m := used.match(p.name))]
+    name = f"{stem.name}_{max(counters, default=0) + 1:0{NUMBER_WIDTH}}_{suffix}"
+    return contained_path(root, (stem.parent / name).relative_to(root.resolve()).as_posix(), what="file name prefix")
 
 
 def signature(path: Path) -> str:

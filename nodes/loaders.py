@@ -13,9 +13,10 @@ from ..actionmesh_core.models.attention import flash_attn_installed
 from ..actionmesh_core.models.registry import resolve_model_folder
 from ..actionmesh_core.pipeline import ModelSet, bundled_models
 from ..actionmesh_core.pipeline.interop import clip_to_comfy
+from ..actionmesh_core.safe_paths import contained_path
 from ..actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
 from . import comfy_adapter as comfy
-from .files import inside, list_files, signature
+from .files import list_files, signature
 from .inputs import integer
 from .runtime import validated
 from .sockets import MESH, MODEL, LoadedModels
@@ -102,7 +103,7 @@ class LoadModels:
 
 
 def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:
-    path = inside(comfy.input_dir(), name)
+    path = contained_path(comfy.input_dir(), name, what=f"{what} file name")
     if path.suffix.lower() not in suffixes:
         raise InputError(f"{name} is not a {what} file ({', '.join(suffixes)})")
     if not path.is_file():

@@ -13,7 +13,7 @@ from ..actionmesh_core.io.export import export_animated_mesh
 from ..actionmesh_core.render import MODES, fit_to_unit_cube, over_background, render_views, turntable_azimuths
 from . import comfy_adapter as comfy
 from . import inputs
-from .files import inside, numbered_path
+from .files import numbered_path, output_stem
 from .runtime import NodeProgress, validated
 
 EXPORT_SUFFIXES = {"glb": ".glb", "usdz": ".usdz", "usd": ".usd", "npz": ".npz", "frames": "", "obj": "", "ply": ""}
@@ -49,7 +49,7 @@ class Export:
 
     @classmethod
     def VALIDATE_INPUTS(cls, filename_prefix):
-        return validated(lambda: inside(comfy.output_dir(), filename_prefix))
+        return validated(lambda: output_stem(comfy.output_dir(), filename_prefix))
 
     def export(self, animation, format, filename_prefix):
         root = comfy.output_dir()

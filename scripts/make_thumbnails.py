@@ -40,7 +40,7 @@ def thumbnail(title: str, frame: np.ndarray, renders: list[np.ndarray]) -> Image
 
 def main() -> None:
     models = bundled_models(device="cpu", dtype="fp32")
-    settings = Settings.preset(**models.recommended)
+    settings = Settings.resolve(models.recommended)
     camera = make_clip(HELD_OUT_SEED + 3).camera  # the example clip's (scripts/make_example_clip.py)
     clip = load_clip(INPUTS / "actionmesh_example.webm")
     rgba = clip.rgba

@@ -1,12 +1,16 @@
 """`actionmesh video2mesh`, `demo` and `bench` from the command line entry point."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.cli import main
+from actionmesh_core.cli import main, video2mesh
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
+from actionmesh_core.errors import InputError
+from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS
 from pipeline_fixtures import moving_disc, write_tiny_root
 
 FAST = ["--steps", "1", "--prior-steps", "2", "--mesh-resolution", "32", "--face-budget", "1000"]
@@ -65,28 +69,71 @@ def test_bad_input_is_one_clean_line_and_exit_code_2(tiny_root, tmp_path, capsys
 def test_no_weights_says_where_to_get_them(frame_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ACTIONMESH_WEIGHTS", raising=False)
     assert main(["video2mesh", str(frame_folder), "--out", str(tmp_path / "o")]) == 2
-    assert "--weights" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--weights DIR" in err and "--weights bundled for the small bundled model" in err
+    assert "actionmesh weights download" in err
 
 
-def test_demo_writes_outputs_and_the_preview(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), *FAST]) == 0
-    for name in ("animated_mesh.glb", "animated_mesh.npz", "mesh_00.glb", "preview.mp4", "preview.png"):
-        assert (out / name).stat().st_size > 0, name
-    preview = np.asarray(Image.open(out / "preview.png"))
-    assert preview.shape[1] == 3 * 256  # input frame beside two rendered views
-    example = np.asarray(Image.open(EXAMPLE_CLIP / "frame_00.png"))
-    background = example[..., 3] == 0
-    assert (preview[:256, :256][background] == 255).all()  # the input frame is shown on white, like the renders
-    assert (preview[:256, :256][~background] < 250).any(axis=-1).mean() > 0.5  # and the subject is there
-    assert "16 frames" in capsys.readouterr().out
+def test_fresh_video2mesh_with_the_bundled_weights_uses_their_recommended_settings(tmp_path, monkeypatch, capsys):
+    """`video2mesh --weights bundled` with no settings runs what the weights' actionmesh.json recommends (as the
+    demo does) and says so in its summary."""
+    recommended = json.loads((BUNDLED_WEIGHTS / "actionmesh.json").read_text())["settings"]
+    used = []
+    real_animate = video2mesh.animate
+
+    def spy(source, models, settings, **kwargs):
+        used.append(settings)
+        return real_animate(source, models, settings, **kwargs)
+
+    monkeypatch.setattr(video2mesh, "animate", spy)
+    assert main(["video2mesh", str(EXAMPLE_CLIP), "--out", str(tmp_path / "out"), "--weights", "bundled",
+                 "--max-frames", "2", "--outputs", "npz"]) == 0
+    settings, = used
+    for key, value in recommended.items():
+        assert getattr(settings, key) == value, key
+    assert "settings: model default (25/15 steps, guidance 2.0)" in capsys.readouterr().out
 
 
-def test_bench_prints_every_stage(capsys):
-    assert main(["bench", "--frames", "3", "--resolution", "64", *FAST]) == 0
-    out = capsys.readouterr().out
-    for stage in ("image features", "reference mesh", "temporal diffusion", "temporal decoding", "peak RSS"):
-        assert stage in out
+@pytest.fixture
+def settings_used(monkeypatch) -> list:
+    """The settings video2mesh would run with; the run stops right after (exit code 2)."""
+    used = []
+
+    def stop(source, models, settings, **kwargs):
+        used.append(settings)
+        raise InputError("stopped after the settings")
+
+    monkeypatch.setattr(video2mesh, "animate", stop)
+    return used
+
+
+@pytest.mark.parametrize("weights", ["bundled folder", "ACTIONMESH_WEIGHTS=bundled"])
+def test_the_bundled_weights_by_folder_or_variable_bring_their_recommendations(weights, settings_used, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.delenv("ACTIONMESH_WEIGHTS", raising=False)
+    options = ["--weights", str(BUNDLED_WEIGHTS)] if weights == "bundled folder" else []
+    if not options:
+        monkeypatch.setenv("ACTIONMESH_WEIGHTS", "bundled")
+    assert main(["video2mesh", str(EXAMPLE_CLIP), "--out", str(tmp_path / "out"), *options]) == 2
+    assert settings_used[0].describe() == "model default (25/15 steps, guidance 2.0)"
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--preset", "official"], "official (100/30 steps, guidance 7.5)"),
+    (["--fast"], "fast (50/15 steps, guidance 7.5)"),
+    (["--preset", "model-default", "--steps", "9"], "model default, with your steps (25/9 steps, guidance 2.0)"),
+    (["--preset", "custom", "--guidance", "3"], "custom (100/30 steps, guidance 3.0)"),
+])
+def test_presets_and_explicit_options_on_the_command_line(options, expected, settings_used, tmp_path):
+    run = ["video2mesh", str(EXAMPLE_CLIP), "--out", str(tmp_path / "out"), "--weights", "bundled"]
+    assert main(run + options) == 2
+    assert settings_used[0].describe() == expected
+
+
+def test_fast_and_another_preset_conflict(tmp_path, capsys):
+    assert main(["video2mesh", str(EXAMPLE_CLIP), "--out", str(tmp_path / "out"), "--weights", "bundled", "--fast",
+                 "--preset", "official"]) == 2
+    assert "--fast is --preset fast" in capsys.readouterr().err
 
 
 def test_extend_continues_a_saved_result(tiny_root, frame_folder, tmp_path):

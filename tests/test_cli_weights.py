@@ -58,3 +58,15 @@ def test_no_root_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.delenv("ACTIONMESH_WEIGHTS", raising=False)
     assert main(["weights", "check"]) == 2
     assert "set ACTIONMESH_WEIGHTS" in capsys.readouterr().err
+
+
+def test_header_that_does_not_match_the_data_and_a_missing_config_are_broken(tmp_path, capsys):
+    write_root(tmp_path)
+    weights = tmp_path / "ActionMesh/denoiser/model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b"\0" * 64)  # the header no longer describes the data
+    (tmp_path / "ActionMesh/autoencoder/config.json").unlink()
+    assert main(["weights", "check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "actionmesh-denoiser      BROKEN" in out and "the header does not match the data" in out
+    assert "actionmesh-autoencoder   BROKEN" in out and "has no config.json" in out
+    assert "2 required model(s) missing or broken" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import imageio.v3
@@ -14,7 +15,7 @@ from test_export_gltf import textured, wobbling_sphere
 
 from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.errors import InputError
+from actionmesh_core.errors import InputError, OutputError
 from actionmesh_core.io.export import export_animated_mesh
 from actionmesh_core.io import frame_meshes
 from actionmesh_core.io.frame_meshes import frame_file_name, write_frame_meshes
@@ -84,12 +85,12 @@ def test_a_failed_export_leaves_the_previous_frames_untouched(tmp_path, monkeypa
     def fail_at_frame_two(anim):  # frames are written in order
         for positions, data in zip(anim.vertices, frame_glbs(anim)):
             if len(built) == 2:
-                raise OSError("disk full")
+                raise OSError(errno.ENOSPC, "No space left on device")
             built.append(positions)
             yield data
 
     monkeypatch.setattr(frame_meshes, "frame_glbs", fail_at_frame_two)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="the disk holding .*meshes is full"):
         write_frame_meshes(anim, folder)
     np.testing.assert_array_equal(built, anim.vertices[:2])
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import shutil
@@ -15,7 +16,7 @@ import trimesh
 from PIL import Image
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
-from actionmesh_core.errors import InputError, MeshError
+from actionmesh_core.errors import InputError, MeshError, OutputError
 from actionmesh_core.io.frame_meshes import write_frame_meshes
 from actionmesh_core.io.gltf import write_animated_glb
 
@@ -277,10 +278,10 @@ def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
     def crash_half_way(self, data):
         with open(self, "wb") as f:
             f.write(data[: len(data) // 2])
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Path, "write_bytes", crash_half_way)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="the disk holding .*anim.glb is full"):
         write_animated_glb(wobbling_sphere(3), path)
     monkeypatch.undo()
     assert path.read_bytes() == previous

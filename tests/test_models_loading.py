@@ -198,3 +198,67 @@ def test_rmbg_loads_without_batchnorm_counters(tmp_path):
         out = loaded(x)
         torch.testing.assert_close(out[0], model(x)[0])
     assert len(out) == 6 and out[0].shape == (1, 1, 64, 64) and ((out[0] > 0) & (out[0] < 1)).all()
+
+
+def rewrite_header(path, change, extra_data=b""):
+    """Rewrite a .safetensors file's JSON header with change(header) (the tensor data kept, plus extra_data)."""
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + length])
+    change(header)
+    blob = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + length:] + extra_data)
+
+
+def _tensors_by_offset(header):
+    return sorted((entry["data_offsets"], key) for key, entry in header.items() if key != "__metadata__")
+
+
+def _shift_onto_previous(header):  # the last tensor moved 4 bytes back: it overlaps the one before it
+    (start, end), key = _tensors_by_offset(header)[-1]
+    header[key]["data_offsets"] = [start - 4, end - 4]
+
+
+def _wrong_dtype(header):  # an fp32 tensor relabelled fp16: its bytes no longer fit dtype x shape
+    (_, _), key = _tensors_by_offset(header)[0]
+    header[key]["dtype"] = "F16"
+
+
+def _gap(header):  # every tensor after the first moved 8 bytes on: a gap, and the last one past the end
+    for (start, end), key in _tensors_by_offset(header)[1:]:
+        header[key]["data_offsets"] = [start + 8, end + 8]
+
+
+HEADER_DATA_MISMATCHES = {
+    "bytes after the last tensor": (lambda header: None, b"\0" * 64, "the tensors fill"),
+    "overlapping tensors": (_shift_onto_previous, b"", "overlaps the tensor before it"),
+    "dtype x shape is not the span": (_wrong_dtype, b"", "the header does not match the data"),
+    "a gap between tensors": (_gap, b"\0" * 8, "leaves a gap of 8 bytes"),
+}
+
+
+@pytest.mark.parametrize("case", list(HEADER_DATA_MISMATCHES))
+def test_header_that_does_not_match_the_data_is_a_weights_error_not_a_safetensor_error(tmp_path, case):
+    change, extra, message = HEADER_DATA_MISMATCHES[case]
+    _, folder = save_tiny(tmp_path, "actionmesh-autoencoder")
+    rewrite_header(folder / "model.safetensors", change, extra)
+    with pytest.raises(WeightsError, match=message):
+        read_header(folder / "model.safetensors")
+    with pytest.raises(WeightsError, match=r"model\.safetensors.*download the file again"):
+        load_model("actionmesh-autoencoder", folder)
+
+
+def test_unknown_dtype_is_a_clear_error(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_safetensors_header(path, {"w": {"dtype": "F31", "shape": [2], "data_offsets": [0, 16]}})
+    with pytest.raises(WeightsError, match="unknown dtype 'F31'"):
+        read_header(path)
+
+
+def test_missing_config_json_is_named_as_such(tmp_path):
+    _, folder = save_tiny(tmp_path, "actionmesh-autoencoder")
+    (folder / "config.json").unlink()
+    with pytest.raises(WeightsError, match=r"has no config\.json.*Put the config\.json that came with "
+                                           r"model\.safetensors beside it") as raised:
+        load_model("actionmesh-autoencoder", folder)
+    assert "missing:" not in str(raised.value)  # not a list of hundreds of 'missing' keys

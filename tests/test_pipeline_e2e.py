@@ -153,10 +153,32 @@ def test_prefix_of_a_longer_clip_equals_the_short_clip(sphere_path):
     assert np.array_equal(long.latents[:16], short.latents)
 
 
-def test_middle_anchor_decodes_every_frame(sphere_path):
-    anim = animate(moving_disc(20, size=48), tiny_models(), fast_settings(steps=1, anchor_frame=10),
-                   mesh=sphere_path)
-    assert anim.num_frames == 20
+def denoiser_windows(models) -> list[list[int]]:
+    """Patch the model set's denoiser so every Stage I window records its frames (in window order)."""
+    seen = []
+    model = models._loader("actionmesh-denoiser", models.device, models.dtype)
+    rope = model.rope
+
+    def spy(frame_times):
+        seen.append([int(t) for t in frame_times[0].tolist()])
+        return rope(frame_times)
+
+    model.rope = spy
+    models._cache["actionmesh-denoiser"] = model
+    return seen
+
+
+def test_middle_anchor_follows_the_official_plan_and_decodes_every_frame(sphere_path):
+    """20 frames, anchor 10 (2 * 10 <= 20): forward first, [10..19] clamped to start at the anchor, then
+    [15..0] (spec §3.7); Stage II decodes in the same windows, each from its first frame, and frame 0 too."""
+    models = tiny_models()
+    stage_i, stage_ii = denoiser_windows(models), SourceSpy(models)
+    anim = animate(moving_disc(20, size=48), models, fast_settings(steps=1, anchor_frame=10), mesh=sphere_path)
+    assert anim.num_frames == 20 and np.isfinite(anim.vertices).all()
+    planned = [list(range(10, 20)), list(range(15, -1, -1))]
+    assert stage_i == planned and stage_ii.windows() == planned
+    assert list(dict.fromkeys(source for _, source, _ in stage_ii.calls)) == [10, 15]  # several target chunks each
+    assert_windows_continuous(stage_ii, anim, anchor=10)
     sphere = load_user_mesh(sphere_path)
     assert np.allclose(anim.vertices[10], sphere.vertices, atol=1e-5)
 

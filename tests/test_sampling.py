@@ -34,42 +34,108 @@ def ranges(windows):
     return [(w[0], w[-1]) for w in windows]
 
 
-@pytest.mark.parametrize("total,expected", [
-    (16, [(0, 15)]), (17, [(0, 15), (1, 16)]), (20, [(0, 15), (4, 19)]), (31, [(0, 15), (15, 30)]),
-    (32, [(0, 15), (15, 30), (16, 31)]), (46, [(0, 15), (15, 30), (30, 45)]),
-    (61, [(0, 15), (15, 30), (30, 45), (45, 60)]),
-])
-def test_windows_from_frame_zero_match_the_spec(total, expected):
-    windows = plan_windows(total, anchor=0)
-    assert ranges(windows) == expected
-    assert all(w == list(range(w[0], w[-1] + 1)) for w in windows)
+def spelled(first: int, last: int) -> list[int]:
+    """The contiguous window from `first` to `last`, descending when last < first."""
+    return list(range(first, last + 1)) if first <= last else list(range(first, last - 1, -1))
 
 
-def test_windows_from_the_last_frame_run_right_to_left():
-    assert ranges(plan_windows(17, anchor=16)) == [(16, 1), (15, 0)]
+# Expected plans (window size 16, slide 15), derived by hand from spec §3.7, not from the code. Each
+# window is (first, last) in window order: (15, 0) is 15, 14, ..., 0. The rule, for total > 16: the
+# forward side goes first when 2 * anchor <= total; "chunked over [a, b)" = the first window ends at
+# min(a + 16, b), each next one 15 later (clamped to b), each starts 16 before its end but never before a.
+#   forward first:  chunked over [anchor, total), then chunked over [0, max(anchor + 1, 16)), last to first,
+#                   each descending;
+#   backward first: chunked over [0, anchor + 1), last to first, each descending, then chunked over
+#                   [min(anchor, total - 16), total);
+# a window holding no new frame is skipped (anchor 0: the backward [15..0]; last frame: the forward one).
+SPEC_PLANS = {
+    (17, 0): [(0, 15), (1, 16)],
+    (17, 1): [(1, 16), (15, 0)],
+    (17, 8): [(8, 16), (15, 0)],  # 2 * 8 <= 17: forward first, a 9-frame window clamped to the anchor
+    (17, 9): [(9, 0), (1, 16)],  # 18 > 17: backward first, [0, 10) is one 10-frame window
+    (17, 16): [(16, 1), (15, 0)],
+    (20, 10): [(10, 19), (15, 0)],  # even length, anchor in the middle: 20 <= 20, forward first
+    (31, 0): [(0, 15), (15, 30)],
+    (31, 5): [(5, 20), (15, 30), (15, 0)],  # the spec's own example
+    (31, 15): [(15, 30), (15, 0)],
+    (31, 16): [(16, 1), (15, 0), (15, 30)],
+    (31, 30): [(30, 15), (15, 0)],
+    (32, 0): [(0, 15), (15, 30), (16, 31)],
+    (32, 15): [(15, 30), (16, 31), (15, 0)],
+    (32, 16): [(16, 31), (16, 1), (15, 0)],  # even length, anchor in the middle: forward first
+    (32, 17): [(17, 2), (15, 0), (16, 31)],
+    (32, 31): [(31, 16), (30, 15), (15, 0)],
+    (46, 0): [(0, 15), (15, 30), (30, 45)],
+    (46, 10): [(10, 25), (25, 40), (30, 45), (15, 0)],
+    (46, 23): [(23, 38), (30, 45), (23, 8), (15, 0)],  # even length, anchor in the middle
+    (46, 30): [(30, 15), (15, 0), (30, 45)],
+    (46, 45): [(45, 30), (30, 15), (15, 0)],
+    (61, 0): [(0, 15), (15, 30), (30, 45), (45, 60)],
+    (61, 40): [(40, 25), (30, 15), (15, 0), (40, 55), (45, 60)],  # the spec's own example
+    (91, 0): [(0, 15), (15, 30), (30, 45), (45, 60), (60, 75), (75, 90)],
+    (91, 45): [(45, 60), (60, 75), (75, 90), (45, 30), (30, 15), (15, 0)],
+    (91, 46): [(46, 31), (45, 30), (30, 15), (15, 0), (46, 61), (61, 76), (75, 90)],
+    (91, 50): [(50, 35), (45, 30), (30, 15), (15, 0), (50, 65), (65, 80), (75, 90)],
+    (91, 90): [(90, 75), (75, 60), (60, 45), (45, 30), (30, 15), (15, 0)],
+}
+# Clips of at most one window: the anchor first, then the other frames ascending (the official planner for
+# 16 frames; shorter clips, which the official CLI refuses, follow the same rule).
+SHORT_PLANS = {
+    (2, 0): [[0, 1]],
+    (2, 1): [[1, 0]],
+    (5, 3): [[3, 0, 1, 2, 4]],
+    (16, 0): [list(range(16))],
+    (16, 7): [[7, *range(7), *range(8, 16)]],
+    (16, 15): [[15, *range(15)]],
+}
 
 
-def test_windows_from_a_middle_anchor_cover_both_sides():
-    windows = plan_windows(31, anchor=5)
-    assert ranges(windows) == [(5, 20), (15, 30), (15, 0)]
-    assert windows[2] == list(range(15, -1, -1))
+@pytest.mark.parametrize("total, anchor", sorted(SPEC_PLANS))
+def test_windows_match_the_plans_derived_from_the_spec(total, anchor):
+    assert plan_windows(total, anchor) == [spelled(*w) for w in SPEC_PLANS[total, anchor]]
 
 
-@pytest.mark.parametrize("total", [2, 3, 15, 16, 17, 31, 40, 61])
-@pytest.mark.parametrize("anchor_at", [0.0, 0.3, 1.0])
-def test_every_frame_is_covered_and_each_window_overlaps_known_frames(total, anchor_at):
-    anchor = round(anchor_at * (total - 1))
-    windows = plan_windows(total, anchor)
-    known = {anchor}
-    for window in windows:
-        assert len(window) == min(16, total) and len(set(window)) == len(window)
-        assert set(window) & known, "every window is conditioned on a known frame"
-        known |= set(window)
-    assert known == set(range(total))
+@pytest.mark.parametrize("total, anchor", sorted(SHORT_PLANS))
+def test_a_clip_of_one_window_puts_the_anchor_first(total, anchor):
+    assert plan_windows(total, anchor) == SHORT_PLANS[total, anchor]
 
 
-def test_short_clip_is_one_window_with_the_anchor_first():
-    assert plan_windows(5, anchor=3) == [[3, 0, 1, 2, 4]]
+def test_short_stage_ii_windows_follow_the_same_rule():
+    # size 4, slide 3, 11 frames, anchor 6: 12 > 11, backward first over [0, 7) -> [0..3], [3..6], then
+    # forward over [min(6, 11 - 4), 11) = [6, 11) -> [6..9], [7..10]
+    assert ranges(plan_windows(11, 6, size=4, slide=3)) == [(6, 3), (3, 0), (6, 9), (7, 10)]
+    # size 2, slide 1, 4 frames, anchor 2: 4 <= 4, forward first over [2, 4) -> [2, 3]; backward over [0, 3)
+    assert plan_windows(4, 2, size=2, slide=1) == [[2, 3], [2, 1], [1, 0]]
+
+
+def test_known_frames_drop_windows_with_nothing_new():
+    assert plan_windows(31, 0, known={0, *range(15, 31)}) == [list(range(16))]
+    assert plan_windows(31, 0, known=set(range(16))) == [list(range(15, 31))]
+
+
+@pytest.mark.parametrize("size", [16, 4, 2])
+def test_every_plan_covers_the_clip_from_known_frames(size):
+    """Every length 2..100 and every anchor: each window of at most `size` distinct frames, contiguous
+    (ascending or descending) when the clip has several windows, starting from a frame known before it
+    (the anchor or an earlier window's: Stage II deforms that frame's mesh), generating at least one new
+    frame; together they cover every frame; the first starts at the anchor and runs forward first exactly
+    when 2 * anchor <= length."""
+    slide = size - 1
+    for total in range(2, 101):
+        for anchor in range(total):
+            windows = plan_windows(total, anchor, size, slide)
+            known = {anchor}
+            assert windows[0][0] == anchor
+            for window in windows:
+                assert len(window) <= size and len(set(window)) == len(window)
+                assert window[0] in known and set(window) - known
+                if total > size:
+                    steps = {b - a for a, b in zip(window, window[1:])}
+                    assert steps in ({1}, {-1}, set())
+                known |= set(window)
+            assert known == set(range(total)), (total, anchor)
+            if total > size and 0 < anchor < total - 1:
+                assert (windows[0][-1] > anchor) == (2 * anchor <= total), (total, anchor)
 
 
 def test_window_noise_follows_the_official_draw_order():

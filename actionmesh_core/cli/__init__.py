@@ -24,14 +24,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Every failure a user can cause ends in one line on stderr: exit code 2 for bad input
+    (ActionMeshError) or an OS error, 130 for Ctrl-C, also while the command's modules (torch...) load."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    name = " ".join(["actionmesh", *[arg for arg in argv if not arg.startswith("-")][:1]])  # until args are parsed
     try:
+        args = build_parser().parse_args(argv)
+        name = f"actionmesh {args.command}"
         return int(args.func(args) or 0)
     except ActionMeshError as exc:
-        print(f"actionmesh {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine's, not the program's: a file that cannot be read, a device that failed
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{name}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"actionmesh {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -36,12 +36,12 @@ def synthetic_clip(frames: int, size: int) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     models = ModelSet.random(args.size, device=args.device, dtype=args.dtype,
                              offload="free" if args.low_vram else "cpu")
-    settings = settings_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     anim = animate(synthetic_clip(args.frames, args.resolution), models, settings, progress=TqdmProgress(),
                    report=report)
     print(f"\nbench: {args.size} models, {models.device}, {str(models.dtype).replace('torch.', '')}, "
-          f"{args.frames} frames, {settings.steps} diffusion steps, {settings.prior_steps} prior steps, "
+          f"{args.frames} frames, settings: {settings.describe()}, "
           f"{'low-vram' if settings.low_vram else 'default memory mode'}")
     print(f"result: {anim.num_vertices} vertices, {anim.num_faces} faces")
     print(report.table())

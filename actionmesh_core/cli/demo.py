@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import check_output_folder
 from ..io.video_input import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
-from ..pipeline.models import BUNDLED_WEIGHTS, ModelSet, bundled_models
+from ..pipeline.models import BUNDLED_NAME, BUNDLED_WEIGHTS
 from ..render import preview_strip, write_mp4
-from .run_options import add_run_options, print_summary, settings_from, write_outputs
+from .run_options import add_run_options, models_from, print_summary, settings_from, write_outputs
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
 
@@ -21,23 +22,20 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the main job on the bundled example clip with the bundled small model",
         description=f"Animate the example clip in {EXAMPLE_CLIP} with the small model in {BUNDLED_WEIGHTS} (or "
-                    "--weights). Writes the animated GLB, per-frame meshes, and preview.mp4 / preview.png "
-                    "showing the input frames beside renders of the result.")
+                    "--weights DIR; $ACTIONMESH_WEIGHTS is not used here). Writes the animated GLB, per-frame meshes, "
+                    "and preview.mp4 / preview.png showing the input frames beside renders of the result.")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (outputs/demo)")
     add_run_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.weights:
-        models = ModelSet.from_weights(args.weights, device=args.device, dtype=args.dtype)
-    else:
-        models = bundled_models(device=args.device, dtype=args.dtype)
-    recommended = models.recommended if not args.weights and models.recommended else dict(prior_steps=25, steps=10)
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
+    models = models_from(args, fallback=BUNDLED_NAME)
     if "RANDOM" in models.description:
         print("NOTE: no trained small model is bundled yet, so the demo runs tiny models with RANDOM weights. The "
               "outputs show that the whole pipeline runs end to end; the shapes and motion are meaningless.")
-    settings = settings_from(args, **recommended)
+    settings = settings_from(args, models)
     clip = load_clip(EXAMPLE_CLIP)
     report = RunReport()
     anim = animate(clip, models, settings, progress=TqdmProgress(), report=report)
@@ -46,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         strip = preview_strip(anim, input_frames=clip.rgba, azimuths=(0.0, 90.0))
         written.append(write_mp4(strip, args.out / "preview.mp4", anim.fps))
         written.append(_write_png(strip[:: max(1, len(strip) // 4)], args.out / "preview.png"))
-    print_summary(anim, report, models, written)
+    print_summary(anim, report, models, settings, written)
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
+from ..io.atomic import check_output_folder
 from ..pipeline import RunReport, TqdmProgress, extend
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
     settings_from, write_outputs
@@ -26,10 +27,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
     models = models_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     anim = extend(AnimatedMesh.load(args.result), args.input, models, settings, selection=selection_from(args),
                   masks=args.masks, progress=TqdmProgress(), report=report)
-    print_summary(anim, report, models, write_outputs(anim, args.out, args.outputs))
+    print_summary(anim, report, models, settings, write_outputs(anim, args.out, args.outputs))
     return 0

@@ -12,9 +12,9 @@ from ..io.atomic import staged_files
 from ..io.export import FORMATS, export_animated_mesh, export_skinned_mesh
 from ..io.frame_meshes import remove_stale_frames
 from ..models.attention import BACKENDS, set_attention_backend
-from ..pipeline.models import ModelSet, weights_root_from_env
+from ..pipeline.models import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
-from ..pipeline.settings import Settings
+from ..pipeline.settings import PRESETS, Settings
 from ..skinning import AUTO, DEFAULT_MAX_ERROR
 
 DEFAULT_OUTPUTS = ("glb", "frames", "npz")
@@ -22,14 +22,21 @@ DEFAULT_OUTPUTS = ("glb", "frames", "npz")
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run")
-    group.add_argument("--weights", type=Path, help="weights root (default: $ACTIONMESH_WEIGHTS); see README")
-    group.add_argument("--fast", action="store_true", help="50 prior steps and 15 diffusion steps (official preset)")
+    group.add_argument("--weights", type=Path, help=f"weights root (default: $ACTIONMESH_WEIGHTS), or "
+                                                    f"'{BUNDLED_NAME}' for the small model bundled with the package; "
+                                                    "see README 'Weights' (actionmesh weights download)")
+    group.add_argument("--preset", choices=PRESETS, default="model default", type=preset_name,
+                       help="where the settings you do not give come from: 'model default' (the default) = the "
+                            "weights' recommendations (actionmesh.json) over the official values; 'official' = "
+                            "100/30 steps, guidance 7.5; 'fast' = 50/15 steps; 'custom' = official values under "
+                            "yours. --steps etc. always win")
+    group.add_argument("--fast", action="store_true", help="the same as --preset fast (50 prior steps, 15 steps)")
     group.add_argument("--low-vram", action="store_true",
                        help="sequential guidance, one decoded frame at a time, models freed after each stage")
     group.add_argument("--seed", type=int, help="random seed (default 44, the official default)")
-    group.add_argument("--steps", type=int, help="temporal diffusion steps (default 30, 15 with --fast)")
-    group.add_argument("--prior-steps", type=int, help="image-to-3D steps (default 100, 50 with --fast)")
-    group.add_argument("--guidance", type=float, help="guidance scale of both diffusion stages (default 7.5)")
+    group.add_argument("--steps", type=int, help="temporal diffusion steps (official 30, fast 15)")
+    group.add_argument("--prior-steps", type=int, help="image-to-3D steps (official 100, fast 50)")
+    group.add_argument("--guidance", type=float, help="guidance scale of both diffusion stages (official 7.5)")
     group.add_argument("--anchor-frame", type=int, help="frame the reference mesh comes from (default 0)")
     group.add_argument("--face-budget", type=int, help="decimate the reference mesh to this many faces (40000)")
     group.add_argument("--mesh-resolution", type=int, help="SDF grid cells per axis for the reference mesh")
@@ -68,6 +75,11 @@ def _bone_count(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a whole number of bones or 'auto', got {text!r}") from None
 
 
+def preset_name(value: str) -> str:
+    """'model-default' and 'model_default' name 'model default' (no quotes needed in a shell)."""
+    return value.replace("-", " ").replace("_", " ")
+
+
 def add_frame_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("frames")
     group.add_argument("--start", type=int, default=0, help="first frame to use")
@@ -84,23 +96,25 @@ def selection_from(args: argparse.Namespace) -> dict:
                 target_fps=args.target_fps, max_side=args.max_side)
 
 
-def settings_from(args: argparse.Namespace, **defaults) -> Settings:
+def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
+    """The run settings: the options given, else the preset's values (--preset, --fast) for these models."""
+    if args.fast and args.preset not in ("model default", "fast"):
+        raise InputError(f"--fast is --preset fast; it cannot be combined with --preset {args.preset}")
     set_attention_backend(args.attention)
-    values = dict(defaults)
-    values.update({k: v for k, v in dict(
-        seed=args.seed, steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance,
-        prior_guidance=args.guidance, anchor_frame=args.anchor_frame, face_budget=args.face_budget,
-        mesh_resolution=args.mesh_resolution).items() if v is not None})
-    return Settings.preset(fast=args.fast, low_vram=args.low_vram, **values)
+    return Settings.resolve(
+        models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
+        steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
+        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution)
 
 
-def models_from(args: argparse.Namespace) -> ModelSet:
-    root = weights_root_from_env(args.weights)
+def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
+    """The models --weights names, else `fallback` (when given), else $ACTIONMESH_WEIGHTS's."""
+    root = args.weights or fallback or weights_root_from_env()
     if root is None:
-        raise WeightsError("no weights configured: pass --weights DIR or set ACTIONMESH_WEIGHTS (see the README's "
-                           "'Weights' section); `actionmesh demo` runs the small bundled model instead")
-    return ModelSet.from_weights(root, device=args.device, dtype=args.dtype,
-                                 offload="free" if args.low_vram else "cpu")
+        raise WeightsError(f"no weights configured: pass --weights DIR (a weights root, see the README's 'Weights' "
+                           f"section and `actionmesh weights download`), --weights {BUNDLED_NAME} for the small "
+                           f"bundled model, or set ACTIONMESH_WEIGHTS")
+    return load_models(root, device=args.device, dtype=args.dtype, offload="free" if args.low_vram else "cpu")
 
 
 OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
@@ -139,9 +153,11 @@ def _write_output(anim: AnimatedMesh, fmt: str, path: Path, skin_options: dict |
     return report.path
 
 
-def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, written: list[Path]) -> None:
+def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, settings: Settings,
+                  written: list[Path]) -> None:
     print(f"\n{anim.num_frames} frames, {anim.num_vertices} vertices, {anim.num_faces} faces, {anim.fps:g} fps "
           f"({models.description}, {models.device}, {str(models.dtype).replace('torch.', '')})")
+    print(f"settings: {settings.describe()}")
     print(report.table())
     for path in written:
         print(f"wrote {path}")

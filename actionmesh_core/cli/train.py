@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..pipeline.settings import PRESETS
+from .run_options import preset_name
 from ..train.heldout import PREDICTIONS
 
 STAGE_HELP = {"vae": "VecSet VAE (SDF reconstruction + KL)", "dit": "image-to-3D DiT + small image encoder",
@@ -58,6 +60,8 @@ def register(subparsers) -> None:
     predict.add_argument("--bench", type=Path, required=True, help="folder written by `train benchmark`")
     predict.add_argument("--weights", type=Path, help="weights root (default: the bundled small model)")
     predict.add_argument("--out", type=Path, required=True)
+    predict.add_argument("--preset", choices=PRESETS, default="model default", type=preset_name,
+                         help="settings: the weights' recommendations (model default), official, fast or custom")
     predict.set_defaults(func=run_predict)
 
     score = actions.add_parser("score", help="CD-4D and CD-M of `train predict`'s outputs (frame-0 ICP only)")
@@ -115,11 +119,13 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..pipeline import ModelSet, Settings, bundled_models
+    from ..pipeline import Settings, load_models
+    from ..pipeline.models import BUNDLED_NAME
     from ..train.heldout import predict_benchmark
 
-    models = ModelSet.from_weights(args.weights) if args.weights else bundled_models()
-    settings = Settings.preset(**models.recommended)
+    models = load_models(args.weights or BUNDLED_NAME)
+    settings = Settings.resolve(models.recommended, args.preset)
+    print(f"settings: {settings.describe()}")
     predict_benchmark(args.bench, args.out, models, settings)
     print(f"wrote predictions to {args.out}; score them with `actionmesh train score --bench {args.bench} "
           f"--preds {args.out}` (CD-4D, CD-M) or `actionmesh eval` (all metrics, slow on a CPU)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.atomic import check_output_folder
 from ..pipeline import RunReport, TqdmProgress, animate
 from .run_options import add_frame_options, add_run_options, add_skin_options, models_from, print_summary, \
     selection_from, settings_from, skin_options_from, write_outputs
@@ -26,11 +27,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
     models = models_from(args)
+    settings = settings_from(args, models)
     report = RunReport()
     anim = animate(args.input, models, settings, mesh=args.mesh, selection=selection_from(args), masks=args.masks,
                    progress=TqdmProgress(), report=report)
     written = write_outputs(anim, args.out, args.outputs, skin_options_from(args, device=str(models.device)))
-    print_summary(anim, report, models, written)
+    print_summary(anim, report, models, settings, written)
     return 0

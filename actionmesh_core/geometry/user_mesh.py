@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 from ..animated_mesh import GLTF_KEYS, AnimatedMesh, Material
 from ..errors import InputError, MeshError
 from ..io.gltf import MeshPart, read_gltf_parts
+from ..safe_paths import resource_path
 from .postprocess import clean_mesh, decimate
 
 log = logging.getLogger(__name__)
@@ -204,9 +205,38 @@ def _concatenate(parts: list[MeshPart], name: str) -> UserMesh:
     )
 
 
+class _FolderResolver(trimesh.resolvers.FilePathResolver):
+    """What trimesh reads for the files an OBJ or PLY names (`mtllib`, `map_Kd`, `TextureFile`): only files in
+    the mesh's own folder (`resource_path`; trimesh 4 reads any path). trimesh swallows a resolver's errors
+    (it loads the mesh without that material), so the refusals are kept in `refused` for the caller to raise."""
+
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.refused: list[str] = []
+
+    def get(self, name: str) -> bytes:
+        try:
+            path = resource_path(self.parent, name, what=f"file reference in {self.file_name}", percent_encoded=False)
+        except MeshError as exc:
+            self.refused.append(str(exc))
+            raise
+        return path.read_bytes()
+
+    def write(self, name: str, data) -> None:
+        raise MeshError("mesh files are only read here")
+
+    def namespaced(self, namespace: str):
+        raise MeshError(f"{self.file_name} refers to files in another archive or folder ({namespace!r}), which are "
+                        "not read")
+
+
 def _trimesh_parts(path: Path) -> list[MeshPart]:
-    """The parts of an OBJ or PLY file as trimesh loads them (one per material)."""
-    loaded = trimesh.load(path, process=False)
+    """The parts of an OBJ or PLY file as trimesh loads them (one per material); the files they name are read
+    from the mesh's folder only."""
+    resolver = _FolderResolver(path)
+    loaded = trimesh.load(path, process=False, resolver=resolver)
+    if resolver.refused:
+        raise MeshError(resolver.refused[0])
     meshes = loaded.dump() if isinstance(loaded, trimesh.Scene) else [loaded]
     return [_trimesh_part(mesh) for mesh in meshes if isinstance(mesh, trimesh.Trimesh)]
 

@@ -11,9 +11,10 @@
 | skinned-glb       | a GLB with a skeleton and joint animation (skinned)  | SKIN_OPTIONS, normals            |
 | usdskel           | a USD layer or .usdz with a UsdSkel skeleton         | SKIN_OPTIONS, normals            |
 
-A file path without a suffix gets the format's suffix; every file is written atomically. The skinned
-formats first fit a skin to the animation (`actionmesh_core.skinning`): `export_skinned_mesh` returns the
-path with the fit's report (bones, error, size); `export_animated_mesh` logs that report.
+A file path without a suffix gets the format's suffix (a folder is refused where a file is expected); every file
+is written atomically. The skinned formats first fit a skin to the animation (`actionmesh_core.skinning`):
+`export_skinned_mesh` returns the path with the fit's report (bones, error, size); `export_animated_mesh` logs
+that report.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..animated_mesh import AnimatedMesh
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..render.preview import write_preview_mp4
 from ..skinning import AUTO, DEFAULT_MAX_ERROR, SkinFit, SkinningConfig, decompose
 from .frame_meshes import write_frame_meshes
@@ -128,6 +129,9 @@ def _checked(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLike, options:
         raise InputError(f"option(s) {', '.join(unknown)} do not apply to format {fmt!r} (it takes: {accepted})")
     out_path = Path(out_path)
     if spec.suffixes:
+        if out_path.is_dir():
+            raise OutputError(f"{out_path} is a folder, but format {fmt!r} writes one file: give a file name, e.g. "
+                              f"{out_path / ('animated_mesh' + spec.suffixes[0])}")
         if not out_path.suffix:
             out_path = out_path.with_name(out_path.name + spec.suffixes[0])
         elif out_path.suffix.lower() not in spec.suffixes:

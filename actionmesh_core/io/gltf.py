@@ -24,6 +24,7 @@ exact materials (sparse accessors applied), for `load_user_mesh`.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import io
 import logging
@@ -31,7 +32,7 @@ import os
 from pathlib import Path
 from collections.abc import Iterator
 from typing import NamedTuple
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 import pygltflib
@@ -41,6 +42,7 @@ from trimesh.transformations import quaternion_matrix
 from ..animated_mesh import AnimatedMesh, Material
 from ..errors import InputError, MeshError
 from ..render.normals import vertex_normals
+from ..safe_paths import resource_path
 from .atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -414,9 +416,29 @@ class _GltfReader:
         return np.asarray(pixels.convert("RGBA" if alpha else "RGB"))
 
     def uri_bytes(self, uri: str) -> bytes:
-        if uri.startswith("data:"):
-            return base64.b64decode(uri.split(",", 1)[1])
-        return (self.folder / unquote(uri)).read_bytes()
+        """The bytes a buffer or image URI names: a data: URI, or a file inside the glTF's own folder (any
+        other URI, an absolute path or a path out of the folder is a MeshError: `resource_path`)."""
+        if isinstance(uri, str) and uri.startswith("data:"):
+            return _data_uri_bytes(uri)
+        path = resource_path(self.folder, uri, what="glTF buffer or image URI")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise MeshError(f"cannot read {uri!r}, which the glTF file refers to ({exc.strerror}); put it beside "
+                            "the .gltf file, or use the .glb that embeds it") from None
+
+
+def _data_uri_bytes(uri: str) -> bytes:
+    """The payload of a data: URI (RFC 2397): base64 when its header says so, else percent-encoded bytes."""
+    header, comma, payload = uri.partition(",")
+    if not comma:
+        raise MeshError(f"the glTF data URI {uri[:60]!r}... has no ',' before its data: the file is broken")
+    try:
+        if header.endswith(";base64"):
+            return base64.b64decode(payload, validate=True)
+        return unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raise MeshError(f"the glTF data URI {uri[:60]!r}... is not valid base64: the file is broken") from None
 
 
 def _triangles(corners: np.ndarray, mode: int | None) -> np.ndarray:

@@ -182,14 +182,35 @@ def _matching_model(keys: set[str]) -> str | None:
 
 def check_checkpoint(name: str, folder: str | Path):
     """Compare a checkpoint's headers with the expected keys and shapes (no tensor is read).
-    Returns (folder, files, config, tensors, report)."""
+    Returns (folder, files, config, tensors, report). A folder without config.json whose tensors do not fit the
+    official full-size settings (which it then implies) is a WeightsError naming the missing file."""
     spec = get_spec(name)
     model_folder, files = resolve_model_folder(name, folder)
     config = read_config(model_folder)
     tensors = read_headers(files)
     expected = config_manifest(name, config, model_folder / "config.json")
     report = compare_keys(tensors, expected, spec.optional_suffixes)
+    if config is None and not report.ok:
+        raise WeightsError(f"{model_folder} has no config.json, so the official full-size {name} is assumed, and "
+                           f"its tensors do not fit it ({len(report.missing)} missing, {len(report.misshaped)} "
+                           f"mis-shaped of {report.expected}). Put the config.json that came with "
+                           f"{files[0].name} beside it (from {spec.source})")
     return model_folder, files, config, tensors, report
+
+
+def verify_checkpoint(name: str, folder: str | Path):
+    """`check_checkpoint`, raising one WeightsError (folder, counts, first bad keys, a hint when the files look
+    like another model) unless the checkpoint is complete and compatible. Returns (folder, files, config)."""
+    spec = get_spec(name)
+    model_folder, files, config, tensors, report = check_checkpoint(name, folder)
+    if not report.ok:
+        other = _matching_model(set(tensors)) if report.missing else None
+        hint = f"\nThese files look like a {other!r} checkpoint." if other and other != name else ""
+        raise WeightsError(
+            f"{model_folder} is not a complete {name} checkpoint: {report.summary()}{hint}\n"
+            f"Expected: {model_folder}/config.json + {' or '.join(spec.weight_files)} from {spec.source}. "
+            f"Run `actionmesh weights check {folder}` for a full report.")
+    return model_folder, files, config
 
 
 def model_config_dict(model: nn.Module) -> dict:
@@ -226,31 +247,26 @@ def load_model(name: str, folder: str | Path, device: str | torch.device = "cpu"
     """Load an official checkpoint folder (or a weights root holding it), strictly: every expected tensor
     must be present with its shape and nothing else may be there. Tensors are cast to `dtype` one by one
     as they are read (fp32 heads stay fp32)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     spec = get_spec(name)
-    model_folder, files, config, tensors, report = check_checkpoint(name, folder)
-    if not report.ok:
-        other = _matching_model(set(tensors)) if report.missing else None
-        hint = f"\nThese files look like a {other!r} checkpoint." if other and other != name else ""
-        raise WeightsError(
-            f"{model_folder} is not a complete {name} checkpoint: {report.summary()}{hint}\n"
-            f"Expected: {model_folder}/config.json + {' or '.join(spec.weight_files)} from {spec.source}. "
-            f"Run `actionmesh weights check {folder}` for a full report.")
-
+    model_folder, files, config = verify_checkpoint(name, folder)
     with torch.device("meta"):
         model = spec.build(config)
     renames = spec.renames_for(model)
     fp32_prefixes = tuple(f"{n}." for n in fp32_module_names(model))
     state = {}
     for path in files:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            for file_key in f.keys():
-                key = rename_key(file_key, renames)
-                tensor = f.get_tensor(file_key)
-                if tensor.is_floating_point():
-                    tensor = tensor.to(torch.float32 if key.startswith(fp32_prefixes) else dtype)
-                state[key] = tensor.to(device)
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                for file_key in f.keys():
+                    key = rename_key(file_key, renames)
+                    tensor = f.get_tensor(file_key)
+                    if tensor.is_floating_point():
+                        tensor = tensor.to(torch.float32 if key.startswith(fp32_prefixes) else dtype)
+                    state[key] = tensor.to(device)
+        except (SafetensorError, OSError) as exc:  # the header passed, so the data itself is unreadable
+            raise WeightsError(f"cannot read the tensors of {path} ({exc}); download the file again") from None
     for key, value in model.state_dict().items():  # optional counters absent from some files
         if key not in state:
             state[key] = torch.zeros(value.shape, dtype=value.dtype, device=device)

@@ -1,11 +1,12 @@
 """The ActionMesh pipeline: video (+ optional mesh) -> AnimatedMesh.
 
-    models = ModelSet.from_weights("pretrained_weights")      # or bundled_models()
-    anim = animate("clip.mp4", models, Settings.preset(fast=True))
+    models = ModelSet.from_weights("pretrained_weights")      # or bundled_models(), or load_models("bundled")
+    anim = animate("clip.mp4", models)                          # the weights' recommended settings
+    anim = animate("clip.mp4", models, Settings.resolve(models.recommended, "fast", seed=3))
     anim = extend(anim, "next_clip.mp4", models)
 """
 
-from .models import ModelSet, bundled_models
+from .models import ModelSet, bundled_models, load_models
 from .progress import RunReport, TqdmProgress
 from .run import (PreparedFrames, animate, animate_reference, assemble, check_anchor, extend, make_reference,
                   matting_for, prepare_frames)
@@ -13,5 +14,6 @@ from .settings import Settings
 from .stages import ReferenceMesh, decode_animation, encode_frames, encode_mesh, generate_latents, generate_reference
 
 __all__ = ["ModelSet", "PreparedFrames", "ReferenceMesh", "RunReport", "Settings", "TqdmProgress", "animate",
-           "animate_reference", "assemble", "bundled_models", "check_anchor", "decode_animation", "encode_frames", "encode_mesh",
-           "extend", "generate_latents", "generate_reference", "make_reference", "matting_for", "prepare_frames"]
+           "animate_reference", "assemble", "bundled_models", "check_anchor", "decode_animation", "encode_frames",
+           "encode_mesh", "extend", "generate_latents", "generate_reference", "load_models", "make_reference",
+           "matting_for", "prepare_frames"]

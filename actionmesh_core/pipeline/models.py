@@ -45,6 +45,7 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "tiny_model"
+BUNDLED_NAME = "bundled"  # names the bundled small model wherever a weights root is asked for
 
 
 def bundled_models(**kwargs) -> "ModelSet":
@@ -52,6 +53,13 @@ def bundled_models(**kwargs) -> "ModelSet":
     if (BUNDLED_WEIGHTS / RUN_INFO_FILE).is_file():
         return ModelSet.from_weights(BUNDLED_WEIGHTS, **kwargs)
     return ModelSet.random("tiny", **kwargs)
+
+
+def load_models(weights: str | os.PathLike, **kwargs) -> "ModelSet":
+    """The models a user names: "bundled" (the small model of this package) or a weights root."""
+    if str(weights) == BUNDLED_NAME:
+        return bundled_models(**kwargs)
+    return ModelSet.from_weights(weights, **kwargs)
 
 
 def weights_root_from_env(explicit: str | os.PathLike | None = None) -> Path | None:

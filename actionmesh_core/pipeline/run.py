@@ -132,8 +132,9 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
                `settings.anchor_frame` is the video frame the mesh corresponds to.
     selection: frame selection for `load_clip` (start, end, stride, max_frames, target_fps, max_side).
     masks:     optional subject masks (see `load_clip`); else the frames' alpha, else RMBG-1.4.
+    settings:  None: the weights' recommended settings over the official ones (`Settings.resolve`).
     """
-    settings = settings or Settings()
+    settings = settings or Settings.resolve(models.recommended)
     report = report if report is not None else RunReport()
     clip = source if isinstance(source, Clip) else load_clip(source, masks=masks, invert_masks=invert_masks,
                                                               **(selection or {}))
@@ -181,7 +182,7 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     The last frame's latent and mesh condition the new windows; the result holds the old frames followed by
     one new frame per frame of `more_frames`, with the same faces. New frames without masks get them as in
     `animate` (RMBG-1.4); every frame is cropped to the first run's box, so the subject keeps its framing."""
-    settings = (settings or Settings()).replace(anchor_frame=0)
+    settings = (settings or Settings.resolve(models.recommended)).replace(anchor_frame=0)
     report = report if report is not None else RunReport()
     if anim.last_frame is None:
         raise InputError("this animated mesh does not store its last input frame, so it cannot be extended; "

@@ -1,20 +1,36 @@
-"""Run settings of the pipeline, with the official presets."""
+"""Run settings of the pipeline, and the one rule that picks them: what the user set, else the preset's value.
+
+Presets (`PRESETS`):
+    "model default"  the weights root's recommendations (`actionmesh.json` "settings", `ModelSet.recommended`)
+                     over the official defaults; the default everywhere (command line, nodes, Python API)
+    "official"       the official `actionmesh.yaml` (100 prior steps, 30 steps, guidance 7.5)
+    "fast"           the official `actionmesh_fast.yaml` (50 prior steps, 15 steps)
+    "custom"         the official defaults under exactly the numbers the user gives
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import InputError
+
+PRESETS = ("model default", "official", "fast", "custom")
+FAST = {"prior_steps": 50, "steps": 15}
+# The values presets tune: the summary names those the user set to something else.
+TUNED = ("prior_steps", "steps", "prior_guidance", "guidance", "mesh_resolution", "face_budget", "decode_window",
+         "decode_anchored")
 
 
 @dataclass
 class Settings:
     """Everything a run can change besides its inputs and models.
 
-    Defaults are the official `actionmesh.yaml`; `fast` is `actionmesh_fast.yaml` (50 / 15 steps);
-    `low_vram` runs the guidance branches one after the other, recomputes the image keys/values per
-    step, decodes one target frame at a time and frees each model after its stage.
+    Defaults are the official `actionmesh.yaml`; build settings with `Settings.resolve` so that what the user
+    did not set follows the preset. `low_vram` runs the guidance branches one after the other, recomputes the
+    image keys/values per step, decodes one target frame at a time and frees each model after its stage.
+    `source` says where the values came from, for summaries ("model default", "fast, with your steps", ...).
     """
 
     seed: int = 44
@@ -32,16 +48,48 @@ class Settings:
     decode_anchored: bool | None = None  # Stage II windows all deform the anchor; None: the model set's (False)
     decode_batch: int = 4
     low_vram: bool = False
+    source: str = "official"
+
+    @classmethod
+    def resolve(cls, recommended: Mapping | None = None, preset: str = "model default", *,
+                custom: Mapping | None = None, low_vram: bool = False, **overrides) -> "Settings":
+        """The run settings: `overrides` (what the user set; None = not set) over the preset's values.
+
+        recommended: the weights' recommendations (`ModelSet.recommended`), used by "model default"; keys that
+                     are not settings are ignored (a newer `actionmesh.json` may carry more).
+        custom:      values that apply only with the "custom" preset (the number widgets of a node).
+        """
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        names = {f.name for f in dataclasses.fields(cls)} - {"source", "low_vram"}
+        values = {"decode_batch": 1} if low_vram else {}
+        if preset == "model default":
+            values.update({k: v for k, v in (recommended or {}).items() if k in names})
+        elif preset == "fast":
+            values.update(FAST)
+        given = {**((custom or {}) if preset == "custom" else {}), **overrides}
+        user = {k: v for k, v in given.items() if v is not None}
+        unknown = sorted(set(user) - names)
+        if unknown:
+            raise InputError(f"unknown setting {unknown[0]!r}; settings are: {', '.join(sorted(names))}")
+        yours = [k for k in TUNED if k in user and user[k] != values.get(k, getattr(cls, k))]
+        source = "model default = official" if preset == "model default" and not recommended else preset
+        source += f", with your {', '.join(yours)}" if yours and preset != "custom" else ""
+        settings = cls(**{**values, **user}, low_vram=low_vram, source=source)
+        settings.validate()
+        return settings
 
     @classmethod
     def preset(cls, fast: bool = False, low_vram: bool = False, **overrides) -> "Settings":
-        values = dict(prior_steps=50, steps=15) if fast else {}
-        if low_vram:
-            values["decode_batch"] = 1
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(low_vram=low_vram, **values)
-        settings.validate()
-        return settings
+        """The official settings (or the official fast preset) under `overrides`: `resolve` without weights."""
+        return cls.resolve(None, "fast" if fast else "official", low_vram=low_vram, **overrides)
+
+    def describe(self) -> str:
+        """Where the settings came from and the numbers that matter most, e.g. 'model default (25/15 steps,
+        guidance 2.0)'."""
+        guidance = f"guidance {_number(self.guidance)}" if self.guidance == self.prior_guidance else \
+            f"guidance {_number(self.prior_guidance)}/{_number(self.guidance)}"
+        return f"{self.source} ({self.prior_steps}/{self.steps} steps, {guidance})"
 
     def replace(self, **changes) -> "Settings":
         settings = dataclasses.replace(self, **changes)
@@ -66,3 +114,8 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise InputError(message)
+
+
+def _number(value: float) -> str:
+    """2.0 -> '2.0', 7.5 -> '7.5', 0.25 -> '0.25'."""
+    return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"

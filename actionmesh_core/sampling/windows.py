@@ -2,8 +2,10 @@
 
 A window is a list of frame indices in window order (the order noise is drawn in). Frames that are
 known when a window runs (the anchor, earlier windows' frames) condition it; the others are generated.
-Windows grow from the anchor towards both ends, the larger side first; each later window ends `slide`
-frames further on and starts `size - 1` frames before its end, so consecutive windows overlap.
+`plan_windows` is the official planner (spec §3.7; Stage II uses the same rule, §4.4): windows are laid
+out from frame 0 upwards (edges at multiples of `slide`), the side towards the clip's end is walked
+forwards from the anchor and the side towards frame 0 backwards, the forward side first when
+2·anchor <= frames.
 Anchored windows (`anchored_windows`) instead all hold the anchor, for a Stage II model trained on short
 windows: every frame is then decoded from the anchor mesh itself, not from a chain of predictions.
 """
@@ -11,35 +13,48 @@ windows: every frame is then decoded from the anchor mesh itself, not from a cha
 from __future__ import annotations
 
 
-def _directional_windows(start: int, step: int, total: int, size: int, slide: int) -> list[list[int]]:
-    """Windows from `start` towards one end (step +1 or -1), each in that direction's order."""
-    last = total - 1 if step > 0 else 0
-    clamp = (lambda i: min(i, last)) if step > 0 else (lambda i: max(i, last))
-    windows, end = [], clamp(start + (size - 1) * step)
+def chunked(start: int, stop: int, size: int = 16, slide: int = 15) -> list[list[int]]:
+    """Ascending windows over frames start..stop-1: the first ends at min(start + size, stop), each next
+    one `slide` frames later (clamped to stop), and each starts `size` frames before its end but never
+    before `start`, so a window is shorter than `size` when stop - start < size.
+
+    chunked(0, 32) -> [0..15], [15..30], [16..31]; chunked(5, 17) -> [5..16]."""
+    windows, end = [], min(start + size, stop)
     while True:
-        windows.append([end - (size - 1 - k) * step for k in range(size)])
-        if end == last:
+        windows.append(list(range(max(start, end - size), end)))
+        if end >= stop:
             return windows
-        end = clamp(end + slide * step)
+        end = min(end + slide, stop)
 
 
 def plan_windows(total: int, anchor: int = 0, size: int = 16, slide: int = 15,
                  known: set[int] | None = None) -> list[list[int]]:
-    """Windows covering frames 0..total-1 from the anchor frame.
+    """Windows covering frames 0..total-1 from the anchor frame (spec §3.7).
 
     total <= size: one window, the anchor first then the other frames ascending.
-    anchor 0: [0..15], [15..30], [30..45], ...; the last window is clamped to end at total-1.
+    Otherwise two sides, the forward one first when 2·anchor <= total:
+      forward first:  chunked(anchor, total), then chunked(0, max(anchor + 1, size)) last to first,
+                      each window descending (total=31, anchor=5: [5..20], [15..30], [15..0]);
+      backward first: chunked(0, anchor + 1) last to first, each descending, then
+                      chunked(min(anchor, total - size), total)
+                      (total=61, anchor=40: [40..25], [30..15], [15..0], [40..55], [45..60]).
+    Anchor 0 gives [0..15], [15..30], [30..45], ...; the last frame gives the same windows right to left.
     Windows that would generate no new frame (everything in them already known) are dropped."""
     if not 0 <= anchor < total:
         raise ValueError(f"anchor frame {anchor} is outside 0..{total - 1}")
     if total <= size:
         return [[anchor] + [i for i in range(total) if i != anchor]]
-    right = _directional_windows(anchor, +1, total, size, slide) if anchor < total - 1 else []
-    left = _directional_windows(anchor, -1, total, size, slide) if anchor > 0 else []
-    ordered = right + left if total - 1 - anchor >= anchor else left + right
+    forward_first = 2 * anchor <= total
+    if forward_first:
+        forward = chunked(anchor, total, size, slide)
+        backward = chunked(0, max(anchor + 1, size), size, slide)
+    else:
+        backward = chunked(0, anchor + 1, size, slide)
+        forward = chunked(min(anchor, total - size), total, size, slide)
+    backward = [window[::-1] for window in reversed(backward)]
     covered = set(known or ()) | {anchor}
     windows = []
-    for window in ordered:
+    for window in forward + backward if forward_first else backward + forward:
         if set(window) - covered:
             windows.append(window)
             covered |= set(window)
