@@ -103,12 +103,12 @@ def export_skinned_mesh(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLik
     (default cpu). progress: optional progress(stage, done, total). writer_options: `normals` (default on).
     Returns the report: path, fit (bones, mean and max error in %, time) and file size.
     """
+    if str(fmt).lower() in FORMATS and not FORMATS[str(fmt).lower()].skinned:
+        raise InputError(f"format {fmt!r} is not skinned; skinned formats: "
+                         f"{', '.join(name for name, spec in FORMATS.items() if spec.skinned)}")
     options = dict(writer_options, bones=bones, max_error=max_error, max_bones=max_bones, seed=seed, device=device,
                    progress=progress)
     spec, out_path = _checked(anim, fmt, out_path, options)
-    if not spec.skinned:
-        raise InputError(f"format {fmt!r} is not skinned; skinned formats: "
-                         f"{', '.join(name for name, other in FORMATS.items() if other.skinned)}")
     config = SkinningConfig(bones=bones, max_error=max_error, max_bones=max_bones, seed=seed, device=device)
     fit = decompose(anim.vertices, config, progress=progress)
     spec.write(anim, fit.rig, out_path, **writer_options)
