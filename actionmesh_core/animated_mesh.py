@@ -1,4 +1,5 @@
-"""`AnimatedMesh`: one fixed topology, moving vertices. The result type of the whole pipeline.
+"""`AnimatedMesh`: one fixed topology, moving vertices. The result type of the whole pipeline; beside the mesh it
+may carry a `Continuation`, what `extend` needs to continue the run (saved in the same `.npz`).
 
 Coordinates are the model frame: right-handed, +Y up, the object inside about [-1, 1]^3 for
 generated meshes, or the user's own units when a user mesh was animated. glTF uses the same
@@ -14,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .base.atomic import atomic_path
 from .errors import MeshError
-from .io.atomic import atomic_path
 
 
-OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "latents", "model_transform", "merge_map",
-                   "last_frame", "crop_box", "face_materials")
+OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "model_transform", "merge_map", "face_materials")
 TEXTURE_SLOTS = ("base_color_texture", "metallic_roughness_texture", "normal_texture", "occlusion_texture",
                  "emissive_texture")
 ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
@@ -76,6 +76,34 @@ class Material:
 
 
 @dataclass
+class Continuation:
+    """What `extend` needs to continue a run over more frames; not part of the mesh, but saved with it.
+
+    last_frame: (H, W, 4) uint8 RGBA last input frame (its subject mask as alpha): the new frames' first frame.
+    latents:    optional (T, tokens, C) float32 Stage I latents of every frame; the last one conditions the
+                extension (None: it is encoded again from the last frame's mesh).
+    crop_box:   optional (4,) int64 (x0, y0, x1, y1) input crop of the run, so the new frames keep its framing
+                (None in results saved before it was kept: the union box of the last and the new frames).
+    """
+
+    ARRAYS = ("last_frame", "latents", "crop_box")
+    """Its `.npz` entries, under the names results have always used."""
+
+    last_frame: np.ndarray
+    latents: np.ndarray | None = None
+    crop_box: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
+        _check_shape("last_frame", self.last_frame, ("H", "W", 4))
+        if self.latents is not None:
+            self.latents = np.asarray(self.latents, dtype=np.float32)
+            _check_shape("latents", self.latents, ("T", "N", "C"))
+        if self.crop_box is not None:
+            self.crop_box = np.asarray(self.crop_box, dtype=np.int64).reshape(4)
+
+
+@dataclass
 class AnimatedMesh:
     """A mesh animation with constant faces.
 
@@ -85,17 +113,15 @@ class AnimatedMesh:
     frame_times: (T,) float64 seconds of each frame; defaults to arange(T) / fps.
     uvs:         optional (V, 2) float32 texture coordinates (glTF convention: v down).
     vertex_colors: optional (V, 3|4) uint8.
-    latents:     optional (T, tokens, 64) float32 Stage I latents that produced the animation.
     model_transform: optional (4, 4) float32 mapping stored vertices to the model frame (None: identity;
                  set when a user mesh was animated in its own units).
     merge_map:   optional (V,) int64 model-side vertex of every stored vertex (None: identity; set when a
                  user mesh's seam-split vertices were merged for the model).
-    last_frame:  optional (H, W, 4) uint8 RGBA last input frame, so `extend` can continue the clip.
-    crop_box:    optional (4,) int64 (x0, y0, x1, y1) input crop of the run, so `extend` keeps its framing.
     materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included; without
                  `uvs` their textures are dropped); None: one plain material (`resolved_materials`).
     face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
     name:        a short name used for exported nodes and clips.
+    continuation: optional `Continuation` of the run that made the animation (None: it cannot be extended).
     """
 
     vertices: np.ndarray
@@ -104,15 +130,13 @@ class AnimatedMesh:
     frame_times: np.ndarray | None = None
     uvs: np.ndarray | None = None
     vertex_colors: np.ndarray | None = None
-    latents: np.ndarray | None = None
     model_transform: np.ndarray | None = None
     merge_map: np.ndarray | None = None
-    last_frame: np.ndarray | None = None
-    crop_box: np.ndarray | None = None
     materials: list[Material] | None = None
     face_materials: np.ndarray | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
+    continuation: Continuation | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.vertices, (list, tuple)):
@@ -152,18 +176,16 @@ class AnimatedMesh:
         if self.vertex_colors is not None:
             self.vertex_colors = np.asarray(self.vertex_colors, dtype=np.uint8)
             _check_shape("vertex_colors", self.vertex_colors, (self.num_vertices, (3, 4)))
-        if self.latents is not None:
-            self.latents = np.asarray(self.latents, dtype=np.float32)
         if self.model_transform is not None:
             self.model_transform = np.asarray(self.model_transform, dtype=np.float32).reshape(4, 4)
         if self.merge_map is not None:
             self.merge_map = np.asarray(self.merge_map, dtype=np.int64)
             if self.merge_map.shape != (self.num_vertices,):
                 raise MeshError(f"merge_map must have shape ({self.num_vertices},), got {self.merge_map.shape}")
-        if self.last_frame is not None:
-            self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
-        if self.crop_box is not None:
-            self.crop_box = np.asarray(self.crop_box, dtype=np.int64).reshape(4)
+        if self.continuation is not None and self.continuation.latents is not None \
+                and len(self.continuation.latents) != self.num_frames:
+            raise MeshError(f"the continuation holds {len(self.continuation.latents)} latents for "
+                            f"{self.num_frames} frames")
         if self.uvs is None and self.materials:  # a texture needs UVs: without them, only the factors apply
             self.materials = [replace(m, **dict.fromkeys(m.textures())) for m in self.materials]
         if self.face_materials is not None:
@@ -236,7 +258,7 @@ class AnimatedMesh:
         return mesh
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write every field to an `.npz` file (atomically). Returns the path."""
+        """Write every field, and the continuation, to an `.npz` file (atomically). Returns the path."""
         path = Path(path)
         arrays = {"vertices": self.vertices, "faces": self.faces, "fps": np.float64(self.fps),
                   "frame_times": self.frame_times, "name": np.array(self.name)}
@@ -245,6 +267,10 @@ class AnimatedMesh:
             if value is not None:
                 arrays[key] = value
         arrays.update(_material_arrays(self.materials or []))
+        for key in Continuation.ARRAYS if self.continuation is not None else ():
+            value = getattr(self.continuation, key)
+            if value is not None:
+                arrays[key] = value
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
@@ -252,7 +278,7 @@ class AnimatedMesh:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "AnimatedMesh":
-        """Read an `.npz` written by `save` (no pickle)."""
+        """Read an `.npz` written by `save` (no pickle). Every field is read here, the continuation too."""
         path = Path(path)
         if not path.is_file():
             raise MeshError(f"no animated mesh at {path}")
@@ -263,8 +289,12 @@ class AnimatedMesh:
         if "vertices" not in data or "faces" not in data:
             raise MeshError(f"{path} lacks 'vertices' or 'faces': not an animated-mesh .npz file")
         kwargs = {key: data[key] for key in data.files if key in ("vertices", "faces", "frame_times", *OPTIONAL_ARRAYS)}
+        continuation = None
+        if "last_frame" in data:  # results that cannot be extended have none
+            continuation = Continuation(**{key: data[key] for key in Continuation.ARRAYS if key in data})
         return cls(fps=float(data["fps"]) if "fps" in data else 8.0,
-                   name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data), **kwargs)
+                   name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data),
+                   continuation=continuation, **kwargs)
 
 
 def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:

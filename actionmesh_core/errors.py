@@ -21,6 +21,10 @@ class MeshError(ActionMeshError):
     """A mesh that cannot be used (no faces, NaN vertices, unreadable file...)."""
 
 
+class MissingExtraError(ActionMeshError):
+    """An optional part (evaluation, training) used without the extra that installs its dependencies."""
+
+
 class StageOutOfMemoryError(ActionMeshError):
     """The device ran out of memory inside a named stage."""
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..actionmesh_core.io.atomic import make_folder
-from ..actionmesh_core.safe_paths import contained_path
+from ..actionmesh_core.base.atomic import make_folder
+from ..actionmesh_core.base.safe_paths import contained_path
 
 
 def list_files(root: Path, subfolder: str, suffixes: tuple[str, ...]) -> list[str]:

@@ -6,16 +6,16 @@ import dataclasses
 from pathlib import Path
 
 from ..actionmesh_core.errors import InputError, WeightsError
-from ..actionmesh_core.geometry import load_user_mesh
-from ..actionmesh_core.geometry.user_mesh import SUPPORTED_SUFFIXES, UP_AXIS_ROTATIONS
-from ..actionmesh_core.io.video_input import load_clip
-from ..actionmesh_core.models.attention import flash_attn_installed
+from ..actionmesh_core.geometry.user_mesh import UP_AXIS_ROTATIONS
+from ..actionmesh_core.inputs import load_clip
+from ..actionmesh_core.io.mesh_file import SUPPORTED_SUFFIXES, load_user_mesh
+from ..actionmesh_core.models.attention import check_backend
 from ..actionmesh_core.models.registry import resolve_model_folder
 from ..actionmesh_core.pipeline import ModelSet, bundled_models
-from ..actionmesh_core.pipeline.interop import clip_to_comfy
-from ..actionmesh_core.safe_paths import contained_path
-from ..actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
+from ..actionmesh_core.base.safe_paths import contained_path
+from ..actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS, OFFLOAD_POLICIES, REQUIRED
 from . import comfy_adapter as comfy
+from .comfy_types import clip_to_comfy
 from .files import list_files, signature
 from .inputs import integer
 from .runtime import validated
@@ -85,9 +85,7 @@ class LoadModels:
         def check():
             if weights != BUNDLED:
                 _weights_folder(weights)
-            if attention == "flash" and not flash_attn_installed():
-                raise InputError("attention 'flash' needs the flash-attn package (pip install flash-attn); "
-                                 "choose auto or sdpa")
+            check_backend(attention)
         return validated(check)
 
     @classmethod
@@ -96,10 +94,10 @@ class LoadModels:
 
     def load(self, weights, precision, attention, offload):
         options = {"device": comfy.torch_device(), "dtype": None if precision == "auto" else precision,
-                   "offload": comfy.offload_policy() if offload == "auto" else offload}
+                   "offload": comfy.offload_policy() if offload == "auto" else offload, "attention": attention}
         if weights == BUNDLED:
-            return (LoadedModels(bundled_models(**options), attention, BUNDLED),)
-        return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), attention, weights),)
+            return (LoadedModels(bundled_models(**options), BUNDLED),)
+        return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), weights),)
 
 
 def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:

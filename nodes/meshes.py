@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..actionmesh_core.pipeline.interop import anim_frame_to_core, mesh_from_core, mesh_to_core
 from . import comfy_adapter as comfy
 from . import inputs
+from .comfy_types import anim_frame_to_core, mesh_from_core, mesh_to_core
 from .sockets import MESH
 
 CORE_MESH_TOOLTIP = "A core MESH (e.g. from Hunyuan3D's VAE Decode / Voxel to Mesh); geometry only."

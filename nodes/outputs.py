@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..actionmesh_core.io.atomic import atomic_dir
-from ..actionmesh_core.io.export import export_animated_mesh
+from ..actionmesh_core.base.atomic import atomic_dir
+from ..actionmesh_core.export.formats import export_animated_mesh
 from ..actionmesh_core.render import MODES, fit_to_unit_cube, over_background, render_views, turntable_azimuths
 from . import comfy_adapter as comfy
 from . import inputs

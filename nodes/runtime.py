@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from ..actionmesh_core.errors import ActionMeshError, InputError
-from ..actionmesh_core.geometry import UserMesh, prepare_user_mesh
-from ..actionmesh_core.models.attention import attention_backend
+from ..actionmesh_core.geometry import prepare_user_mesh
+from ..actionmesh_core.io.mesh_file import UserMesh
 from ..actionmesh_core.pipeline import PreparedFrames, ReferenceMesh, Settings, matting_for, prepare_frames
-from ..actionmesh_core.pipeline.interop import clip_from_comfy
 from . import comfy_adapter as comfy
+from .comfy_types import clip_from_comfy
 from .sockets import LoadedModels
 
 
@@ -34,13 +34,12 @@ class NodeProgress:
 
 
 @contextlib.contextmanager
-def on_device(model: LoadedModels) -> Iterator[None]:
-    """Around a node's stages: ComfyUI makes room on the device first and gets the freed memory back after; the
-    models' attention kernel is active. (Each model sits on the device only during its stage: ModelSet.use.)"""
+def on_device() -> Iterator[None]:
+    """Around a node's stages: ComfyUI makes room on the device first and gets the freed memory back after. (Each
+    model sits on the device only during its stage, with the kernel its ModelSet chose: ModelSet.use.)"""
     comfy.free_memory()
     try:
-        with attention_backend(model.attention):
-            yield
+        yield
     finally:
         comfy.release_cache()
 

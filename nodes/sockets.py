@@ -1,6 +1,6 @@
 """The pack's socket types: their wire names and the values that travel on them.
 
-ACTIONMESH_MODEL   `LoadedModels`: a core ModelSet and the attention kernel chosen for it.
+ACTIONMESH_MODEL   `LoadedModels`: a core ModelSet (with its attention kernel) and the weights' name.
 ACTIONMESH_MESH    a core `UserMesh` (Load Mesh, Mesh from MESH) or `ReferenceMesh` (Image3D Prior).
 ACTIONMESH_LATENT  `LatentSequence`: shape latents of some or all frames of a clip.
 ACTIONMESH_ANIM    a core `AnimatedMesh`.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..actionmesh_core.errors import InputError
-from ..actionmesh_core.io.clip import Clip
+from ..actionmesh_core.inputs.clip import Clip
 from ..actionmesh_core.pipeline import ModelSet, Settings
 
 MODEL, MESH, LATENT, ANIM = "ACTIONMESH_MODEL", "ACTIONMESH_MESH", "ACTIONMESH_LATENT", "ACTIONMESH_ANIM"
@@ -21,10 +21,9 @@ MODEL, MESH, LATENT, ANIM = "ACTIONMESH_MODEL", "ACTIONMESH_MESH", "ACTIONMESH_L
 
 @dataclass
 class LoadedModels:
-    """models: the lazily loaded ModelSet; attention: its kernel ("auto", "flash", "sdpa"); name: the weights."""
+    """models: the lazily loaded ModelSet (its `attention` is the kernel chosen); name: the weights."""
 
     models: ModelSet
-    attention: str
     name: str
 
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from ..actionmesh_core.errors import InputError
-from ..actionmesh_core.io.clip import DEFAULT_FPS
+from ..actionmesh_core.inputs.clip import DEFAULT_FPS
 from ..actionmesh_core.pipeline import (
     RunReport,
     animate_reference,
@@ -23,9 +23,9 @@ from ..actionmesh_core.pipeline import (
     generate_latents,
     make_reference,
 )
-from ..actionmesh_core.pipeline.interop import clip_from_comfy, clip_to_comfy
 from ..actionmesh_core.pipeline.stages import ReferenceMesh
 from . import inputs
+from .comfy_types import clip_from_comfy, clip_to_comfy
 from .runtime import NodeProgress, as_reference, on_device, prepared_frames, run_settings, subject_alpha, validated
 from .sockets import ANIM, LATENT, MESH, LatentSequence
 
@@ -49,7 +49,7 @@ class RemoveBackground:
 
     def remove(self, model, frames):
         clip = clip_from_comfy(frames)
-        with on_device(model):
+        with on_device():
             alpha = subject_alpha(model, clip.frames, NodeProgress())
         return (clip_to_comfy(clip.with_alpha(alpha))[1],)
 
@@ -81,7 +81,7 @@ class Image3DPrior:
         settings = run_settings(model, anchor_frame=anchor_frame, prior_steps=steps, prior_guidance=guidance,
                                 seed=seed, face_budget=face_budget, mesh_resolution=mesh_resolution, low_vram=low_vram)
         progress = NodeProgress()
-        with on_device(model):
+        with on_device():
             prepared = prepared_frames(model, frames, mask, DEFAULT_FPS, progress)
             reference = make_reference(prepared, model.models, settings, progress=progress)
         return reference, LatentSequence({anchor_frame: reference.latent}, anchor_frame, None, settings)
@@ -114,7 +114,7 @@ class TemporalDiffusion:
         settings = run_settings(model, anchor_frame=anchor, steps=steps, guidance=guidance, seed=seed, window=window,
                                 low_vram=low_vram)
         progress, report, models = NodeProgress(), RunReport(), model.models
-        with on_device(model):
+        with on_device():
             prepared = prepared_frames(model, frames, mask, fps, progress)
             check_anchor(anchor, len(prepared.clip))
             if reference_latent is not None:
@@ -155,7 +155,7 @@ class TemporalAutoencoder:
         mesh = as_reference(reference, latents.latents[latents.anchor])
         settings = latents.settings.replace(decode_batch=decode_batch)
         models = model.models
-        with on_device(model), RunReport().stage("temporal decoding", models.device):
+        with on_device(), RunReport().stage("temporal decoding", models.device):
             vertices = decode_animation(models, stacked, mesh.vertices, mesh.faces, latents.anchor, settings,
                                         NodeProgress())
         return (assemble(vertices, stacked, mesh, latents.clip),)
@@ -183,7 +183,7 @@ class ARExtend:
         settings = run_settings(model, steps=steps, guidance=guidance, seed=seed, window=window, low_vram=low_vram)
         progress = NodeProgress()
         clip = clip_from_comfy(frames, mask, animation.fps)
-        with on_device(model):
+        with on_device():
             if clip.alpha is None:
                 clip = clip.with_alpha(subject_alpha(model, clip.frames, progress))
             return (extend(animation, clip, model.models, settings, progress=progress),)
@@ -192,7 +192,7 @@ class ARExtend:
 def _animate(model, frames, mask, fps, settings, mesh) -> tuple:
     """Prepared frames -> reference (the prior, or `mesh`) -> Stages I and II, as one node's work."""
     progress, report = NodeProgress(), RunReport()
-    with on_device(model):
+    with on_device():
         prepared = prepared_frames(model, frames, mask, fps, progress)
         reference = mesh if isinstance(mesh, ReferenceMesh) else \
             make_reference(prepared, model.models, settings, mesh, progress, report)

@@ -25,7 +25,7 @@ from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.eval.fixture import fixture_animation, tracked_points
 from actionmesh_core.eval.metrics import DEFAULT_SEED, FAST, OFFICIAL, score_points
 from actionmesh_core.eval.rotations import axis_rotation
-from actionmesh_core.eval.sampling import sample_frames, sample_synchronised
+from actionmesh_core.eval.point_sampling import sample_frames, sample_synchronised
 
 ACTIONBENCH_SAMPLES = 128
 

@@ -17,7 +17,7 @@ import numpy as np
 import trimesh
 
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.io.export import export_animated_mesh
+from actionmesh_core.export.formats import export_animated_mesh
 from actionmesh_core.render import render_rgba, renderer_name
 
 

@@ -21,7 +21,7 @@ import trimesh
 from PIL import Image
 
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
-from actionmesh_core.io.atomic import atomic_dir, atomic_path
+from actionmesh_core.base.atomic import atomic_dir, atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SEED = HELD_OUT_SEED + 3  # a flapping bird

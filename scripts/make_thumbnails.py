@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.inputs.load import load_clip
 from actionmesh_core.pipeline import Settings, animate, bundled_models
 from actionmesh_core.render.compose import over_background
 from actionmesh_core.render.preview import render_views

@@ -23,17 +23,10 @@ from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.io import atomic
 from actionmesh_core.pipeline import models as pipeline_models
-from pipeline_fixtures import moving_disc, write_tiny_root
+from pipeline_fixtures import moving_disc
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--steps", "1", "--prior-steps", "1", "--mesh-resolution", "32", "--face-budget", "500"]
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-    write_tiny_root(root)
-    return root
 
 
 @pytest.fixture(scope="module")

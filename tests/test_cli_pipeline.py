@@ -10,17 +10,11 @@ from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.cli import main, video2mesh
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from actionmesh_core.errors import InputError
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS
-from pipeline_fixtures import moving_disc, write_tiny_root
+from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
+from export_checks import Glb
+from pipeline_fixtures import moving_disc
 
 FAST = ["--steps", "1", "--prior-steps", "2", "--mesh-resolution", "32", "--face-budget", "1000"]
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-    write_tiny_root(root)
-    return root
 
 
 @pytest.fixture
@@ -194,3 +188,14 @@ def test_outputs_replace_only_our_own_files(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (out / "obj").glob("mesh_*")) == ["mesh_00.obj", "mesh_01.obj"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_video2mesh_writes_a_skinned_glb(tiny_root, frame_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["video2mesh", str(frame_folder), "--out", str(out), "--weights", str(tiny_root), "--outputs",
+                 "npz,skinned_glb", "--bones", "2", "--device", "cpu", *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "skinned_mesh.glb: " in printed and "2 bones, error mean" in printed
+    anim = AnimatedMesh.load(out / "animated_mesh.npz")
+    _, positions = Glb(out / "skinned_mesh.glb").skinned_positions()
+    assert positions.shape == anim.vertices.shape

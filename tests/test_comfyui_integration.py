@@ -24,11 +24,11 @@ import numpy as np
 import pygltflib
 import pytest
 import trimesh
-from test_nodes_support import EXAMPLE_VIDEO, PACK_DIR, load_pack
-from test_workflows import CORE_NODES, SPEED, required_inputs
+from comfy_pack import EXAMPLE_VIDEO, PACK_DIR, load_pack
+from workflow_specs import CORE_NODES, SPEED, required_inputs
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
-from actionmesh_core.io.gltf import write_animated_glb
+from actionmesh_core.export.gltf import write_animated_glb
 
 COMFYUI = os.environ.get("COMFYUI_PATH")
 PACK_NAME = "comfyui-actionmesh"
@@ -153,7 +153,7 @@ def combo_choices(spec: list) -> list | None:
 
 
 def test_core_node_declarations_match_the_servers(server):
-    """test_workflows.CORE_NODES (hand-copied) against this ComfyUI: outputs, input order (= widgets_values
+    """workflow_specs.CORE_NODES (hand-copied) against this ComfyUI: outputs, input order (= widgets_values
     order), required inputs, types, combo choices and ranges."""
     info = server.request("/object_info")
     for node_id, (inputs, outputs) in CORE_NODES.items():

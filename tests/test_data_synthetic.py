@@ -12,17 +12,12 @@ from actionmesh_core.data.clips import (
     make_clip,
     split_seeds,
 )
-from actionmesh_core.data.dataset import (
-    SyntheticDataset,
-    build_dataset,
-    model_images,
-    normalize_pixels,
-)
+from actionmesh_core.data.dataset import SyntheticDataset, build_dataset, model_images
 from actionmesh_core.data.layouts import CATEGORIES
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.preprocess import preprocess_clip
-from actionmesh_core.io.video_input import load_clip
-from actionmesh_core.models.dinov2 import preprocess_images
+from actionmesh_core.pipeline.framing import preprocess_clip
+from actionmesh_core.inputs.load import load_clip
+from actionmesh_core.models.dinov2 import normalize_pixels, preprocess_images
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from actionmesh_core.eval.fixture import SHAPES, fixture_animation, write_fixtur
 from actionmesh_core.eval.loading import load_gt
 from actionmesh_core.eval.metrics import Protocol, evaluate_sample
 from actionmesh_core.eval.runner import evaluate_dataset, format_table, read_rows, summarize
-from actionmesh_core.io.frame_meshes import write_frame_meshes
+from actionmesh_core.export.frame_meshes import write_frame_meshes
 
 FRAMES = 5
 PROTOCOL = Protocol(surface_points=1500, icp_points=128, chamfer_points=600, icp_steps=30)

@@ -16,7 +16,7 @@ from actionmesh_core.eval.icp import match_moments
 from actionmesh_core.eval.metrics import Protocol, evaluate_sample, score_points
 from actionmesh_core.eval.neighbours import NearestIndex
 from actionmesh_core.eval.rotations import axis_rotation, initial_rotations, rotation_from_6d
-from actionmesh_core.eval.sampling import sample_synchronised
+from actionmesh_core.eval.point_sampling import sample_synchronised
 
 SMALL = Protocol(surface_points=1500, icp_points=192, chamfer_points=800, icp_steps=80)
 TINY = Protocol(surface_points=1000, icp_points=96, chamfer_points=500, icp_steps=10)  # checks needing no fit

@@ -11,15 +11,15 @@ import pygltflib
 import pytest
 import trimesh
 from pxr import Usd, UsdGeom
-from test_export_gltf import textured, wobbling_sphere
+from export_checks import Glb, mesh_of, textured, wobbling_sphere
 
 from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError, OutputError
-from actionmesh_core.io.export import export_animated_mesh
-from actionmesh_core.io import frame_meshes
-from actionmesh_core.io.frame_meshes import frame_file_name, write_frame_meshes
-from actionmesh_core.io.gltf import frame_glbs
+from actionmesh_core.export.formats import export_animated_mesh
+from actionmesh_core.export import frame_meshes
+from actionmesh_core.export.frame_meshes import frame_file_name, write_frame_meshes
+from actionmesh_core.export.gltf import frame_glbs
 
 
 @pytest.mark.parametrize(
@@ -33,9 +33,35 @@ from actionmesh_core.io.gltf import frame_glbs
     ],
 )
 def test_dispatcher_writes_each_format(tmp_path, fmt, name, written):
+    """Each format goes to its own writer: the file reads back, with that format's reader, as the animation."""
     anim = wobbling_sphere(num_frames=3)
     path = export_animated_mesh(anim, fmt, tmp_path / name)
-    assert path == tmp_path / written and path.exists()
+    assert path == tmp_path / written
+    np.testing.assert_allclose(READ_BACK[fmt](path), anim.vertices, atol=1e-5)
+
+
+def glb_frames(path: Path) -> np.ndarray:
+    """(T, V, 3) of a morph-target GLB: base + target k (the weights animation shows target k at key k)."""
+    glb = Glb(path)
+    base, targets = glb.base_and_targets()
+    return base + targets
+
+
+def usd_frames(path: Path) -> np.ndarray:
+    """(T, V, 3) points of the one mesh at each authored time code."""
+    stage = Usd.Stage.Open(str(path))
+    points = mesh_of(stage).GetPointsAttr()
+    return np.stack([np.asarray(points.Get(Usd.TimeCode(t))) for t in points.GetTimeSamples()])
+
+
+READ_BACK = {
+    "glb": glb_frames,
+    "usd": usd_frames,
+    "usdz": usd_frames,
+    "npz": lambda path: AnimatedMesh.load(path).vertices,
+    "frames": lambda folder: np.stack([trimesh.load(f, force="mesh", process=False).vertices
+                                       for f in sorted(folder.glob("mesh_*.glb"))]),
+}
 
 
 @pytest.mark.parametrize("fmt", ["obj", "ply"])

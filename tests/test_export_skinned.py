@@ -10,18 +10,15 @@ import numpy as np
 import pygltflib
 import pytest
 from pxr import Usd, UsdGeom, UsdSkel
-from scipy.spatial.transform import Rotation
-from test_export_gltf import Glb, textured, validate, wobbling_sphere
-from test_export_usd import validation_errors
-from test_cli_pipeline import FAST, frame_folder, tiny_root  # noqa: F401 - fixtures
-from test_skinning import two_part_clip
+from export_checks import Glb, textured, validate, validation_errors, wobbling_sphere
+from skinning_fixtures import two_part_clip
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.cli import main
 from actionmesh_core.cli.run_options import write_outputs
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.export import export_animated_mesh, export_skinned_mesh
-from actionmesh_core.io.gltf import write_animated_glb
+from actionmesh_core.export.formats import export_animated_mesh, export_skinned_mesh
+from actionmesh_core.export.gltf import write_animated_glb
 from actionmesh_core.skinning import SkinningConfig, decompose
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -49,49 +46,9 @@ def written(tmp_path_factory):
     return result
 
 
-def gltf_skinned_positions(path) -> tuple[np.ndarray, np.ndarray]:
-    """The skinned vertex positions at every key of the file's animation, evaluated from the file alone (glTF
-    2.0 §3.7.3: sum of weights x joint world matrix x inverse bind matrix x rest position), for the first
-    primitive. Returns key times (K,) and positions (K, V, 3)."""
-    glb = Glb(path)
-    gltf = glb.gltf
-    primitive, skin = glb.primitive, gltf.skins[0]
-    rest = glb.accessor(primitive.attributes.POSITION).astype(np.float64)
-    joints = glb.accessor(primitive.attributes.JOINTS_0).astype(np.int64)
-    weights = glb.accessor(primitive.attributes.WEIGHTS_0) / 65535.0
-    matrices = gltf.accessors[skin.inverseBindMatrices]
-    view = gltf.bufferViews[matrices.bufferView]
-    inverse_bind = np.frombuffer(glb.blob, np.float32, count=16 * matrices.count, offset=view.byteOffset) \
-        .reshape(-1, 4, 4).transpose(0, 2, 1)  # column-major MAT4
-    animation = gltf.animations[0]
-    times = glb.accessor(animation.samplers[0].input)
-    tracks = {(channel.target.node, channel.target.path): glb.accessor(animation.samplers[channel.sampler].output)
-              for channel in animation.channels}
-    parents = {child: node for node, item in enumerate(gltf.nodes) for child in (item.children or [])}
-
-    def local(node: int, key: int) -> np.ndarray:
-        item = gltf.nodes[node]
-        rotation = tracks.get((node, "rotation"), [item.rotation or [0, 0, 0, 1]] * len(times))[key]
-        translation = tracks.get((node, "translation"), [item.translation or [0, 0, 0]] * len(times))[key]
-        matrix = np.eye(4)
-        matrix[:3, :3] = Rotation.from_quat(rotation).as_matrix()
-        matrix[:3, 3] = translation
-        return matrix
-
-    def world(node: int, key: int) -> np.ndarray:
-        return (world(parents[node], key) if node in parents else np.eye(4)) @ local(node, key)
-
-    positions = []
-    for key in range(len(times)):
-        skinning = np.stack([world(joint, key) @ inverse_bind[j] for j, joint in enumerate(skin.joints)])
-        blended = np.einsum("vk,vkij->vij", weights, skinning[joints])
-        positions.append(np.einsum("vij,vj->vi", blended[:, :3, :3], rest) + blended[:, :3, 3])
-    return times, np.stack(positions)
-
-
 def test_khronos_validator_reports_no_errors_or_warnings(written):
     reports = validate(*(report.path for _, report, _ in written.values()))
-    for (name, (anim, report, _)), result in zip(written.items(), reports):
+    for (name, (anim, _, _)), result in zip(written.items(), reports):
         issues = result["issues"]
         assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, (name, issues["messages"][:5])
         assert result["info"]["animationCount"] == 1 and result["info"]["hasSkins"]
@@ -102,7 +59,7 @@ def test_khronos_validator_reports_no_errors_or_warnings(written):
 @pytest.mark.parametrize("name", ["two_part", "textured"])
 def test_the_file_plays_our_skin_and_the_animation(written, name):
     anim, report, _ = written[name]
-    times, positions = gltf_skinned_positions(report.path)
+    times, positions = Glb(report.path).skinned_positions()
     np.testing.assert_allclose(times, anim.frame_times, atol=1e-6)
     np.testing.assert_allclose(positions, report.fit.rig.positions(), atol=2e-5)
     diagonal = np.linalg.norm(np.ptp(anim.vertices[0], axis=0))
@@ -197,7 +154,7 @@ def test_usdskel_read_back_with_usd_core_gives_the_same_points_every_frame(tmp_p
 
 def test_export_animated_mesh_dispatches_skinned_formats_and_logs_the_report(tmp_path, caplog):
     anim = wobbling_sphere()
-    with caplog.at_level(logging.INFO, logger="actionmesh_core.io.export"):
+    with caplog.at_level(logging.INFO, logger="actionmesh_core.export.formats"):
         path = export_animated_mesh(anim, "skinned-glb", tmp_path / "a", bones=2)
     assert path == tmp_path / "a.glb" and path.is_file()
     assert "a.glb:" in caplog.text and "2 bones, error mean" in caplog.text
@@ -270,13 +227,3 @@ def test_skin_of_the_file_matches_a_direct_fit(written):
     glb = pygltflib.GLTF2().load_binary(str(report.path))
     assert glb.extras["bones"] == 3 and glb.extras["frames"] == anim.num_frames
 
-
-def test_video2mesh_writes_a_skinned_glb(tiny_root, frame_folder, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main(["video2mesh", str(frame_folder), "--out", str(out), "--weights", str(tiny_root), "--outputs",
-                 "npz,skinned_glb", "--bones", "2", "--device", "cpu", *FAST]) == 0
-    printed = capsys.readouterr().out
-    assert "skinned_mesh.glb: " in printed and "2 bones, error mean" in printed
-    anim = AnimatedMesh.load(out / "animated_mesh.npz")
-    _, positions = gltf_skinned_positions(out / "skinned_mesh.glb")
-    assert positions.shape == anim.vertices.shape

@@ -6,28 +6,14 @@ import zipfile
 
 import numpy as np
 import pytest
-from pxr import Sdf, Usd, UsdGeom, UsdShade, UsdValidation
-from test_export_gltf import textured, wobbling_sphere
+from pxr import Sdf, Usd, UsdGeom, UsdShade
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError
-from actionmesh_core.io import usd
-from actionmesh_core.io.usd import write_usd
+from actionmesh_core.export import usd
+from actionmesh_core.export.usd import write_usd
+from export_checks import mesh_of, textured, validation_errors, wobbling_sphere
 
-
-def mesh_of(stage: Usd.Stage) -> UsdGeom.Mesh:
-    meshes = [UsdGeom.Mesh(prim) for prim in stage.Traverse() if prim.IsA(UsdGeom.Mesh)]
-    assert len(meshes) == 1
-    return meshes[0]
-
-
-def validation_errors(stage: Usd.Stage) -> list[str]:
-    validators = UsdValidation.ValidationRegistry().GetOrLoadAllValidators()
-    return [
-        f"{error.GetName()}: {error.GetMessage()}"
-        for error in UsdValidation.ValidationContext(validators).Validate(stage)
-        if error.GetType() == UsdValidation.ValidationErrorType.Error
-    ]
 
 
 @pytest.mark.parametrize("suffix", [".usd", ".usda", ".usdz"])

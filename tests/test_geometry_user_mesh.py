@@ -9,7 +9,8 @@ import trimesh
 from PIL import Image
 
 from actionmesh_core.errors import InputError, MeshError
-from actionmesh_core.geometry import UserMesh, load_user_mesh, prepare_user_mesh
+from actionmesh_core.geometry import prepare_user_mesh
+from actionmesh_core.io.mesh_file import UserMesh, load_user_mesh
 
 POINT_CLOUD_PLY = (
     b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\n"
@@ -90,8 +91,8 @@ def test_prepare_merges_seams_and_normalises(box_glb):
     assert prepared.vertices.shape == (8, 3) and prepared.faces.shape == (12, 3)
     np.testing.assert_allclose(prepared.vertices.min(axis=0), [-1.0, -0.5, -0.25], atol=1e-6)
     np.testing.assert_allclose(prepared.vertices.max(axis=0), [1.0, 0.5, 0.25], atol=1e-6)
-    np.testing.assert_allclose(prepared.center, [3.0, -1.0, 0.5], atol=1e-6)
-    assert prepared.scale == pytest.approx(1.0)
+    np.testing.assert_allclose(prepared.frame.center, [3.0, -1.0, 0.5], atol=1e-6)
+    assert prepared.frame.scale == pytest.approx(1.0)
     assert prepared.merge_map.shape == (36,) and set(prepared.merge_map.tolist()) == set(range(8))
     assert trimesh.Trimesh(prepared.vertices, prepared.faces).is_watertight  # seams are closed
     np.testing.assert_array_equal(prepared.encoder_faces, prepared.faces)  # below the face limit
@@ -105,7 +106,7 @@ def test_restore_maps_animations_back_to_the_original_layout(box_glb):
     restored = prepared.restore_original_layout(frames)
     assert restored.shape == (2, 36, 3) and restored.dtype == np.float32
     np.testing.assert_allclose(restored[0], user.vertices, atol=1e-5)
-    np.testing.assert_allclose(restored[1], user.vertices + shift * prepared.scale, atol=1e-5)
+    np.testing.assert_allclose(restored[1], user.vertices + shift * prepared.frame.scale, atol=1e-5)
     animated = prepared.to_animated_mesh(frames, fps=12.0)
     assert animated.vertices.shape == (2, 36, 3)
     np.testing.assert_array_equal(animated.faces, user.faces)
@@ -118,7 +119,7 @@ def test_z_up_meshes_are_turned_to_y_up_and_back():
     user = UserMesh(tall.vertices, tall.faces)
     prepared = prepare_user_mesh(user, up_axis="+z")
     np.testing.assert_allclose(prepared.vertices.max(axis=0), [0.125, 1.0, 0.25], atol=1e-6)
-    assert np.linalg.det(prepared.rotation) == pytest.approx(1.0)
+    assert np.linalg.det(prepared.frame.rotation) == pytest.approx(1.0)
     np.testing.assert_allclose(prepared.restore_original_layout(prepared.vertices), tall.vertices, atol=1e-6)
 
 

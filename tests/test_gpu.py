@@ -9,7 +9,7 @@ from actionmesh_core.errors import ActionMeshError
 from actionmesh_core.eval import Protocol, evaluate_sample, fixture_animation, tracked_points
 from actionmesh_core.eval.rotations import axis_rotation
 from actionmesh_core.models import build_model
-from actionmesh_core.models.attention import attention_backend, flash_attn_installed, scaled_dot_product
+from actionmesh_core.models.attention import flash_attn_installed, scaled_dot_product
 from actionmesh_core.models.precision import autocast
 from actionmesh_core.models.presets import TINY_CONFIGS
 
@@ -19,10 +19,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 @pytest.mark.skipif(not flash_attn_installed(), reason="needs flash-attn")
 def test_flash_attention_matches_sdpa_within_bf16_tolerance():
     q, k, v = (torch.randn(2, 300, 16, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
-    with attention_backend("flash"):
-        flash = scaled_dot_product(q, k, v)
-    with attention_backend("sdpa"):
-        sdpa = scaled_dot_product(q, k, v)
+    flash = scaled_dot_product(q, k, v, "flash")
+    sdpa = scaled_dot_product(q, k, v, "sdpa")
     assert (flash.float() - sdpa.float()).abs().max() < 2e-2
 
 

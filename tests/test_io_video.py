@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.frames_images import natural_key
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.inputs.image_files import natural_key
+from actionmesh_core.inputs.load import load_clip
 
 T, H, W, FPS = 12, 48, 64, 12
 

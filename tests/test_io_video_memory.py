@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.clip import Clip, FrameSelection
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.inputs.clip import Clip, FrameSelection
+from actionmesh_core.inputs.load import load_clip
 
 
 def picked(selection: FrameSelection, num_frames: int, fps: float = 30.0) -> list[int]:

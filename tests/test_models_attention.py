@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import reference_impl as ref
-from actionmesh_core.models.attention import Attention, attention_backend, scaled_dot_product
+from actionmesh_core.errors import ActionMeshError
+from actionmesh_core.models.attention import Attention, check_backend, scaled_dot_product, use_attention_backend
 from actionmesh_core.models.rope import apply_rope, relative_positions, rope_tables
 
 
@@ -123,10 +124,27 @@ def test_relative_positions_subtract_the_window_minimum():
 @pytest.mark.parametrize("backend", ["sdpa", "auto"])
 def test_backends_agree_with_the_math_path(backend):
     q, k, v = torch.randn(2, 33, 4, 16), torch.randn(2, 17, 4, 16), torch.randn(2, 17, 4, 16)
-    with attention_backend("math"):
-        reference = scaled_dot_product(q, k, v)
-    with attention_backend(backend):
-        torch.testing.assert_close(scaled_dot_product(q, k, v), reference, atol=1e-5, rtol=1e-4)
+    reference = scaled_dot_product(q, k, v, "math")
+    torch.testing.assert_close(scaled_dot_product(q, k, v, backend), reference, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(reference, ref.attention(q, k, v), atol=1e-5, rtol=1e-4)
+
+
+def test_the_backend_belongs_to_each_model_not_to_the_process(monkeypatch):
+    """Two models with different kernels side by side: each Attention runs its own, nothing global changes."""
+    used = []
+    real = scaled_dot_product
+
+    def spy(q, k, v, backend="auto"):
+        used.append(backend)
+        return real(q, k, v, backend)
+
+    monkeypatch.setattr("actionmesh_core.models.attention.scaled_dot_product", spy)
+    first = use_attention_backend(torch.nn.Sequential(Attention(64, 4), Attention(64, 4)), "math")
+    second = Attention(64, 4)
+    x = torch.randn(1, 5, 64)
+    first(x)
+    second(x)
+    assert used == ["math", "math", "auto"]
 
 
 def test_bf16_attention_matches_fp32_within_dtype_tolerance():
@@ -137,8 +155,7 @@ def test_bf16_attention_matches_fp32_within_dtype_tolerance():
 
 
 def test_unknown_backend_is_a_clear_error():
-    from actionmesh_core.errors import ActionMeshError
-
     with pytest.raises(ActionMeshError, match="unknown attention backend"):
-        with attention_backend("xformers"):
-            pass
+        check_backend("xformers")
+    with pytest.raises(ActionMeshError, match="unknown attention backend"):
+        use_attention_backend(Attention(64, 4), "xformers")

@@ -1,10 +1,13 @@
 """Every model at full size on the meta device matches the official checkpoint manifests key for key."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from actionmesh_core.models import MODEL_NAMES, build_model, checkpoint_manifest
-from helpers import read_reference
+
+REFERENCE = Path(__file__).parent / "reference"
 
 REFERENCE_FILES = {
     "triposg-vae": "triposg_vae", "triposg-dit": "triposg_transformer", "actionmesh-denoiser": "actionmesh_denoiser",
@@ -14,6 +17,15 @@ PARAMETER_COUNTS = {  # from the specs
     "triposg-vae": 242_662_017, "triposg-dit": 1_439_556_160, "actionmesh-denoiser": 1_439_556_160,
     "actionmesh-autoencoder": 214_213_635, "dinov2": 304_368_640, "rmbg": 44_046_790,
 }
+
+
+def read_reference(stem: str) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{key: (shape, dtype)} from a reference manifest (tests/reference/<stem>.tsv)."""
+    table = {}
+    for line in (REFERENCE / f"{stem}.tsv").read_text().splitlines():
+        key, shape, dtype = line.split("\t")
+        table[key] = (tuple(int(s) for s in shape.strip("[]").split(",") if s.strip()), dtype)
+    return table
 
 
 def test_every_model_has_a_reference():

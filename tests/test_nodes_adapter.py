@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_nodes_support import EXAMPLE_MESH, EXAMPLE_VIDEO, PACK_DIR, PACK_MODULE, import_pack, run_node, small_models
+from comfy_pack import EXAMPLE_MESH, EXAMPLE_VIDEO, PACK_DIR, PACK_MODULE, import_pack, run_node, small_models
 
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack
 
 PACK_IN_COMFYUI = PACK_MODULE + "_in_comfyui"  # the copy of the pack imported inside the fake ComfyUI
 BUNDLED = "bundled small model"
@@ -205,7 +204,10 @@ def test_auto_offload_follows_comfyuis_vram_state(comfyui, vram_state, offload):
 def test_auto_offload_without_comfyui_parks_models_in_ram(pack):
     (auto,), _ = run_node(pack, "ActionMeshLoadModels", weights=BUNDLED, precision="fp32", attention="sdpa",
                           offload="auto")
-    assert auto.models.offload == "cpu"
+    assert auto.models.resident == {}
+    with auto.models.use("dinov2"):  # one stage: afterwards the model waits in RAM for the next one
+        pass
+    assert auto.models.offload == "cpu" and auto.models.resident == {"dinov2": torch.device("cpu")}
 
 
 @pytest.mark.parametrize("comfy_api", ["MESH", "no MESH", None])
@@ -213,7 +215,7 @@ def test_core_mesh_is_comfyuis_mesh_where_it_has_one(comfyui, comfy_api):
     _, pack = comfyui(comfy_api=comfy_api)
     (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
     (core,), _ = run_node(pack, "ActionMeshMeshToMESH", mesh=mesh)
-    assert type(core) is (MESH if comfy_api == "MESH" else pack.actionmesh_core.pipeline.interop.CoreMesh)
+    assert type(core) is (MESH if comfy_api == "MESH" else pack.nodes.comfy_types.CoreMesh)
     assert core.vertices.shape == (1, len(mesh.vertices), 3) and core.faces.dtype == torch.int64
     (back,), _ = run_node(pack, "ActionMeshMeshFromMESH", mesh=core, index=0)
     assert np.allclose(back.vertices, mesh.vertices) and np.array_equal(back.faces, mesh.faces)

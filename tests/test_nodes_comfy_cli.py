@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_nodes_support import PACK_DIR
+from comfy_pack import PACK_DIR
 
 COMFY = shutil.which("comfy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 

@@ -7,9 +7,8 @@ import inspect
 import sys
 
 import pytest
-from test_nodes_support import EXAMPLE_VIDEO, PACK_DIR, load_pack
+from comfy_pack import EXAMPLE_VIDEO, PACK_DIR, load_pack
 
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN")
 NODE_IDS = sorted(load_pack().NODE_CLASS_MAPPINGS)
@@ -122,7 +121,7 @@ def test_is_changed_follows_the_file(pack, comfy_base):
 def test_weights_folders_under_models_actionmesh_are_listed_and_loaded(pack, comfy_base):
     core = pack.actionmesh_core
     root = comfy_base / "models" / "actionmesh" / "tiny"
-    for name in core.pipeline.models.REQUIRED:
+    for name in core.pipeline.model_set.REQUIRED:
         folder = root / core.models.registry.get_spec(name).folders[-1]
         core.models.registry.save_model(name, core.models.registry.build_model(
             name, core.models.presets.TINY_CONFIGS[name]), folder)
@@ -132,7 +131,10 @@ def test_weights_folders_under_models_actionmesh_are_listed_and_loaded(pack, com
     assert node.VALIDATE_INPUTS("tiny", "auto") is True
     signature = node.IS_CHANGED("tiny", precision="fp32")
     model, = node().load("tiny", "fp32", "sdpa", "free")
-    assert model.name == "tiny" and model.attention == "sdpa" and model.models.offload == "free"
+    assert model.name == "tiny" and model.models.attention == "sdpa"
+    with model.models.use("triposg-vae") as vae:  # "free": nothing stays loaded after a stage
+        kernels = {module.backend for module in vae.modules() if type(module).__name__ == "Attention"}
+    assert kernels == {"sdpa"} and model.models.resident == {}
     assert model.models.has("triposg-vae") and not model.models.has("rmbg")
     core.models.registry.resolve_model_folder("dinov2", root)[1][0].unlink()
     assert node.INPUT_TYPES()["required"]["weights"][0] == ["bundled small model"]

@@ -1,21 +1,20 @@
-"""actionmesh_core.pipeline.interop: ComfyUI IMAGE / MASK / core MESH <-> Clip, UserMesh, AnimatedMesh."""
+"""nodes/comfy_types.py: ComfyUI IMAGE / MASK / core MESH <-> Clip, UserMesh, AnimatedMesh (the pack imported the
+way ComfyUI imports it, so its core classes are the pack's own)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from comfy_pack import load_pack
 
-from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.errors import InputError, MeshError
-from actionmesh_core.pipeline.interop import (
-    CoreMesh,
-    anim_frame_to_core,
-    clip_from_comfy,
-    clip_to_comfy,
-    mesh_from_core,
-    mesh_to_core,
-)
+PACK = load_pack()
+AnimatedMesh = PACK.actionmesh_core.animated_mesh.AnimatedMesh
+InputError, MeshError = PACK.actionmesh_core.errors.InputError, PACK.actionmesh_core.errors.MeshError
+CoreMesh = PACK.nodes.comfy_types.CoreMesh
+anim_frame_to_core, clip_from_comfy = PACK.nodes.comfy_types.anim_frame_to_core, PACK.nodes.comfy_types.clip_from_comfy
+clip_to_comfy, mesh_from_core = PACK.nodes.comfy_types.clip_to_comfy, PACK.nodes.comfy_types.mesh_from_core
+mesh_to_core = PACK.nodes.comfy_types.mesh_to_core
 
 
 def frames_with_square(t: int = 3, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,13 +3,13 @@ results, progress, cancellation, and the errors users see."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pygltflib
 import pytest
 import torch
-from test_nodes_support import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
-
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
+from comfy_pack import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
 
 QUICK = {"guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest real run
 
@@ -110,7 +110,7 @@ def test_temporal_stages_give_one_topology_over_every_frame(animation, prior, vi
     assert anim.num_frames == 3 and anim.fps == pytest.approx(video[2])
     assert np.array_equal(anim.faces, prior[0].faces) and anim.num_vertices == len(prior[0].vertices)
     assert np.allclose(anim.vertices[1], prior[0].vertices)  # the anchor frame is the reference
-    assert anim.last_frame is not None and anim.last_frame.shape == (64, 64, 4)
+    assert anim.continuation is not None and anim.continuation.last_frame.shape == (64, 64, 4)
 
 
 def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video, prior, progress_log, monkeypatch):
@@ -242,37 +242,47 @@ def test_frames_without_masks_need_rmbg(pack, model, video):
                  guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
 
 
-def test_bad_inputs_give_clear_node_errors(pack, model, video, prior, animation, input_file):
-    errors = pack.actionmesh_core.errors
+POINT_CLOUD_PLY = (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+                   b"end_header\n0 0 0\n1 0 0\n0 1 0\n")
+PRIOR = {"steps": 1, "guidance": 3.0, "seed": 7, "face_budget": 500, "mesh_resolution": 0, "low_vram": False}
+BAD_INPUTS = {  # case: (error class, message, the node call given the run's context)
+    "anchor outside the clip": ("InputError", "anchor frame 5 is outside the clip's 3", lambda c: run_node(
+        c.pack, "ActionMeshTemporalDiffusion", anchor_frame=5, **c.stage)),
+    "latent of other models": ("InputError", "has 16 tokens but these models use 64", lambda c: run_node(
+        c.pack, "ActionMeshTemporalDiffusion", anchor_frame=0, **c.stage, reference_latent=c.pack.nodes.sockets
+        .LatentSequence({1: torch.zeros(16, 16)}, 1, None, c.prior[1].settings))),
+    "the prior's latent decoded": ("InputError", "latent sequence of a whole clip", lambda c: run_node(
+        c.pack, "ActionMeshTemporalAutoencoder", model=c.model, latents=c.prior[1], reference=c.prior[0],
+        decode_batch=1)),
+    "a mask that hides everything": ("InputError", "empty: the subject is not visible", lambda c: run_node(
+        c.pack, "ActionMeshImage3DPrior", model=c.model, frames=c.images, mask=torch.ones_like(c.mask),
+        anchor_frame=0, **PRIOR)),
+    "one frame": ("InputError", "at least 2", lambda c: run_node(
+        c.pack, "ActionMeshMotionTransfer", model=c.model, frames=c.images[:1], mask=c.mask[:1], mesh=c.prior[0],
+        anchor_frame=0, steps=1, fps=c.fps, **QUICK)),
+    "extension frames of another size": ("InputError", "size of the previous clip", lambda c: run_node(
+        c.pack, "ActionMeshARExtend", model=c.model, animation=c.animation[1], frames=c.images[:, :32],
+        mask=c.mask[:, :32], steps=1, **QUICK)),
+    "a video that is not one": ("InputError", "broken.mp4", lambda c: run_node(
+        c.pack, "ActionMeshLoadVideo", video=c.input_file("broken.mp4", b"not a video"), frame_load_cap=3, stride=1,
+        start_frame=0, max_side=64)),
+    "a mesh without faces": ("MeshError", "no faces", lambda c: run_node(
+        c.pack, "ActionMeshLoadMesh", mesh_file=c.input_file("3d/points.ply", POINT_CLOUD_PLY), up_axis="+y")),
+    "a frame past the animation": ("InputError", "outside the animation's 3 frames", lambda c: run_node(
+        c.pack, "ActionMeshAnimationFrameToMESH", animation=c.animation[1], frame=3)),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_a_clear_node_error(case, pack, model, video, prior, animation, input_file):
+    error, message, call = BAD_INPUTS[case]
     images, mask, fps = video
-    stage = dict(model=model, frames=images, mask=mask, reference=prior[0], steps=1, fps=fps, **QUICK)
-    with pytest.raises(errors.InputError, match="anchor frame 5 is outside the clip's 3"):
-        run_node(pack, "ActionMeshTemporalDiffusion", anchor_frame=5, **stage)
-    other = pack.nodes.sockets.LatentSequence({1: torch.zeros(16, 16)}, 1, None, prior[1].settings)
-    with pytest.raises(errors.InputError, match="has 16 tokens but these models use 64"):
-        run_node(pack, "ActionMeshTemporalDiffusion", anchor_frame=0, reference_latent=other, **stage)
-    with pytest.raises(errors.InputError, match="latent sequence of a whole clip"):
-        run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=prior[1], reference=prior[0],
-                 decode_batch=1)
-    with pytest.raises(errors.InputError, match="empty: the subject is not visible"):
-        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=images, mask=torch.ones_like(mask),
-                 anchor_frame=0, steps=1, guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
-    with pytest.raises(errors.InputError, match="at least 2"):
-        run_node(pack, "ActionMeshMotionTransfer", model=model, frames=images[:1], mask=mask[:1], mesh=prior[0],
-                 anchor_frame=0, steps=1, fps=fps, **QUICK)
-    with pytest.raises(errors.InputError, match="size of the previous clip"):
-        run_node(pack, "ActionMeshARExtend", model=model, animation=animation[1], frames=images[:, :32], mask=mask[:, :32],
-                 steps=1, **QUICK)
-    input_file("broken.mp4", b"not a video")
-    with pytest.raises(errors.InputError, match="broken.mp4"):
-        run_node(pack, "ActionMeshLoadVideo", video="broken.mp4", frame_load_cap=3, stride=1, start_frame=0,
-                 max_side=64)
-    input_file("3d/points.ply", b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
-                                b"property float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n")
-    with pytest.raises(errors.MeshError, match="no faces"):
-        run_node(pack, "ActionMeshLoadMesh", mesh_file="3d/points.ply", up_axis="+y")
-    with pytest.raises(errors.InputError, match="outside the animation's 3 frames"):
-        run_node(pack, "ActionMeshAnimationFrameToMESH", animation=animation[1], frame=3)
+    context = SimpleNamespace(pack=pack, model=model, images=images, mask=mask, fps=fps, prior=prior,
+                              animation=animation, input_file=input_file,
+                              stage=dict(model=model, frames=images, mask=mask, reference=prior[0], steps=1, fps=fps,
+                                         **QUICK))
+    with pytest.raises(getattr(pack.actionmesh_core.errors, error), match=message):
+        call(context)
 
 
 def test_bad_videos_give_clear_node_errors(pack, comfy_base, input_file):
@@ -288,7 +298,7 @@ def test_bad_videos_give_clear_node_errors(pack, comfy_base, input_file):
 
 
 def test_bad_meshes_give_clear_node_errors(pack, input_file):
-    errors, interop = pack.actionmesh_core.errors, pack.actionmesh_core.pipeline.interop
+    errors, interop = pack.actionmesh_core.errors, pack.nodes.comfy_types
     input_file("3d/nan.obj", b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
     with pytest.raises(errors.MeshError, match="mesh 'nan' has NaN or infinite vertex coordinates"):
         run_node(pack, "ActionMeshLoadMesh", mesh_file="3d/nan.obj", up_axis="+y")

@@ -11,7 +11,7 @@ import torch
 from actionmesh_core.errors import InputError
 from actionmesh_core.pipeline import ModelSet
 from actionmesh_core.pipeline.stages import decode_animation
-from actionmesh_core.sampling.windows import anchored_windows, plan_windows
+from actionmesh_core.diffusion.windows import anchored_windows, plan_windows
 
 from pipeline_fixtures import fast_settings, tiny_models, write_tiny_root
 

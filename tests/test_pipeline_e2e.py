@@ -9,18 +9,14 @@ import trimesh
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError
-from actionmesh_core.geometry import load_user_mesh, prepare_user_mesh
-from actionmesh_core.io.preprocess import preprocess_clip, union_box
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.geometry import prepare_user_mesh
+from actionmesh_core.io.mesh_file import load_user_mesh
+from actionmesh_core.pipeline.framing import preprocess_clip, union_box
+from actionmesh_core.inputs.load import load_clip
 from actionmesh_core.pipeline import ReferenceMesh, animate, assemble, extend, run
 from actionmesh_core.pipeline.run import model_frame_mesh
-from actionmesh_core.sampling.windows import plan_windows
+from actionmesh_core.diffusion.windows import plan_windows
 from pipeline_fixtures import fast_settings, moving_disc, textured_box, tiny_models
-
-
-@pytest.fixture(scope="module")
-def models():
-    return tiny_models()
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +39,8 @@ def test_video_to_4d_gives_one_topology_for_every_frame(models):
     assert anim.num_frames == 5 and anim.vertices.shape[1] == anim.num_vertices > 10
     assert anim.faces.max() < anim.num_vertices
     assert np.isfinite(anim.vertices).all() and np.abs(anim.vertices).max() <= 1.005  # the extraction cube
-    assert anim.latents.shape == (5, 64, 16)
-    assert anim.last_frame.shape == (64, 64, 4)
+    assert anim.continuation.latents.shape == (5, 64, 16)
+    assert anim.continuation.last_frame.shape == (64, 64, 4)
     assert not np.allclose(anim.vertices[1], anim.vertices[0])
 
 
@@ -52,7 +48,7 @@ def test_same_seed_gives_identical_arrays_and_another_seed_differs(models, spher
     a = animate(moving_disc(4), models, fast_settings(seed=3), mesh=sphere_path)
     b = animate(moving_disc(4), models, fast_settings(seed=3), mesh=sphere_path)
     c = animate(moving_disc(4), models, fast_settings(seed=4), mesh=sphere_path)
-    assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.latents, b.latents)
+    assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.continuation.latents, b.continuation.latents)
     assert not np.array_equal(a.vertices, c.vertices)
 
 
@@ -60,7 +56,7 @@ def test_video_to_4d_same_seed_gives_identical_arrays(models):
     a = animate(moving_disc(3), models, fast_settings(seed=5))
     b = animate(moving_disc(3), models, fast_settings(seed=5))
     assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.faces, b.faces)
-    assert np.array_equal(a.latents, b.latents)
+    assert np.array_equal(a.continuation.latents, b.continuation.latents)
 
 
 def test_textured_mesh_keeps_layout_uvs_and_texture(models, tmp_path):
@@ -130,7 +126,7 @@ def test_any_length_every_frame_present_and_windows_continuous(frames, offset_sp
     models = tiny_models()
     spy = SourceSpy(models)
     anim = animate(moving_disc(frames, size=48), models, fast_settings(steps=1), mesh=offset_sphere_path)
-    assert anim.num_frames == frames and anim.latents.shape[0] == frames
+    assert anim.num_frames == frames and anim.continuation.latents.shape[0] == frames
     assert np.isfinite(anim.vertices).all()
     assert not np.allclose(anim.model_transform, np.eye(4))
     assert len(spy.windows()) == len(plan_windows(frames, 0))
@@ -141,7 +137,7 @@ def test_video_to_4d_of_17_frames_every_frame_present_and_windows_continuous():
     models = tiny_models()
     spy = SourceSpy(models)
     anim = animate(moving_disc(17, size=48), models, fast_settings(steps=1))
-    assert anim.num_frames == 17 and anim.latents.shape[0] == 17 and anim.model_transform is None
+    assert anim.num_frames == 17 and anim.continuation.latents.shape[0] == 17 and anim.model_transform is None
     assert len(spy.windows()) == len(plan_windows(17, 0)) == 2
     assert_windows_continuous(spy, anim)
 
@@ -150,7 +146,7 @@ def test_prefix_of_a_longer_clip_equals_the_short_clip(sphere_path):
     short = animate(moving_disc(16, static_box=True), tiny_models(), fast_settings(steps=1), mesh=sphere_path)
     long = animate(moving_disc(31, static_box=True), tiny_models(), fast_settings(steps=1), mesh=sphere_path)
     assert np.array_equal(long.vertices[:16], short.vertices)
-    assert np.array_equal(long.latents[:16], short.latents)
+    assert np.array_equal(long.continuation.latents[:16], short.continuation.latents)
 
 
 def denoiser_windows(models) -> list[list[int]]:
@@ -189,7 +185,8 @@ def test_extend_continues_from_the_last_frame(models, sphere_path):
     assert longer.num_frames == 9 and np.array_equal(longer.faces, first.faces)
     assert np.array_equal(longer.vertices[:5], first.vertices)
     assert np.all(np.diff(longer.frame_times) > 0)
-    assert longer.latents.shape[0] == 9 and np.array_equal(longer.latents[:5], first.latents)
+    assert longer.continuation.latents.shape[0] == 9
+    assert np.array_equal(longer.continuation.latents[:5], first.continuation.latents)
     again = extend(first, moving_disc(4), models, fast_settings())
     assert np.array_equal(again.vertices, longer.vertices)
 
@@ -224,7 +221,7 @@ def test_extend_without_masks_uses_the_matting_of_animate(models, sphere_path, m
 def test_extend_keeps_the_framing_of_the_first_run(models, sphere_path, monkeypatch, caplog):
     clip = moving_disc(9)  # the disc keeps moving right: frames 5..8 reach past the first 5 frames' box
     first = animate(clip[:5], models, fast_settings(), mesh=sphere_path)
-    assert tuple(first.crop_box) == union_box(clip[:5, ..., 3])
+    assert tuple(first.continuation.crop_box) == union_box(clip[:5, ..., 3])
     images = []
     encode = run.encode_frames
     monkeypatch.setattr(run, "encode_frames",
@@ -232,7 +229,7 @@ def test_extend_keeps_the_framing_of_the_first_run(models, sphere_path, monkeypa
     longer = extend(first, clip[5:], models, fast_settings())
     first_run_images = preprocess_clip(load_clip(clip[:5])).images
     assert np.array_equal(images[0][0], first_run_images[-1])  # the last frame is framed as in the first run
-    assert np.array_equal(longer.crop_box, first.crop_box)
+    assert np.array_equal(longer.continuation.crop_box, first.continuation.crop_box)
     assert "outside the framing" in caplog.text
 
 
@@ -240,11 +237,13 @@ def test_saved_result_can_be_extended_after_loading(models, sphere_path, tmp_pat
     first = animate(moving_disc(3), models, fast_settings(), mesh=sphere_path)
     first.save(tmp_path / "anim.npz")
     loaded = AnimatedMesh.load(tmp_path / "anim.npz")
-    assert np.array_equal(loaded.merge_map, first.merge_map) and np.array_equal(loaded.crop_box, first.crop_box)
+    assert np.array_equal(loaded.merge_map, first.merge_map)
+    assert np.array_equal(loaded.continuation.crop_box, first.continuation.crop_box)
     assert extend(loaded, moving_disc(3), models, fast_settings()).num_frames == 6
-    dataclasses.replace(first, crop_box=None).save(tmp_path / "older.npz")  # saved before crop boxes were kept
+    without_box = dataclasses.replace(first.continuation, crop_box=None)  # saved before crop boxes were kept
+    dataclasses.replace(first, continuation=without_box).save(tmp_path / "older.npz")
     older = AnimatedMesh.load(tmp_path / "older.npz")
-    assert older.crop_box is None and extend(older, moving_disc(3), models, fast_settings()).num_frames == 6
+    assert older.continuation.crop_box is None and extend(older, moving_disc(3), models, fast_settings()).num_frames == 6
 
 
 def test_frame_times_follow_the_selected_source_frames(sphere_path):

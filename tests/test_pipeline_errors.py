@@ -8,14 +8,10 @@ import torch
 import trimesh
 
 from actionmesh_core.errors import InputError, MeshError, StageOutOfMemoryError, WeightsError
-from actionmesh_core.geometry import UserMesh, prepare_user_mesh, user_mesh
+from actionmesh_core.geometry import prepare_user_mesh, user_mesh
+from actionmesh_core.io.mesh_file import UserMesh
 from actionmesh_core.pipeline import ModelSet, RunReport, animate
-from pipeline_fixtures import fast_settings, moving_disc, tiny_models, write_tiny_root
-
-
-@pytest.fixture(scope="module")
-def models():
-    return tiny_models()
+from pipeline_fixtures import fast_settings, moving_disc, write_tiny_root
 
 
 def test_corrupt_video(models, tmp_path):

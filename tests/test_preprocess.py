@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from actionmesh_core.errors import InputError
-from actionmesh_core.io.clip import Clip
-from actionmesh_core.io.preprocess import (
+from actionmesh_core.inputs.clip import Clip
+from actionmesh_core.pipeline.framing import (
     check_masks,
     preprocess_clip,
     square_padding,

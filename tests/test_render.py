@@ -8,11 +8,11 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 import trimesh
-from test_export_gltf import wobbling_sphere
+from export_checks import wobbling_sphere
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import ActionMeshError, InputError, MeshError
-from actionmesh_core.io.export import export_animated_mesh
+from actionmesh_core.export.formats import export_animated_mesh
 from actionmesh_core.render import (
     DEFAULT_FOV_DEG,
     Shading,
@@ -22,8 +22,8 @@ from actionmesh_core.render import (
     render_turntable,
     side_by_side,
     turntable_azimuths,
-    write_mp4,
 )
+from actionmesh_core.export.mp4 import write_mp4
 
 SIZE = 128
 SPHERE = trimesh.creation.icosphere(4)  # radius 1 at the origin

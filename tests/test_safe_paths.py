@@ -16,12 +16,10 @@ import pytest
 import trimesh
 from PIL import Image
 
+from actionmesh_core.base.safe_paths import contained_path, resource_path
 from actionmesh_core.errors import InputError, MeshError
-from actionmesh_core.geometry import load_user_mesh
-from actionmesh_core.safe_paths import contained_path, resource_path
-from test_nodes_support import run_node
-
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
+from actionmesh_core.io.mesh_file import load_user_mesh
+from comfy_pack import run_node
 
 SECRET = b"TOP-SECRET-BYTES-0123456789"
 

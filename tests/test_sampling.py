@@ -5,10 +5,10 @@ import torch
 
 from actionmesh_core.models import build_model
 from actionmesh_core.models.presets import TINY_CONFIGS
-from actionmesh_core.sampling.flow import flow_sample
-from actionmesh_core.sampling.noise import window_noise
-from actionmesh_core.sampling.schedule import actionmesh_timesteps, triposg_timesteps
-from actionmesh_core.sampling.windows import plan_windows
+from actionmesh_core.diffusion.flow import flow_sample
+from actionmesh_core.diffusion.noise import window_noise
+from actionmesh_core.diffusion.schedule import actionmesh_timesteps, triposg_timesteps
+from actionmesh_core.diffusion.windows import plan_windows
 
 SPEC_30 = [1000.0, 988.671, 976.817, 964.400, 951.380, 937.710, 923.342, 908.221, 892.285, 875.467, 857.692, 838.876,
            818.923, 797.729, 775.174, 751.121, 725.417, 697.887, 668.327, 636.505, 602.150, 564.950, 524.533,
@@ -197,12 +197,24 @@ def test_guidance_combines_branches_as_uncond_plus_scale_times_difference(denois
     torch.testing.assert_close(out, x["noise"] + 1.0 * (v_uncond + 3.0 * (v_cond - v_uncond)), atol=1e-5, rtol=1e-4)
 
 
-def test_same_inputs_same_output(denoiser):
+def test_the_sampler_draws_no_randomness_and_leaves_its_inputs_untouched(denoiser):
+    """All of a run's randomness is its seeded starting noise: the loop itself must not draw from torch's global
+    generator (the second run below starts from another global state) nor change the tensors it is given
+    (a second run with the same tensors would then start elsewhere)."""
     x = sample_inputs()
-    with torch.no_grad():
-        a = flow_sample(denoiser, x["noise"], actionmesh_timesteps(3), x["context"], known=x["known"], mask=x["mask"])
-        b = flow_sample(denoiser, x["noise"], actionmesh_timesteps(3), x["context"], known=x["known"], mask=x["mask"])
-    assert torch.equal(a, b)
+    given = {key: value.clone() for key, value in x.items()}
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        with torch.no_grad():
+            runs.append(flow_sample(denoiser, x["noise"], actionmesh_timesteps(3), x["context"], known=x["known"],
+                                    mask=x["mask"]))
+        assert all(torch.equal(x[key], given[key]) for key in x)
+    assert torch.equal(runs[0], runs[1])
+    with torch.no_grad():  # and the result does depend on the noise it was given
+        other = flow_sample(denoiser, x["noise"] + 1.0, actionmesh_timesteps(3), x["context"], known=x["known"],
+                            mask=x["mask"])
+    assert not torch.allclose(other[1:], runs[0][1:])
 
 
 def test_progress_callback_counts_steps_and_can_cancel(denoiser):

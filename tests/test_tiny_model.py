@@ -11,9 +11,9 @@ import pytest
 
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.eval.metrics import Protocol
-from actionmesh_core.io.video_input import load_clip
+from actionmesh_core.inputs.load import load_clip
 from actionmesh_core.pipeline import ModelSet, Settings, animate
-from actionmesh_core.pipeline.models import BUNDLED_WEIGHTS, RUN_INFO_FILE
+from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS, RUN_INFO_FILE
 from actionmesh_core.train.heldout import motion_scores, still
 
 CLIP = HELD_OUT_SEED + 3  # a held-out flapper (never trained on)

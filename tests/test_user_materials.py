@@ -11,14 +11,14 @@ import trimesh
 from PIL import Image
 from pipeline_fixtures import fast_settings, moving_disc, tiny_models
 from pxr import Usd, UsdGeom, UsdShade
-from test_export_gltf import Glb, validate
-from test_export_usd import mesh_of, validation_errors
+from export_checks import Glb, mesh_of, validate, validation_errors
 
 from actionmesh_core.animated_mesh import TEXTURE_SLOTS, AnimatedMesh
-from actionmesh_core.geometry import load_user_mesh, prepare_user_mesh
-from actionmesh_core.io.frame_meshes import write_frame_meshes
-from actionmesh_core.io.gltf import write_animated_glb
-from actionmesh_core.io.usd import write_usd
+from actionmesh_core.geometry import prepare_user_mesh
+from actionmesh_core.io.mesh_file import load_user_mesh
+from actionmesh_core.export.frame_meshes import write_frame_meshes
+from actionmesh_core.export.gltf import write_animated_glb
+from actionmesh_core.export.usd import write_usd
 from actionmesh_core.pipeline import animate
 from actionmesh_core.render import render_views
 

@@ -4,108 +4,11 @@ the workflows made of pack nodes only run end to end with the small model."""
 
 from __future__ import annotations
 
-import graphlib
-import json
-
 import pygltflib
 import pytest
-from test_nodes_support import PACK_DIR, load_pack
-
-pytest_plugins = ["test_nodes_support"]  # fixtures: pack, comfy_base
-
-WORKFLOWS = PACK_DIR / "workflows"
-NAMES = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
-
-# The core ComfyUI nodes the workflows rely on, as ComfyUI 0.8.0's /object_info declares them:
-# {id: ({input: (type or combo options, {min, max})}, output types)}; FILE = a combo of the user's model/image files.
-CORE_NODES = {
-    "CLIPLoader": ({"clip_name": ("FILE",), "type": (["stable_diffusion", "stable_cascade", "sd3", "stable_audio",
-                   "mochi", "ltxv", "pixart", "cosmos", "lumina2", "wan", "hidream", "chroma", "ace", "omnigen2",
-                   "qwen_image", "hunyuan_image", "flux2", "ovis"],), "device": (["default", "cpu"],)}, ("CLIP",)),
-    "CLIPTextEncode": ({"text": ("STRING",), "clip": ("CLIP",)}, ("CONDITIONING",)),
-    "CreateVideo": ({"images": ("IMAGE",), "fps": ("FLOAT", {"min": 1.0, "max": 120.0}), "audio": ("AUDIO",)},
-                    ("VIDEO",)),
-    "KSampler": ({"model": ("MODEL",), "seed": ("INT", {"min": 0, "max": 2**64 - 1}),
-                  "steps": ("INT", {"min": 1, "max": 10000}), "cfg": ("FLOAT", {"min": 0.0, "max": 100.0}),
-                  "sampler_name": (["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "ddim", "uni_pc",
-                                    "uni_pc_bh2", "lcm", "res_multistep"],),  # a subset of ComfyUI's list
-                  "scheduler": (["simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal",
-                                 "linear_quadratic", "kl_optimal"],),
-                  "positive": ("CONDITIONING",), "negative": ("CONDITIONING",), "latent_image": ("LATENT",),
-                  "denoise": ("FLOAT", {"min": 0.0, "max": 1.0})}, ("LATENT",)),
-    "LoadImage": ({"image": ("FILE",)}, ("IMAGE", "MASK")),
-    "ModelSamplingSD3": ({"model": ("MODEL",), "shift": ("FLOAT", {"min": 0.0, "max": 100.0})}, ("MODEL",)),
-    "Preview3D": ({"model_file": ("STRING",), "camera_info": ("LOAD3D_CAMERA",), "bg_image": ("IMAGE",)}, ()),
-    "SaveVideo": ({"video": ("VIDEO",), "filename_prefix": ("STRING",), "format": (["auto", "mp4"],),
-                   "codec": (["auto", "h264"],)}, ()),
-    "UNETLoader": ({"unet_name": ("FILE",), "weight_dtype": (["default", "fp8_e4m3fn", "fp8_e4m3fn_fast",
-                                                              "fp8_e5m2"],)}, ("MODEL",)),
-    "VAEDecode": ({"samples": ("LATENT",), "vae": ("VAE",)}, ("IMAGE",)),
-    "VAELoader": ({"vae_name": ("FILE",)}, ("VAE",)),
-    "Wan22ImageToVideoLatent": ({"vae": ("VAE",), "width": ("INT", {"min": 32, "max": 16384}),
-                                 "height": ("INT", {"min": 32, "max": 16384}),
-                                 "length": ("INT", {"min": 1, "max": 16384}),
-                                 "batch_size": ("INT", {"min": 1, "max": 4096}), "start_image": ("IMAGE",)},
-                                ("LATENT",)),
-}
-UPLOAD_WIDGETS = ("image_upload", "video_upload")  # the frontend adds an upload widget after all the others
-EXTRA_UI_WIDGETS = {"Preview3D": ["viewer"]}  # the 3D viewer widget, stored after model_file
-WIDGET_KINDS = ("INT", "FLOAT", "STRING", "BOOLEAN", "FILE")
-
-
-def declaration(node_type: str) -> tuple[dict, tuple]:
-    """({input: (type, options)}, output types) of a pack or core node."""
-    cls = load_pack().NODE_CLASS_MAPPINGS.get(node_type)
-    if cls is not None:
-        declared = cls.INPUT_TYPES()
-        return {**declared["required"], **declared.get("optional", {})}, cls.RETURN_TYPES
-    assert node_type in CORE_NODES, f"{node_type} is neither a pack node nor a core node the workflows may use"
-    inputs, outputs = CORE_NODES[node_type]
-    return {name: (spec[0], spec[1] if len(spec) > 1 else {}) for name, spec in inputs.items()}, outputs
-
-
-def is_widget(kind) -> bool:
-    return isinstance(kind, list) or kind in WIDGET_KINDS
-
-
-def ui_widget_names(node_type: str) -> list[str]:
-    """The widgets the frontend makes for a node, in its positional `widgets_values` order."""
-    names, uploads = [], []
-    for name, (kind, options) in declaration(node_type)[0].items():
-        if is_widget(kind):
-            names.append(name)
-            if kind == "INT" and (options.get("control_after_generate") or name in ("seed", "noise_seed")):
-                names.append("control_after_generate")
-            if any(options.get(flag) for flag in UPLOAD_WIDGETS) or (node_type, name) == ("LoadImage", "image"):
-                uploads.append("upload")
-    return names + uploads + EXTRA_UI_WIDGETS.get(node_type, [])
-
-
-def check_value(node_type: str, name: str, value) -> None:
-    """The checks ComfyUI's validate_inputs makes on a widget value (and that our input files ship)."""
-    kind, options = declaration(node_type)[0][name]
-    where = f"{node_type}.{name}={value!r}"
-    if isinstance(kind, list):
-        assert value in kind, where
-    elif kind == "FILE":
-        assert isinstance(value, str) and value, where
-    elif kind == "INT":
-        assert isinstance(value, int) and not isinstance(value, bool), where
-    elif kind == "FLOAT":
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), where
-    elif kind == "BOOLEAN":
-        assert isinstance(value, bool), where
-    elif kind == "STRING":
-        assert isinstance(value, str), where
-    assert options.get("min", value) <= value <= options.get("max", value), where
-    if (node_type, name) in (("ActionMeshLoadVideo", "video"), ("ActionMeshLoadMesh", "mesh_file")):
-        assert (WORKFLOWS / "inputs" / value).is_file(), f"{where}: the example input is not shipped"
-    if (node_type, name) == ("ActionMeshLoadModels", "weights"):
-        assert value == "bundled small model", "shipped workflows use the weights every install has"
-
-
-def load(name: str, api: bool = False) -> dict:
-    return json.loads((WORKFLOWS / ("api" if api else "") / f"{name}.json").read_text())
+from workflow_specs import (CORE_NODES, NAMES, PACK_ONLY, RANDOM_WEIGHTS_SETTINGS, WORKFLOWS, check_value, declaration,
+                            execute, is_widget, load, load_pack, recommended_settings, required_inputs,
+                            speed_overrides, ui_widget_names)
 
 
 def test_every_template_has_an_api_twin_a_thumbnail_and_a_note():
@@ -147,15 +50,6 @@ def test_ui_workflow_nodes_links_and_widgets(name, comfy_base):
     assert workflow["last_node_id"] == max(nodes)
 
 
-def required_inputs(node_type: str) -> set[str]:
-    cls = load_pack().NODE_CLASS_MAPPINGS.get(node_type)
-    if cls is not None:
-        return set(cls.INPUT_TYPES()["required"])
-    optional = {("CLIPLoader", "device"), ("CreateVideo", "audio"), ("Preview3D", "camera_info"),
-                ("Preview3D", "bg_image"), ("Wan22ImageToVideoLatent", "start_image")}
-    return {n for n in CORE_NODES[node_type][0] if (node_type, n) not in optional}
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_api_workflow_matches_the_ui_one(name):
     ui, api = load(name), load(name, api=True)
@@ -180,67 +74,11 @@ def test_core_nodes_relied_on_are_the_documented_ones():
     assert all(f"`{node_id}`" in readme for node_id in CORE_NODES)
 
 
-PACK_ONLY = [name for name in NAMES if all(node["type"].startswith("ActionMesh") for node in load(name)["nodes"])]
-RANDOM_WEIGHTS_SETTINGS = {"prior_steps": 1, "steps": 1, "mesh_resolution": 16}  # any surface will do
-
-
-def recommended_settings() -> dict:
-    """The bundled small model's recommended settings (its actionmesh.json "settings": a trained prior gives no
-    surface with 1 step on a coarse grid), or the fewest steps and coarsest grid for the random-weight stand-in."""
-    models = load_pack().actionmesh_core.pipeline.models
-    info = models.BUNDLED_WEIGHTS / models.RUN_INFO_FILE
-    return json.loads(info.read_text()).get("settings", {}) if info.is_file() else RANDOM_WEIGHTS_SETTINGS
-
-
-def speed_overrides(settings: dict) -> dict:
-    """{node type: widget values} for quick runs of the workflows: few small frames, the models kept in place, and
-    `settings` (keys as in actionmesh.json) for the steps, guidance and grid; the workflows keep what it lacks."""
-    def widgets(**keys) -> dict:
-        return {widget: settings[key] for widget, key in keys.items() if key in settings}
-
-    temporal = widgets(steps="steps", guidance="guidance")
-    return {
-        "ActionMeshLoadModels": {"offload": "keep"},
-        "ActionMeshLoadVideo": {"frame_load_cap": 3, "max_side": 64},
-        "ActionMeshImage3DPrior": widgets(steps="prior_steps", guidance="prior_guidance",
-                                          mesh_resolution="mesh_resolution"),
-        "ActionMeshTemporalDiffusion": temporal,
-        "ActionMeshARExtend": temporal,
-        "ActionMeshMotionTransfer": temporal,
-    }
-
-
-SPEED = speed_overrides(recommended_settings())  # the workflows' wiring is what is tested, not the quality
-
-
 def test_speed_overrides_are_valid_widget_values():
     for settings in (RANDOM_WEIGHTS_SETTINGS, recommended_settings()):
         for node_type, values in speed_overrides(settings).items():
             for name, value in values.items():
                 check_value(node_type, name, value)
-
-
-def execute(pack, workflow: dict) -> dict:
-    """Run an API-format workflow the way ComfyUI's executor does (topological order, links resolved to the
-    producing node's outputs); returns {node id: ui dict} of the nodes that have one."""
-    graph = {node_id: {v[0] for v in entry["inputs"].values() if isinstance(v, list)}
-             for node_id, entry in workflow.items()}
-    results, ui = {}, {}
-    for node_id in graphlib.TopologicalSorter(graph).static_order():
-        entry = workflow[node_id]
-        cls = pack.NODE_CLASS_MAPPINGS[entry["class_type"]]
-        inputs = {k: results[v[0]][v[1]] if isinstance(v, list) else v for k, v in entry["inputs"].items()}
-        inputs |= SPEED.get(entry["class_type"], {})
-        if hasattr(cls, "VALIDATE_INPUTS"):
-            names = cls.VALIDATE_INPUTS.__code__.co_varnames[1:cls.VALIDATE_INPUTS.__code__.co_argcount]
-            assert cls.VALIDATE_INPUTS(**{n: inputs[n] for n in names}) is True
-        out = getattr(cls(), cls.FUNCTION)(**inputs)
-        results[node_id] = out["result"] if isinstance(out, dict) and "result" in out else \
-            () if isinstance(out, dict) else out
-        assert len(results[node_id]) == len(cls.RETURN_TYPES)
-        if isinstance(out, dict) and "ui" in out:
-            ui[node_id] = out["ui"]
-    return ui
 
 
 @pytest.mark.parametrize("name", PACK_ONLY)

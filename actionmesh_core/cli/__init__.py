@@ -1,5 +1,6 @@
 """The `actionmesh` command. Each subcommand lives in its own module with a `register(subparsers)`
-function that adds its parser and sets `func` (called with the parsed args, returns an exit code).
+function that adds its parser and sets `func` (called with the parsed args, returns an exit code) and, for
+the optional parts, `extra` (the PyPI extra it needs: checked before `func` runs).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from ..base.extras import require_extra
 from ..errors import ActionMeshError
 
 SUBCOMMAND_MODULES = ("video2mesh", "extend", "demo", "export", "weights", "bench", "eval", "train")
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         name = f"actionmesh {args.command}"
+        if getattr(args, "extra", None):
+            require_extra(args.extra, name)
         return int(args.func(args) or 0)
     except ActionMeshError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)

@@ -34,7 +34,7 @@ def synthetic_clip(frames: int, size: int) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    models = ModelSet.random(args.size, device=args.device, dtype=args.dtype,
+    models = ModelSet.random(args.size, device=args.device, dtype=args.dtype, attention=args.attention,
                              offload="free" if args.low_vram else "cpu")
     settings = settings_from(args, models)
     report = RunReport()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import check_output_folder
-from ..io.video_input import load_clip
+from ..base.atomic import check_output_folder
+from ..export.mp4 import write_mp4
+from ..inputs import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
-from ..pipeline.models import BUNDLED_NAME, BUNDLED_WEIGHTS
-from ..render import preview_strip, write_mp4
+from ..pipeline.model_set import BUNDLED_NAME, BUNDLED_WEIGHTS
+from ..render import preview_strip
 from .run_options import add_run_options, models_from, print_summary, settings_from, write_outputs
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
@@ -52,7 +53,7 @@ def _write_png(frames: np.ndarray, path: Path) -> Path:
     """A few preview frames stacked vertically, as one PNG."""
     from PIL import Image
 
-    from ..io.atomic import atomic_path
+    from ..base.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         Image.fromarray(np.concatenate(list(frames), axis=0)).save(tmp, format="PNG")

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
                         "to, the official numbers")
     parser.add_argument("--device", help="torch device for the ICP (default: cuda when available, else cpu)")
     parser.add_argument("--recompute", action="store_true", help="score every sample again, ignoring --out's rows")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="eval")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
-from ..io.export import FORMATS, export_animated_mesh, export_skinned_mesh
+from ..export.formats import FORMATS, export_animated_mesh, export_skinned_mesh
 from .run_options import add_skin_options, skin_options_from
 
 

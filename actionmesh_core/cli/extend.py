@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
-from ..io.atomic import check_output_folder
+from ..base.atomic import check_output_folder
 from ..pipeline import RunReport, TqdmProgress, extend
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
     settings_from, write_outputs

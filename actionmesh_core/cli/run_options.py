@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, WeightsError
-from ..io.atomic import staged_files
-from ..io.export import FORMATS, export_animated_mesh, export_skinned_mesh
-from ..io.frame_meshes import remove_stale_frames
-from ..models.attention import BACKENDS, set_attention_backend
-from ..pipeline.models import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
+from ..base.atomic import staged_files
+from ..export.formats import FORMATS, export_animated_mesh, export_skinned_mesh
+from ..export.frame_meshes import remove_stale_frames
+from ..models.attention import BACKENDS
+from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
 from ..skinning import AUTO, DEFAULT_MAX_ERROR
@@ -100,7 +100,6 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     """The run settings: the options given, else the preset's values (--preset, --fast) for these models."""
     if args.fast and args.preset not in ("model default", "fast"):
         raise InputError(f"--fast is --preset fast; it cannot be combined with --preset {args.preset}")
-    set_attention_backend(args.attention)
     return Settings.resolve(
         models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
@@ -114,7 +113,8 @@ def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelS
         raise WeightsError(f"no weights configured: pass --weights DIR (a weights root, see the README's 'Weights' "
                            f"section and `actionmesh weights download`), --weights {BUNDLED_NAME} for the small "
                            f"bundled model, or set ACTIONMESH_WEIGHTS")
-    return load_models(root, device=args.device, dtype=args.dtype, offload="free" if args.low_vram else "cpu")
+    return load_models(root, device=args.device, dtype=args.dtype, attention=args.attention,
+                       offload="free" if args.low_vram else "cpu")
 
 
 OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",

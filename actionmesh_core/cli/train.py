@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="train the models on synthetic animated objects",
                                    description="Synthetic data, training stages, bundling and held-out scoring. "
                                    "See scripts/train_tiny.sh for the recipe of the bundled small model.")
+    parser.set_defaults(extra="train")
     actions = parser.add_subparsers(dest="action", required=True)
 
     data = actions.add_parser("data", help="render a synthetic training set (memory-mapped arrays)")
@@ -120,7 +121,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from ..pipeline import Settings, load_models
-    from ..pipeline.models import BUNDLED_NAME
+    from ..pipeline.model_set import BUNDLED_NAME
     from ..train.heldout import predict_benchmark
 
     models = load_models(args.weights or BUNDLED_NAME)

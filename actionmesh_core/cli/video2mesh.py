@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.atomic import check_output_folder
+from ..base.atomic import check_output_folder
 from ..pipeline import RunReport, TqdmProgress, animate
 from .run_options import add_frame_options, add_run_options, add_skin_options, models_from, print_summary, \
     selection_from, settings_from, skin_options_from, write_outputs

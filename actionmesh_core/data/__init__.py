@@ -7,8 +7,8 @@ renders from a chosen camera; stored as memory-mapped datasets for training.
 """
 
 from .clips import FRAMES, HELD_OUT_SEED, Camera, SyntheticClip, TrackedSurface, make_clip, split_seeds
-from .dataset import SyntheticDataset, build_dataset, model_images, normalize_pixels
+from .dataset import SyntheticDataset, build_dataset, model_images
 from .layouts import CATEGORIES
 
 __all__ = ["CATEGORIES", "FRAMES", "HELD_OUT_SEED", "Camera", "SyntheticClip", "SyntheticDataset", "TrackedSurface",
-           "build_dataset", "make_clip", "model_images", "normalize_pixels", "split_seeds"]
+           "build_dataset", "make_clip", "model_images", "split_seeds"]

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.atomic import atomic_dir
-from ..io.preprocess import preprocess_clip
-from ..io.video_input import load_clip
-from ..models.dinov2 import CROP_SIZE, normalize_pixels, resize_and_crop
+from ..base.atomic import atomic_dir
+from ..pipeline.framing import preprocess_clip
+from ..inputs.load import load_clip
+from ..models.dinov2 import CROP_SIZE, resize_and_crop
 from .clips import FRAMES, category_of, make_clip, split_seeds
 from .rig import union_field
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .sampling import subset_indices
+from .point_sampling import subset_indices
 
 
 def chamfer_score(pred: np.ndarray, gt: np.ndarray, n: int = 10_000, seed: int = 44,

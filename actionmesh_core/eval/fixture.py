@@ -18,10 +18,10 @@ import trimesh
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
-from ..io.atomic import atomic_dir
-from ..io.frame_meshes import write_frame_meshes
+from ..base.atomic import atomic_dir
+from ..export.frame_meshes import write_frame_meshes
 from .loading import GT_FILE
-from .sampling import sample_synchronised
+from .point_sampling import sample_synchronised
 
 SHAPES = ("bender", "squasher", "twister")
 

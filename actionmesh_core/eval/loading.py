@@ -12,8 +12,8 @@ import trimesh
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, MeshError
-from ..geometry.user_mesh import SUPPORTED_SUFFIXES, load_user_mesh
-from ..io.frames_images import natural_key
+from ..io.mesh_file import SUPPORTED_SUFFIXES, load_user_mesh
+from ..inputs.image_files import natural_key
 
 GT_FILE = "surfaces.npy"
 ANIMATION_FILE = "animated_mesh.npz"

@@ -15,7 +15,7 @@ from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, MeshError
 from .chamfer import chamfer_score, motion_chamfer
 from .icp import fit_similarity
-from .sampling import sample_frames, sample_synchronised, subset_indices
+from .point_sampling import sample_frames, sample_synchronised, subset_indices
 
 DEFAULT_SEED = 44
 """The official evaluator's default seed: surface samples use seed + frame, ICP subsets

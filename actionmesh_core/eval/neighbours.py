@@ -11,8 +11,9 @@ import importlib.util
 
 import numpy as np
 import torch
-from pykdtree.kdtree import KDTree
 from scipy.spatial import cKDTree
+
+from ..base.extras import require_extra
 
 PAIR_BUDGET = 1 << 28
 """Query x target pairs per call of the eager brute force (about 4 GB of temporaries)."""
@@ -25,6 +26,9 @@ class NearestIndex:
         self.targets = targets.detach().contiguous()
         self.trees = None
         if targets.device.type == "cpu":
+            require_extra("eval", "the evaluator's nearest-neighbour search")
+            from pykdtree.kdtree import KDTree
+
             self.trees = [KDTree(t) for t in self.targets.numpy()]
 
     def __call__(self, queries: torch.Tensor) -> torch.Tensor:

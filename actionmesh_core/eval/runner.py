@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
-from ..io.atomic import atomic_path
+from ..base.atomic import atomic_path
 from .loading import MESH_PATTERN, list_samples, load_gt, load_prediction
 from .metrics import DEFAULT_SEED, OFFICIAL, Protocol, evaluate_sample
 

@@ -1,14 +1,14 @@
 """The one attention module of every model, with TripoSG's fused per-head projection layout.
 
 Backends: flash-attn (when importable, on CUDA, with fp16/bf16 inputs), torch SDPA, or an explicit
-math path used as the reference in tests. `set_attention_backend("auto"|"flash"|"sdpa"|"math")`.
+math path used as the reference in tests. The backend is a property of each `Attention` module
+(`use_attention_backend(model, name)` sets it for a whole model; `ModelSet(attention=...)` does it for
+every model it loads): nothing is set process-wide.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -18,29 +18,25 @@ from ..errors import ActionMeshError
 from .rope import RopeTables, apply_rope
 
 BACKENDS = ("auto", "flash", "sdpa", "math")
-_backend = "auto"
-_flash_attn_func = None
 
 
-def set_attention_backend(name: str) -> None:
-    """Select the attention kernel for every model in this process."""
-    global _backend
+def check_backend(name: str) -> str:
+    """`name` if it is a usable attention backend here, else an ActionMeshError that says what to choose."""
     if name not in BACKENDS:
         raise ActionMeshError(f"unknown attention backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "flash" and not flash_attn_installed():
         raise ActionMeshError("attention backend 'flash' needs the flash-attn package (pip install flash-attn); "
                               "use 'auto' or 'sdpa' instead")
-    _backend = name
+    return name
 
 
-@contextlib.contextmanager
-def attention_backend(name: str) -> Iterator[None]:
-    previous = _backend
-    set_attention_backend(name)
-    try:
-        yield
-    finally:
-        set_attention_backend(previous)
+def use_attention_backend(model: nn.Module, name: str) -> nn.Module:
+    """Run every `Attention` module of `model` with backend `name` (see BACKENDS); returns `model`."""
+    check_backend(name)
+    for module in model.modules():
+        if isinstance(module, Attention):
+            module.backend = name
+    return model
 
 
 def flash_attn_installed() -> bool:
@@ -51,16 +47,16 @@ def _flash_usable(q: torch.Tensor) -> bool:
     return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256 and flash_attn_installed()
 
 
-def scaled_dot_product(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Softmax attention, scale 1/sqrt(D), no mask. q: (B, L, H, D), k, v: (B, S, H, D) -> (B, L, H, D)."""
-    global _flash_attn_func
-    if _backend in ("auto", "flash") and _flash_usable(q):
-        if _flash_attn_func is None:
-            from flash_attn import flash_attn_func
+def scaled_dot_product(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, backend: str = "auto") -> torch.Tensor:
+    """Softmax attention, scale 1/sqrt(D), no mask. q: (B, L, H, D), k, v: (B, S, H, D) -> (B, L, H, D).
 
-            _flash_attn_func = flash_attn_func
-        return _flash_attn_func(q, k.to(q.dtype), v.to(q.dtype))
-    if _backend == "math":
+    backend: "auto" and "flash" use flash-attn where it applies (CUDA, fp16/bf16, head size <= 256), else SDPA;
+    "sdpa" always SDPA; "math" the explicit reference computation in float32."""
+    if backend in ("auto", "flash") and _flash_usable(q):
+        from flash_attn import flash_attn_func
+
+        return flash_attn_func(q, k.to(q.dtype), v.to(q.dtype))
+    if backend == "math":
         scores = torch.einsum("blhd,bshd->bhls", q.float(), k.float()) * q.shape[-1] ** -0.5
         return torch.einsum("bhls,bshd->blhd", scores.softmax(-1), v.float()).to(q.dtype)
     dtype = q.dtype
@@ -90,6 +86,7 @@ class Attention(nn.Module):
     Cross-attention: q = to_q(x) viewed (..., heads, head_dim); [to_k(c) | to_v(c)] viewed (..., heads, 2, head_dim).
     Optional qk RMSNorm over head_dim, LayerNorm on the context (`norm_cross`), RoPE on q and k (self only),
     and inflation: `frames` consecutive batch rows attend jointly as one sequence.
+    backend: the kernel (see `scaled_dot_product`); set for a whole model with `use_attention_backend`.
     """
 
     def __init__(self, dim: int, heads: int, kv_dim: int | None = None, qk_norm: bool = False,
@@ -105,6 +102,7 @@ class Attention(nn.Module):
         self.norm_k = RMSNorm(self.head_dim) if qk_norm else None
         self.norm_cross = nn.LayerNorm(kv_dim) if norm_cross else None
         self.to_out = nn.ModuleList([nn.Linear(dim, dim)])
+        self.backend = "auto"
 
     def _norm(self, norm: RMSNorm | None, x: torch.Tensor) -> torch.Tensor:
         return x if norm is None else norm(x)
@@ -135,5 +133,5 @@ class Attention(nn.Module):
             q, k = apply_rope(q, rope), apply_rope(k, rope)
         batch, length = x.shape[:2]
         q, k, v = (t.reshape(batch // frames, frames * t.shape[1], self.heads, self.head_dim) for t in (q, k, v))
-        out = scaled_dot_product(q, k, v).reshape(batch, length, -1)
+        out = scaled_dot_product(q, k, v, self.backend).reshape(batch, length, -1)
         return self.to_out[0](out)

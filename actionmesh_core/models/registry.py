@@ -226,7 +226,7 @@ def save_model(name: str, model: nn.Module, folder: str | Path, dtype: torch.dty
     atomically. Returns the folder."""
     from safetensors.torch import save_file
 
-    from ..io.atomic import atomic_dir
+    from ..base.atomic import atomic_dir
 
     spec = get_spec(name)
     renames = spec.renames_for(model)

@@ -6,7 +6,7 @@
     anim = extend(anim, "next_clip.mp4", models)
 """
 
-from .models import ModelSet, bundled_models, load_models
+from .model_set import ModelSet, bundled_models, load_models
 from .progress import RunReport, TqdmProgress
 from .run import (PreparedFrames, animate, animate_reference, assemble, check_anchor, extend, make_reference,
                   matting_for, prepare_frames)

@@ -12,15 +12,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..animated_mesh import AnimatedMesh
+from ..animated_mesh import AnimatedMesh, Continuation
 from ..errors import InputError, MeshError
-from ..geometry import load_user_mesh, prepare_user_mesh
-from ..geometry.user_mesh import PreparedMesh, UserMesh
-from ..io.clip import Clip
-from ..io.preprocess import preprocess_clip, union_box, with_subject_masks
-from ..io.video_input import load_clip
+from ..geometry.model_frame import ModelFrame
+from ..geometry.user_mesh import PreparedMesh, prepare_user_mesh
+from ..io.mesh_file import UserMesh, load_user_mesh
+from ..inputs.clip import Clip
+from ..pipeline.framing import preprocess_clip, union_box, with_subject_masks
+from ..inputs.load import load_clip
 from ..models.rmbg import predict_alpha
-from .models import ModelSet
+from .model_set import ModelSet
 from .progress import ProgressFn, RunReport, no_progress
 from .settings import Settings
 from .stages import (ReferenceMesh, decode_animation, encode_frames, encode_mesh, generate_latents,
@@ -148,23 +149,25 @@ def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMe
     """Model-frame vertices (T, Vm, 3) -> AnimatedMesh in the reference's own layout and units.
 
     Frame times are the clip's source times from its first frame (so start / stride / fps selections keep
-    their timing); the last frame and the union crop box are kept for `extend`."""
+    their timing). The latents, the last frame and the union crop box go into the animation's `Continuation`,
+    for `extend` (none when the clip has no subject mask)."""
     times = clip.times - clip.times[0]
     prepared = reference.prepared
     if prepared is None:
         anim = AnimatedMesh(vertices=vertices, faces=reference.faces, fps=clip.fps, frame_times=times)
     else:
         anim = prepared.to_animated_mesh(vertices, fps=clip.fps, frame_times=times)
-    last_frame = None if clip.alpha is None else clip[-1:].rgba[0]
-    return dataclasses.replace(anim, latents=latents.numpy(), last_frame=last_frame,
-                               crop_box=None if clip.alpha is None else union_box(clip.alpha))
+    if clip.alpha is None:
+        return anim
+    return dataclasses.replace(anim, continuation=Continuation(last_frame=clip[-1:].rgba[0], latents=latents.numpy(),
+                                                                crop_box=union_box(clip.alpha)))
 
 
 def model_frame_mesh(anim: AnimatedMesh, frame: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """An animation frame as the model sees it: merged vertices (Vm, 3) in the model frame and faces (Fm, 3)."""
     vertices = anim.vertices[frame]
     if anim.model_transform is not None:
-        vertices = vertices @ anim.model_transform[:3, :3].T + anim.model_transform[:3, 3]
+        vertices = ModelFrame.from_matrix(anim.model_transform).to_model(vertices)
     if anim.merge_map is None:
         return vertices.astype(np.float32), anim.faces
     merged = np.zeros((anim.merge_map.max() + 1, 3), np.float32)
@@ -179,17 +182,19 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
            progress: ProgressFn = no_progress, report: RunReport | None = None) -> AnimatedMesh:
     """Continue `anim` over the frames that follow it (autoregressive extension, the paper's extrapolation).
 
-    The last frame's latent and mesh condition the new windows; the result holds the old frames followed by
-    one new frame per frame of `more_frames`, with the same faces. New frames without masks get them as in
-    `animate` (RMBG-1.4); every frame is cropped to the first run's box, so the subject keeps its framing."""
+    The last frame's latent and mesh condition the new windows (from `anim.continuation`); the result holds the
+    old frames followed by one new frame per frame of `more_frames`, with the same faces, and the continuation
+    of the longer run. New frames without masks get them as in `animate` (RMBG-1.4); every frame is cropped to
+    the first run's box, so the subject keeps its framing."""
     settings = (settings or Settings.resolve(models.recommended)).replace(anchor_frame=0)
     report = report if report is not None else RunReport()
-    if anim.last_frame is None:
+    state = anim.continuation
+    if state is None:
         raise InputError("this animated mesh does not store its last input frame, so it cannot be extended; "
                          "re-create it with this version of ActionMesh")
     new = more_frames if isinstance(more_frames, Clip) else load_clip(
         more_frames, masks=masks, invert_masks=invert_masks, **(selection or {"start": 0}))
-    last = anim.last_frame
+    last = state.last_frame
     if last.shape[:2] != new.frames.shape[1:3]:
         raise InputError(f"the new frames must have the size of the previous clip ({last.shape[1]}x{last.shape[0]}); "
                          f"got {new.frames.shape[2]}x{new.frames.shape[1]}")
@@ -199,12 +204,12 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     clip = Clip(frames=np.concatenate([last[None, ..., :3], new.frames]),
                 alpha=np.concatenate([last[None, ..., 3], new.alpha]), fps=new.fps,
                 frame_indices=np.arange(len(new) + 1), source_fps=new.fps, source=new.source)
-    box = anim.crop_box if anim.crop_box is not None else union_box(clip.alpha)  # older results lack the box
+    box = state.crop_box if state.crop_box is not None else union_box(clip.alpha)  # older results lack the box
     features = prepare_frames(clip, models, report, box=box).features
     warn_if_outside(new, box)
     vertices, faces = model_frame_mesh(anim)
-    if anim.latents is not None:
-        latent = torch.from_numpy(anim.latents[-1])
+    if state.latents is not None:
+        latent = torch.from_numpy(state.latents[-1])
     else:
         with report.stage("mesh encoding", models.device):
             latent = encode_mesh(models, prepare_user_mesh(UserMesh(vertices, faces)), settings).latent
@@ -212,7 +217,7 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
         latents = generate_latents(models, features, {0: latent}, 0, settings, progress)
     with report.stage("temporal decoding", models.device):
         new_vertices = decode_animation(models, latents, vertices, faces, 0, settings, progress)[1:]
-    return dataclasses.replace(append_frames(anim, new_vertices, latents[1:].numpy(), new), crop_box=box)
+    return append_frames(anim, new_vertices, latents[1:].numpy(), new, box)
 
 
 def warn_if_outside(clip: Clip, box: Box) -> None:
@@ -224,19 +229,22 @@ def warn_if_outside(clip: Clip, box: Box) -> None:
                     tuple(int(v) for v in box))
 
 
-def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.ndarray, new: Clip) -> AnimatedMesh:
-    """anim followed by the frames of `new`, given in the model frame (T_new, Vm, 3).
+def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.ndarray, new: Clip,
+                  box: Box) -> AnimatedMesh:
+    """anim followed by the frames of `new`, given in the model frame (T_new, Vm, 3), with their latents
+    (T_new, N, C) and the crop `box` in the continuation.
 
     The new frames keep their own spacing in time and start one frame interval after anim's last frame."""
     if anim.model_transform is not None:
-        inverse = np.linalg.inv(anim.model_transform)
-        model_vertices = model_vertices @ inverse[:3, :3].T + inverse[:3, 3]
+        model_vertices = ModelFrame.from_matrix(anim.model_transform).from_model(model_vertices)
     if anim.merge_map is not None:
         model_vertices = model_vertices[:, anim.merge_map]
     if model_vertices.shape[1] != anim.num_vertices:
         raise MeshError("internal error: extension produced a different vertex count")
     times = anim.frame_times[-1] + 1.0 / new.fps + (new.times - new.times[0])
-    all_latents = np.concatenate([anim.latents, latents]) if anim.latents is not None else None
+    known = anim.continuation.latents
+    continuation = Continuation(last_frame=new[-1:].rgba[0], crop_box=box,
+                                latents=None if known is None else np.concatenate([known, latents]))
     return dataclasses.replace(
         anim, vertices=np.concatenate([anim.vertices, model_vertices.astype(np.float32)]),
-        frame_times=np.concatenate([anim.frame_times, times]), latents=all_latents, last_frame=new[-1:].rgba[0])
+        frame_times=np.concatenate([anim.frame_times, times]), continuation=continuation)

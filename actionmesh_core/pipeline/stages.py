@@ -20,11 +20,11 @@ from ..geometry import encoder_point_cloud, extract_mesh, postprocess_mesh
 from ..geometry.user_mesh import PreparedMesh
 from ..models.dinov2 import encode_images
 from ..models.precision import autocast
-from ..sampling.flow import flow_sample
-from ..sampling.noise import shape_noise, window_noise
-from ..sampling.schedule import actionmesh_timesteps, triposg_timesteps
-from ..sampling.windows import anchored_windows, plan_windows
-from .models import ModelSet
+from ..diffusion.flow import flow_sample
+from ..diffusion.noise import shape_noise, window_noise
+from ..diffusion.schedule import actionmesh_timesteps, triposg_timesteps
+from ..diffusion.windows import anchored_windows, plan_windows
+from .model_set import ModelSet
 from .progress import ProgressFn, no_progress
 from .settings import Settings
 
@@ -112,7 +112,7 @@ def generate_latents(models: ModelSet, features: torch.Tensor, known: dict[int, 
                 denoiser, window_noise(settings.seed, index, len(window), shape, device), timesteps,
                 features[order].to(device), guidance=settings.guidance, known=clean, mask=mask,
                 frame_times=order.float(), batch_cfg=not settings.low_vram, cache_context=not settings.low_vram,
-                on_step=lambda i, n: progress("temporal diffusion", done + i, total))
+                on_step=lambda i, n, done=done: progress("temporal diffusion", done + i, total))
             done += settings.steps
             for frame, latent in zip(window, latents):
                 bank.setdefault(frame, latent)

@@ -1,5 +1,5 @@
 """Previews of meshes and animations: an OpenGL rasteriser (moderngl on EGL; GPU or Mesa's CPU
-llvmpipe), turntables, strips beside the input video, and mp4 files."""
+llvmpipe), turntables and strips beside the input video, as pixels (mp4 files: `export.mp4`)."""
 
 from .camera import DEFAULT_FOV_DEG
 from .compose import over_background, side_by_side
@@ -10,10 +10,8 @@ from .preview import (
     render_turntable,
     render_views,
     turntable_azimuths,
-    write_preview_mp4,
 )
 from .rasterizer import MODES, Shading, render_rgba
-from .video import write_mp4
 
 __all__ = [
     "DEFAULT_FOV_DEG",
@@ -28,6 +26,4 @@ __all__ = [
     "renderer_name",
     "side_by_side",
     "turntable_azimuths",
-    "write_mp4",
-    "write_preview_mp4",
 ]

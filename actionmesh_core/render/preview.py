@@ -1,17 +1,14 @@
-"""Preview pictures and videos: turntables, several views of an animated mesh, strips with the input."""
+"""Preview pictures: turntables, several views of an animated mesh, strips beside the input frames."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ..animated_mesh import AnimatedMesh
 from .compose import over_background, side_by_side
 from .rasterizer import Shading, render_rgba
-from .video import write_mp4
 
 
 def turntable_azimuths(count: int, *, start_deg: float = 0.0) -> np.ndarray:
@@ -65,17 +62,3 @@ def preview_strip(
     if input_frames is not None:
         return side_by_side(input_frames, views)
     return np.concatenate([over_background(view) for view in views], axis=2)
-
-
-def write_preview_mp4(
-    anim: AnimatedMesh,
-    path: str | os.PathLike,
-    *,
-    input_frames=None,
-    azimuths: Sequence[float] = (0.0,),
-    fps: float | None = None,
-    **render_options,
-) -> Path:
-    """Render `preview_strip` and encode it as an mp4 at `fps` (default: the animation's fps)."""
-    strip = preview_strip(anim, input_frames=input_frames, azimuths=azimuths, **render_options)
-    return write_mp4(strip, path, fps or anim.fps)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..base.normals import vertex_normals
 from ..errors import InputError, MeshError
 from .camera import DEFAULT_FOV_DEG, orbit_view, perspective
 from .context import gl_context
-from .normals import vertex_normals
 
 MODES = ("shaded", "normals")
 DEFAULT_COLOR = (0.72, 0.72, 0.72)

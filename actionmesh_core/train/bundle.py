@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..io.atomic import atomic_dir
+from ..base.atomic import atomic_dir
 from ..models import load_model, save_model
-from ..pipeline.models import RUN_INFO_FILE
+from ..pipeline.model_set import RUN_INFO_FILE
 from .checkpoint import OFFICIAL_FOLDERS
 
 

@@ -19,7 +19,7 @@ import torch
 
 from ..data.dataset import SyntheticDataset
 from ..geometry import farthest_point_sampling
-from ..io.atomic import atomic_path
+from ..base.atomic import atomic_path
 from ..models import load_model
 from ..models.dinov2 import normalize_pixels
 from ..models.registry import resolve_model_folder

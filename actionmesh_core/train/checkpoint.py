@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import ActionMeshError
-from ..io.atomic import atomic_dir
+from ..base.atomic import atomic_dir
 from ..models import load_model, save_model
 
 OFFICIAL_FOLDERS = {

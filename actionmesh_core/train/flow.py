@@ -1,11 +1,11 @@
-"""The rectified-flow training objective, with the sampler's conventions (`sampling/schedule.py`):
+"""The rectified-flow training objective, with the sampler's conventions (`diffusion/schedule.py`):
 x_sigma = (1 - sigma) x0 + sigma * noise, the model predicts v = x0 - noise at timestep 1000 * sigma."""
 
 from __future__ import annotations
 
 import torch
 
-from ..sampling.schedule import shift_sigma
+from ..diffusion.schedule import shift_sigma
 
 
 def sample_sigmas(count: int, shift: float, generator: torch.Generator) -> torch.Tensor:

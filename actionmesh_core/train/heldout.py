@@ -24,8 +24,8 @@ from ..animated_mesh import AnimatedMesh
 from ..data.clips import make_clip, split_seeds
 from ..eval.loading import ANIMATION_FILE, GT_FILE, list_samples, load_gt
 from ..eval.metrics import DEFAULT_SEED, Protocol, evaluate_sample
-from ..io.atomic import atomic_dir, atomic_path
-from ..io.video_input import load_clip
+from ..base.atomic import atomic_dir, atomic_path
+from ..inputs.load import load_clip
 from ..pipeline import ModelSet, Settings, animate
 
 CLIP_FILE = "clip.json"

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..data.dataset import SyntheticDataset
 from ..errors import ActionMeshError, InputError
-from ..io.atomic import atomic_path
+from ..base.atomic import atomic_path
 from ..models.precision import autocast, parse_dtype
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, options_from

@@ -1,4 +1,5 @@
-"""Image sequences: a folder of frames, a folder of `xxx_image.png` + `xxx_mask.png` pairs, or a glob pattern.
+"""Image sequences: a folder of frames, a folder of `xxx_image.png` + `xxx_mask.png` pairs, or a glob pattern;
+and mask images given apart from the frames (a folder or glob).
 
 Files are taken in natural order (frame_2 before frame_10) and only the selected ones are opened.
 """
@@ -14,8 +15,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
-from .clip import DEFAULT_FPS, Clip, FrameSelection
-from .frames_convert import collect, match_mask, to_uint8
+from .clip import DEFAULT_FPS, Clip, FrameSelection, collect, collect_masks
+from .pixels import match_mask, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +135,19 @@ def read_image_files(
         num_frames=len(images),
         keep_alpha=masks is not None,
     )
+
+
+def read_image_sequence(source: str | Path, selection: FrameSelection, max_side: int | None = None,
+                        fps: float | None = None) -> Clip:
+    """The selected frames of a folder or glob pattern of images (with their `_mask` pairs when there are any)."""
+    files, where = files_of(source)
+    images, masks = list_images(files, where)
+    return read_image_files(images, masks, selection, where, max_side, fps)
+
+
+def read_mask_files(source: str | Path, clip: Clip, invert: bool = False) -> np.ndarray:
+    """(T, H, W) uint8 masks for the clip's frames from a folder or glob of mask images, one per source frame
+    in natural order."""
+    files, where = files_of(source)
+    items = sorted((path for path in files if path.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    return collect_masks(clip, items, read_mask, where=where, invert=invert)

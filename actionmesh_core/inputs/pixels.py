@@ -1,18 +1,11 @@
-"""What every frame source shares: dtype to uint8, resizing, and `collect` (selected frames -> Clip)."""
+"""Pixel conversions every frame source shares: any dtype to uint8, shrinking, and fitting masks to frames."""
 
 from __future__ import annotations
-
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .clip import Clip, FrameSelection
-
-T = TypeVar("T")
 
 
 def to_uint8(values: np.ndarray, what: str) -> np.ndarray:
@@ -75,47 +68,3 @@ def match_mask(mask: np.ndarray, size: tuple[int, int], what: str) -> np.ndarray
             f"{what} is {width}x{height} but the frames are {size[0]}x{size[1]}: masks must have the frames' shape"
         )
     return resize(mask, size)
-
-
-def collect(
-    selection: FrameSelection,
-    items: Iterable[T],
-    load: Callable[[int, T], np.ndarray],
-    *,
-    source_fps: float,
-    where: str,
-    max_side: int | None = None,
-    num_frames: int | None = None,
-    estimated: bool = False,
-    keep_alpha: bool = False,
-) -> Clip:
-    """Select frames from `items` (one per source frame), load the kept ones and build a Clip.
-
-    load:       (source index, item) -> (H, W, 3) RGB or (H, W, 4) RGBA uint8; called only for kept frames,
-                one at a time, and each frame is shrunk to `max_side` before the next is loaded.
-    keep_alpha: keep the alpha even when fully opaque (it holds masks the caller gave explicitly);
-                otherwise an opaque alpha means "no mask" and the clip's alpha is None.
-    num_frames, estimated: see `FrameSelection.select`.
-    """
-    frames, indices, first = [], [], None
-    for index, item in selection.select(items, source_fps, where, num_frames=num_frames, estimated=estimated):
-        frame = load(index, item)
-        name = item.name if isinstance(item, Path) else f"frame {index}"
-        first = first or (name, frame.shape[:2])
-        if frame.shape[:2] != first[1]:
-            raise InputError(
-                f"{where}: {name} is {frame.shape[1]}x{frame.shape[0]} but {first[0]} is {first[1][1]}x{first[1][0]}: "
-                "every frame must have the same size"
-            )
-        frames.append(fit(frame, max_side))
-        indices.append(index)
-    alpha = None
-    if any(frame.shape[-1] == 4 for frame in frames):
-        alpha = np.stack(
-            [frame[..., 3] if frame.shape[-1] == 4 else np.full(frame.shape[:2], 255, np.uint8) for frame in frames]
-        )
-        if not keep_alpha and (alpha == 255).all():
-            alpha = None
-    rgb = np.stack([frame[..., :3] for frame in frames])
-    fps = source_fps / selection.step(source_fps)
-    return Clip(rgb, alpha, fps, np.asarray(indices), source_fps, where)

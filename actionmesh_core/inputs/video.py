@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .clip import DEFAULT_FPS, Clip, FrameSelection
-from .frames_convert import collect
+from .clip import DEFAULT_FPS, Clip, FrameSelection, collect
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Conversions between ComfyUI's data types and the pipeline's, usable without ComfyUI.
+"""Conversions between ComfyUI's data types and the core's (`Clip`, `UserMesh`, `AnimatedMesh`), usable without
+ComfyUI itself. The core reads generic numpy / torch frames; ComfyUI's conventions live here, with the nodes.
 
 ComfyUI's types (see the conventions doc):
     IMAGE      (T, H, W, 3) float32 in 0..1, one image per frame.
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..animated_mesh import AnimatedMesh
-from ..errors import InputError, MeshError
-from ..geometry.user_mesh import UserMesh
-from ..io.clip import DEFAULT_FPS, Clip
-from ..io.video_input import load_clip
+from ..actionmesh_core.animated_mesh import AnimatedMesh
+from ..actionmesh_core.errors import InputError, MeshError
+from ..actionmesh_core.inputs import DEFAULT_FPS, Clip, load_clip
+from ..actionmesh_core.io.mesh_file import UserMesh
 
 
 @dataclass

@@ -1,15 +1,18 @@
-"""Write frames to an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships."""
+"""Write frames to an H.264 mp4 with the ffmpeg that imageio-ffmpeg ships, and preview videos of an animation."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..animated_mesh import AnimatedMesh
+from ..base.atomic import atomic_path
 from ..errors import InputError
-from ..io.atomic import atomic_path
-from .compose import WHITE, as_uint8_images, over_background
+from ..render.compose import WHITE, as_uint8_images, over_background
+from ..render.preview import preview_strip
 
 
 def write_mp4(frames, path: str | os.PathLike, fps: float, *, background=WHITE, quality: float = 8.0) -> Path:
@@ -45,3 +48,17 @@ def write_mp4(frames, path: str | os.PathLike, fps: float, *, background=WHITE, 
         finally:
             writer.close()
     return path
+
+
+def write_preview_mp4(
+    anim: AnimatedMesh,
+    path: str | os.PathLike,
+    *,
+    input_frames=None,
+    azimuths: Sequence[float] = (0.0,),
+    fps: float | None = None,
+    **render_options,
+) -> Path:
+    """Render `preview_strip` and encode it as an mp4 at `fps` (default: the animation's fps)."""
+    strip = preview_strip(anim, input_frames=input_frames, azimuths=azimuths, **render_options)
+    return write_mp4(strip, path, fps or anim.fps)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from .clip import Clip
+from ..inputs.clip import Clip
 
 MASK_THRESHOLD = 127
 MIN_COVERAGE = 0.01

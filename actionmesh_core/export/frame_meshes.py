@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
-from .atomic import staged_files
+from ..base.atomic import staged_files
 from .gltf import frame_glbs
 
 FRAME_FORMATS = ("glb", "obj", "ply")

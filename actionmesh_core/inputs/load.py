@@ -1,4 +1,6 @@
-"""`load_clip`: the one entry point that turns any supported input into a `Clip`.
+"""`load_clip`: the one entry point that turns any supported input into a `Clip`. It picks the reader of the
+source (`video`, `image_files`, `in_memory`), and of separate masks; each reader selects its frames with
+`clip.collect`.
 
 Sources: a video file; a folder of frames (optionally `xxx_image.png` + `xxx_mask.png` pairs); a glob pattern;
 or frames in memory (numpy, torch, list of PIL). Separate masks can come as arrays, tensors, PIL images, or a
@@ -12,13 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
 from .clip import Clip, FrameSelection
-from .frames_convert import match_mask, to_uint8
-from .frames_images import IMAGE_SUFFIXES, files_of, list_images, natural_key, read_image_files, read_mask
-from .frames_memory import as_sequence, read_memory_frames, to_numpy
+from .image_files import IMAGE_SUFFIXES, read_image_sequence, read_mask_files
+from .in_memory import read_memory_frames, read_memory_masks
 from .video import read_video
 
 PathLike = str | os.PathLike
@@ -59,7 +58,8 @@ def load_clip(
     else:
         clip = read_memory_frames(source, selection, max_side, fps)
     if masks is not None:
-        clip = clip.with_alpha(_separate_masks(masks, clip, invert_masks))
+        read_masks = read_mask_files if isinstance(masks, (str, os.PathLike)) else read_memory_masks
+        clip = clip.with_alpha(read_masks(masks, clip, invert_masks))
     return clip
 
 
@@ -73,40 +73,5 @@ def _read_path(source: PathLike, selection: FrameSelection, max_side: int | None
             )
         return read_video(path, selection, max_side, fps)
     if path.is_dir() or any(char in str(source) for char in "*?["):
-        files, where = files_of(source)
-        images, masks = list_images(files, where)
-        return read_image_files(images, masks, selection, where, max_side, fps)
+        return read_image_sequence(source, selection, max_side, fps)
     raise InputError(f"{source} does not exist. Give a video file, a folder of frames or a glob pattern.")
-
-
-def _separate_masks(masks: PathLike | Any, clip: Clip, invert: bool) -> np.ndarray:
-    """(T, H, W) uint8 masks for the clip's frames, read from one mask per source frame."""
-    if isinstance(masks, (str, os.PathLike)):
-        files, where = files_of(masks)
-        items = sorted((path for path in files if path.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
-        load = read_mask
-    else:
-        items, where = as_sequence(masks, "masks"), "masks"
-        if not isinstance(items, list) and items.ndim == 2:
-            items = items[None]
-        load = _mask_array
-    last = int(clip.frame_indices[-1])
-    if len(items) <= last:
-        raise InputError(
-            f"{where}: {len(items)} mask(s) given but source frame {last} is selected: give one mask per source frame"
-        )
-    selected = []
-    for index in clip.frame_indices:
-        mask = load(items[index])
-        selected.append(match_mask(255 - mask if invert else mask, clip.size, f"mask {index}"))
-    return np.stack(selected)
-
-
-def _mask_array(mask: Any) -> np.ndarray:
-    """One in-memory mask -> (H, W) uint8."""
-    values = to_numpy(mask, "L")
-    if values.ndim == 3 and values.shape[-1] == 1:
-        values = values[..., 0]
-    if values.ndim != 2:
-        raise InputError(f"each mask must be (H, W), got shape {values.shape}")
-    return to_uint8(values, "masks")

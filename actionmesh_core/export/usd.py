@@ -33,9 +33,9 @@ from PIL import Image
 
 from ..animated_mesh import GLTF_KEYS, AnimatedMesh, Material
 from ..errors import ActionMeshError, InputError
-from ..render.normals import vertex_normals
+from ..base.atomic import atomic_path
+from ..base.normals import vertex_normals
 from ..skinning import SkinRig
-from .atomic import atomic_path
 from .usdskel import author_skeleton
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")

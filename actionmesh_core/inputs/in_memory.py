@@ -1,4 +1,4 @@
-"""Frames and masks already in memory: numpy arrays, torch tensors (ComfyUI IMAGE / MASK), lists of PIL images.
+"""Frames and masks already in memory: numpy arrays, torch tensors, lists of PIL images.
 
 Only the selected frames are converted, one at a time, so a long float32 batch is never copied whole.
 """
@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .clip import DEFAULT_FPS, Clip, FrameSelection
-from .frames_convert import collect, to_uint8
+from .clip import DEFAULT_FPS, Clip, FrameSelection, collect, collect_masks
+from .pixels import to_uint8
 
 
 def read_memory_frames(
@@ -34,6 +34,15 @@ def read_memory_frames(
         max_side=max_side,
         num_frames=len(sequence),
     )
+
+
+def read_memory_masks(masks: Any, clip: Clip, invert: bool = False) -> np.ndarray:
+    """(T, H, W) uint8 masks for the clip's frames from (N, H, W) uint8 / float 0..1 / bool arrays or tensors, a
+    single (H, W) mask, or a list of PIL images: one per source frame."""
+    items = as_sequence(masks, "masks")
+    if not isinstance(items, list) and items.ndim == 2:
+        items = items[None]
+    return collect_masks(clip, items, _mask, where="masks", invert=invert)
 
 
 def as_sequence(values: Any, what: str) -> Sequence:
@@ -68,3 +77,13 @@ def _frame(frame: Any, index: int) -> np.ndarray:
 
 def _is_tensor(value: Any) -> bool:
     return hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "is_floating_point")
+
+
+def _mask(mask: Any) -> np.ndarray:
+    """One in-memory mask -> (H, W) uint8."""
+    values = to_numpy(mask, "L")
+    if values.ndim == 3 and values.shape[-1] == 1:
+        values = values[..., 0]
+    if values.ndim != 2:
+        raise InputError(f"each mask must be (H, W), got shape {values.shape}")
+    return to_uint8(values, "masks")

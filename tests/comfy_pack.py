@@ -1,15 +1,11 @@
-"""Shared by the node and workflow tests (no tests here): the pack imported the way ComfyUI imports it, a
-ComfyUI-like folder tree with the example inputs, and small models."""
+"""The pack imported the way ComfyUI imports it, its nodes run the way ComfyUI runs them, and small models for
+them: plain helpers for the node and workflow tests (their fixtures `pack` and `comfy_base` are in conftest.py)."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 import sys
 from pathlib import Path
-
-import pytest
 
 PACK_DIR = Path(__file__).resolve().parents[1]
 EXAMPLE_VIDEO = "actionmesh_example.webm"
@@ -32,6 +28,7 @@ def import_pack(name: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    module.NODE_CLASS_MAPPINGS  # noqa: B018 - as ComfyUI does: the entry imports the nodes when asked for them
     return module
 
 
@@ -46,26 +43,4 @@ def small_models(pack, mesh_resolution: int = 16):
     """The bundled small model's architecture with random weights, kept on the CPU, at a coarse mesh grid."""
     model_set = pack.actionmesh_core.pipeline.ModelSet.random("tiny", device="cpu", dtype="fp32", offload="keep",
                                                               mesh_resolution=mesh_resolution)
-    return pack.nodes.sockets.LoadedModels(model_set, "auto", "tiny test models")
-
-
-@pytest.fixture(scope="session")
-def pack():
-    return load_pack()
-
-
-@pytest.fixture(scope="session")
-def comfy_base(tmp_path_factory):
-    """input/ (the workflows' example video and meshes), output/, temp/ and models/actionmesh/ as the adapter's
-    stand-in ComfyUI folders."""
-    base = tmp_path_factory.mktemp("comfyui")
-    shutil.copytree(PACK_DIR / "workflows" / "inputs", base / "input")
-    for folder in ("output", "temp", "models/actionmesh"):
-        (base / folder).mkdir(parents=True)
-    previous = os.environ.get("ACTIONMESH_COMFY_BASE")
-    os.environ["ACTIONMESH_COMFY_BASE"] = str(base)
-    yield base
-    if previous is None:
-        del os.environ["ACTIONMESH_COMFY_BASE"]
-    else:
-        os.environ["ACTIONMESH_COMFY_BASE"] = previous
+    return pack.nodes.sockets.LoadedModels(model_set, "tiny test models")

@@ -24,7 +24,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
-from .errors import ActionMeshError, InputError, MeshError
+from ..errors import ActionMeshError, InputError, MeshError
 
 MAX_NAME_BYTES = 255
 """The longest file or folder name most file systems take (ext4, APFS, NTFS)."""

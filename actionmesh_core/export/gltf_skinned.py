@@ -27,9 +27,9 @@ import numpy as np
 import pygltflib
 
 from ..animated_mesh import AnimatedMesh
+from ..base.atomic import atomic_path
 from ..errors import MeshError
 from ..skinning import ROOT_JOINT, SkinRig
-from .atomic import atomic_path
 from .gltf import encoded_textures, mesh_document
 
 

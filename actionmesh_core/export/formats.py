@@ -29,11 +29,11 @@ from typing import NamedTuple
 
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, OutputError
-from ..render.preview import write_preview_mp4
 from ..skinning import AUTO, DEFAULT_MAX_ERROR, SkinFit, SkinningConfig, decompose
 from .frame_meshes import write_frame_meshes
 from .gltf import write_animated_glb
 from .gltf_skinned import write_skinned_glb
+from .mp4 import write_preview_mp4
 from .usd import write_usd, write_usdskel
 
 log = logging.getLogger(__name__)

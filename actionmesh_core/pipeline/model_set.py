@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import InputError, WeightsError
 from ..models.precision import parse_dtype
 from ..models.presets import TINY_CONFIGS
+from ..models.attention import check_backend, use_attention_backend
 from ..models.checkpoints import find_weight_files
 from ..models.registry import build_model, load_model, resolve_model_folder
 
@@ -69,7 +70,7 @@ def weights_root_from_env(explicit: str | os.PathLike | None = None) -> Path | N
 
 
 class ModelSet:
-    """Lazily loaded models for one device and dtype.
+    """Lazily loaded models for one device, dtype and attention kernel.
 
     num_tokens:      latent tokens per shape (2048 for the official models).
     mesh_resolution: the default SDF grid for reference meshes made with these models.
@@ -79,17 +80,19 @@ class ModelSet:
                      chaining from the previous window's last frame (the official way, False).
     description:     what the weights are, for summaries ("official weights in ...", "random weights").
     recommended:     the `Settings` the weights were tuned with (`actionmesh.json` "settings"; {} when none).
+    attention:       the attention kernel of every model it loads ("auto", "flash", "sdpa" or "math").
     """
 
     def __init__(self, loader: Loader, available: set[str], *, device: torch.device | str | None = None,
                  dtype: torch.dtype | str | None = None, offload: str = "cpu", num_tokens: int = 2048,
                  mesh_resolution: int = 512, decode_window: int = 16, decode_anchored: bool = False,
-                 description: str = "", recommended: dict | None = None):
+                 description: str = "", recommended: dict | None = None, attention: str = "auto"):
         if offload not in OFFLOAD_POLICIES:
             raise InputError(f"offload must be one of {', '.join(OFFLOAD_POLICIES)}, got {offload!r}")
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = parse_dtype(dtype) if dtype is not None else default_dtype(self.device)
         self.offload = offload
+        self.attention = check_backend(attention)
         self.num_tokens, self.mesh_resolution, self.description = num_tokens, mesh_resolution, description
         self.decode_window, self.decode_anchored = decode_window, decode_anchored
         self.recommended = dict(recommended or {})
@@ -149,6 +152,12 @@ class ModelSet:
     def has(self, name: str) -> bool:
         return name in self._available
 
+    @property
+    def resident(self) -> dict[str, torch.device]:
+        """{name: device} of the models held between stages: parked in RAM ("cpu"), left on the compute device
+        ("keep"); none with "free"."""
+        return {name: next(model.parameters()).device for name, model in self._cache.items()}
+
     @contextlib.contextmanager
     def use(self, name: str) -> Iterator[nn.Module]:
         """The model on the compute device for the duration of a stage."""
@@ -156,6 +165,7 @@ class ModelSet:
             raise WeightsError(f"model {name!r} is not available in {self.description}")
         model = self._cache.pop(name, None)
         model = self._loader(name, self.device, self.dtype) if model is None else model.to(self.device)
+        use_attention_backend(model, self.attention)
         try:
             yield model
         finally:

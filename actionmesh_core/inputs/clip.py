@@ -1,17 +1,20 @@
-"""`Clip`: the frames the pipeline works on, and `FrameSelection`: which source frames become a clip."""
+"""`Clip`: the frames the pipeline works on; `FrameSelection`: which source frames become a clip; `collect` and
+`collect_masks`: the selected frames (and masks) of a source, one item per source frame, as a Clip."""
 
 from __future__ import annotations
 
 import itertools
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from ..errors import InputError
+from .pixels import fit, match_mask
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -210,3 +213,66 @@ class FrameSelection:
                 "about " if estimated and not exhausted else "",
                 dropped,
             )
+
+
+def collect(
+    selection: FrameSelection,
+    items: Iterable[T],
+    load: Callable[[int, T], np.ndarray],
+    *,
+    source_fps: float,
+    where: str,
+    max_side: int | None = None,
+    num_frames: int | None = None,
+    estimated: bool = False,
+    keep_alpha: bool = False,
+) -> Clip:
+    """Select frames from `items` (one per source frame), load the kept ones and build a Clip.
+
+    load:       (source index, item) -> (H, W, 3) RGB or (H, W, 4) RGBA uint8; called only for kept frames,
+                one at a time, and each frame is shrunk to `max_side` before the next is loaded.
+    keep_alpha: keep the alpha even when fully opaque (it holds masks the caller gave explicitly);
+                otherwise an opaque alpha means "no mask" and the clip's alpha is None.
+    num_frames, estimated: see `FrameSelection.select`.
+    """
+    frames, indices, first = [], [], None
+    for index, item in selection.select(items, source_fps, where, num_frames=num_frames, estimated=estimated):
+        frame = load(index, item)
+        name = item.name if isinstance(item, Path) else f"frame {index}"
+        first = first or (name, frame.shape[:2])
+        if frame.shape[:2] != first[1]:
+            raise InputError(
+                f"{where}: {name} is {frame.shape[1]}x{frame.shape[0]} but {first[0]} is {first[1][1]}x{first[1][0]}: "
+                "every frame must have the same size"
+            )
+        frames.append(fit(frame, max_side))
+        indices.append(index)
+    alpha = None
+    if any(frame.shape[-1] == 4 for frame in frames):
+        alpha = np.stack(
+            [frame[..., 3] if frame.shape[-1] == 4 else np.full(frame.shape[:2], 255, np.uint8) for frame in frames]
+        )
+        if not keep_alpha and (alpha == 255).all():
+            alpha = None
+    rgb = np.stack([frame[..., :3] for frame in frames])
+    fps = source_fps / selection.step(source_fps)
+    return Clip(rgb, alpha, fps, np.asarray(indices), source_fps, where)
+
+
+def collect_masks(clip: Clip, items: Sequence[T], load: Callable[[T], np.ndarray], *, where: str,
+                  invert: bool = False) -> np.ndarray:
+    """(T, H, W) uint8 masks for the clip's selected frames, from `items` (one per source frame).
+
+    load:   item -> (h, w) uint8 mask (255 = subject); called only for the clip's frames, resized to its size.
+    invert: for masks where 255 means transparent, such as ComfyUI's MASK type.
+    """
+    last = int(clip.frame_indices[-1])
+    if len(items) <= last:
+        raise InputError(
+            f"{where}: {len(items)} mask(s) given but source frame {last} is selected: give one mask per source frame"
+        )
+    selected = []
+    for index in clip.frame_indices:
+        mask = load(items[index])
+        selected.append(match_mask(255 - mask if invert else mask, clip.size, f"mask {index}"))
+    return np.stack(selected)
