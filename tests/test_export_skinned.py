@@ -4,7 +4,11 @@ against our rig and the animation, materials kept as in the morph GLB, and the c
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pygltflib
@@ -227,3 +231,21 @@ def test_skin_of_the_file_matches_a_direct_fit(written):
     glb = pygltflib.GLTF2().load_binary(str(report.path))
     assert glb.extras["bones"] == 3 and glb.extras["frames"] == anim.num_frames
 
+
+
+@pytest.mark.skipif(shutil.which("blender") is None, reason="Blender is not installed (apt-get install blender)")
+@pytest.mark.parametrize("name", ["two_part", "textured"])
+def test_blender_imports_an_armature_whose_action_moves_the_mesh_as_ours(written, name, tmp_path):
+    """Blender's glTF importer: one armature (root + the bones), an action with a key per frame, and the
+    armature-deformed mesh (depsgraph-evaluated) at every key where our linear blend skinning puts it."""
+    anim, report, _ = written[name]
+    script = Path(__file__).parent / "blender_skinned_glb.py"
+    run = subprocess.run(["blender", "-b", "--factory-startup", "--python", str(script), "--", str(report.path),
+                          str(tmp_path / "blender.npz")], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0 and (tmp_path / "blender.npz").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
+    result = np.load(tmp_path / "blender.npz")
+    assert json.loads(str(result["bones"])) == ["root"] + report.fit.rig.bone_names()
+    assert len(result["frames"]) == anim.num_frames
+    np.testing.assert_allclose(result["rest"], anim.vertices[0], atol=1e-6)
+    difference = np.abs(result["positions"] - report.fit.rig.positions()).max()
+    assert difference < 1e-5, difference

@@ -1,18 +1,20 @@
 """Skinning decomposition: rigid bones, sparse weights and per-frame bone transforms that reproduce an
-animation with linear blend skinning (SSDR-style alternation, Le & Deng 2012), in torch (CPU or GPU).
+animation with linear blend skinning (SSDR, Le & Deng 2012), in torch (CPU or GPU).
 
     fit = decompose(anim.vertices, SkinningConfig(bones="auto", max_error=0.5))
     fit.rig.positions()     # (T, V, 3) what a player shows
     fit.mean_error, fit.max_error   # % of the rest frame's bounding-box diagonal
 
-The loop, read top to bottom: start with one bone (the best rigid motion of the whole mesh); then, for
-each bone count, alternate weight updates (`weights.py`) and bone-transform updates (`transforms.py`)
-until the mean error stops improving by `tolerance`, keeping the best state seen; stop when the bone
-count is reached (`bones=N`) or the mean error is at most `max_error` (`bones="auto"`), else add a bone
-(`bones.py`, warm-started from the current skin) and go on. The state kept for N + 1 bones starts as the
-N-bone state with a bone of weight 0, so the error never grows when bones are added, and the result for N
-bones is the same whether N was asked for or passed on the way to more. Every step is deterministic; the
-seed only picks the seed vertex of each new bone.
+The loop, read top to bottom: one bone first (the best rigid motion of the whole mesh). For each bone count
+B, the vertices are clustered into B rigidly moving parts (`clusters.py`: the previous count's clusters with
+the worst one split, settled by k-means rounds), and from those hard clusters weight updates (`weights.py`)
+and bone-transform updates (`transforms.py`) alternate until the mean error improves by less than
+`tolerance`, keeping the best state seen. That skin is kept for B bones only if it beats the (B - 1)-bone
+skin with the new bone added at weight 0 (the same error as B - 1 bones); otherwise the latter is kept, so
+the error never grows when bones are added. The loop stops at `bones=N`, or for `bones="auto"` at the first
+count whose mean error is at most `max_error` (or at `max_bones`). The result for N bones is the same
+whether N was asked for or passed on the way to more. Every step is deterministic; the seed only picks the
+seed vertex of each split.
 
 Errors are distances between skinned and given vertices, over all vertices and frames, in percent of the
 bounding-box diagonal of the rest frame (frame 0 by default: the anchor mesh of a run).
@@ -27,9 +29,9 @@ import numpy as np
 import torch
 
 from ..errors import InputError, MeshError
-from .bones import split_worst_cluster
+from .clusters import Clusters
 from .rig import SkinRig
-from .transforms import BoneMembers, identity_transform, rigid_fit, skinned, update_transforms
+from .transforms import BoneMembers, skinned, update_transforms
 from .weights import update_weights
 
 AUTO = "auto"
@@ -128,22 +130,23 @@ def decompose(vertices: np.ndarray, config: SkinningConfig = SkinningConfig(), p
     last_count = min(config.max_bones, rest.shape[0]) if auto else int(config.bones)
     generator = torch.Generator().manual_seed(config.seed)
 
-    transforms = rigid_fit(rest, frames, torch.ones_like(rest[:, 0]))[:, None]  # one bone: the best rigid motion
-    transforms[config.rest_frame, 0] = identity_transform(rest)
-    joints = torch.zeros(rest.shape[0], config.influences, dtype=torch.int64, device=device)
-    weights = torch.zeros(rest.shape[0], config.influences, dtype=torch.float64, device=device)
-    weights[:, 0] = 1.0
+    clusters = Clusters.single(rest, frames, config.rest_frame)  # one bone: the best rigid motion of the mesh
+    best = _refine(clusters.transforms, rest, frames, *clusters.one_hot(config.influences), config)
     history = []
     while True:
-        transforms, joints, weights, positions = _refine(transforms, rest, frames, joints, weights, config)
+        transforms, joints, weights, positions = best
         mean, largest = _errors(positions, frames, diagonal)
         history.append((transforms.shape[1], mean, largest))
         if progress is not None:
             progress("skinning", transforms.shape[1], last_count)
         if transforms.shape[1] >= last_count or (auto and mean <= config.max_error):
             break
-        transforms = split_worst_cluster(transforms, rest, frames, positions, joints, weights, config.rest_frame,
-                                         generator)
+        clusters = clusters.split(rest, frames, config.rest_frame, generator)
+        fresh = _refine(clusters.transforms, rest, frames, *clusters.one_hot(config.influences), config)
+        if _mean_distance(fresh[3], frames) < _mean_distance(positions, frames):
+            best = fresh
+        else:  # the previous skin with the new bone at weight 0: the same error
+            best = (torch.cat([transforms, clusters.transforms[:, -1:]], dim=1), joints, weights, positions)
 
     rig = _rig(transforms, rest, joints, weights, config.rest_frame)
     return SkinFit(rig, mean, largest, config.max_error, auto, time.perf_counter() - started, str(device), history)

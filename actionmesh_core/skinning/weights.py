@@ -54,6 +54,27 @@ def update_weights(transforms: torch.Tensor, rest: torch.Tensor, frames: torch.T
     return torch.cat(new_joints), torch.cat(new_weights)
 
 
+def single_bone_errors(transforms: torch.Tensor, rest: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """(V, B) D_bb: the squared error over the clip of each vertex following each bone alone.
+    transforms (T, B, 3, 4), rest (V, 3), frames (V, T, 3)."""
+    steps, bones = transforms.shape[:2]
+    gram = torch.einsum("tbia,tbid->bad", transforms, transforms).reshape(bones, 16)  # S_bb
+    homogeneous, linear, squared = _projections(transforms.permute(0, 2, 1, 3).reshape(steps * 3, bones * 4), rest,
+                                                frames)
+    outer = (homogeneous[:, :, None] * homogeneous[:, None, :]).reshape(-1, 16)
+    return outer @ gram.T - 2 * linear + squared[:, None]
+
+
+def _projections(flat: torch.Tensor, rest: torch.Tensor, frames: torch.Tensor):
+    """p~ (n, 4), p~^T z_b (n, B) and |y|^2 (n,) of n vertices: flat (3T, 4B) the transforms as one matrix,
+    rest (n, 3), frames (n, T, 3)."""
+    n = rest.shape[0]
+    homogeneous = torch.cat([rest, torch.ones_like(rest[:, :1])], dim=1)
+    trajectories = frames.reshape(n, -1)  # (n, 3T)
+    linear = ((trajectories @ flat).reshape(n, -1, 4) * homogeneous[:, None]).sum(-1)
+    return homogeneous, linear, (trajectories * trajectories).sum(1)
+
+
 class _Residuals:
     """The residual Gram matrices D (n, B, B) of n vertices over all bones (module docstring).
 
@@ -61,11 +82,8 @@ class _Residuals:
 
     def __init__(self, gram: torch.Tensor, flat: torch.Tensor, rest: torch.Tensor, frames: torch.Tensor):
         n, bones = rest.shape[0], gram.shape[0]
-        homogeneous = torch.cat([rest, torch.ones_like(rest[:, :1])], dim=1)  # (n, 4)
+        homogeneous, linear, squared = _projections(flat, rest, frames)
         outer = (homogeneous[:, :, None] * homogeneous[:, None, :]).reshape(n, 16)  # p~ p~^T
-        trajectories = frames.reshape(n, -1)  # (n, 3T)
-        linear = ((trajectories @ flat).reshape(n, bones, 4) * homogeneous[:, None]).sum(-1)  # p~^T z_b (n, B)
-        squared = (trajectories * trajectories).sum(1)  # |y|^2 (n,)
         self.full = (outer @ gram.reshape(bones * bones, 16).T).reshape(n, bones, bones) \
             - linear[:, :, None] - linear[:, None, :] + squared[:, None, None]
 
