@@ -224,3 +224,43 @@ def rmbg(m, x):
     sides = [m.side1, m.side2, m.side3, m.side4, m.side5, m.side6]
     maps = [hx1d, hx2d, hx3d, hx4d, hx5d, hx6]
     return [torch.sigmoid(upsample_like(F.conv2d(h, s.weight, s.bias, padding=1), x)) for s, h in zip(sides, maps)]
+
+
+def gradient_icp(source, target, starts, steps=200, lr=0.01):
+    """ActionBench's ICP loop for one fit (spec §10.3, with the loop order of the official evaluator): every
+    start's parameters (translation 0, 6-D rotation (1, 0, 0, 0, 1, 0), per-axis scale 1) optimised together
+    by one Adam on the mean float32 loss over the starts, p' = (s * p) @ (start @ R6d) + T. The loss is the
+    squared-distance Chamfer (each direction's mean, both added) with brute-force nearest neighbours on the
+    full distance matrix. After each step: if the lowest loss of this step is strictly below the best so far,
+    keep that start's rotation (the one the loss used) and its translation and scale as they are now, after
+    the step. source (M, 3), target (N, 3), starts (S, 3, 3) -> (rotation (3, 3), translation (3,), scale (3,)).
+    Like PyTorch3D's chamfer_distance, each direction's distances are taken between the moved points and their
+    nearest neighbours (differentiable in both), summed, divided by the count.
+    """
+    count = len(starts)
+    translation = torch.zeros(count, 3, requires_grad=True)
+    d6 = torch.tensor([[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]).repeat(count, 1).requires_grad_()
+    scale = torch.ones(count, 3, requires_grad=True)
+    optimizer = torch.optim.Adam([translation, d6, scale], lr=lr)
+    best, best_loss = None, math.inf
+    for _ in range(steps):
+        optimizer.zero_grad()
+        a1, a2 = d6[:, :3], d6[:, 3:]
+        b1 = F.normalize(a1, dim=-1)
+        b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+        rotation = starts @ torch.stack([b1, b2, torch.linalg.cross(b1, b2)], dim=-2)
+        moved = scale[:, None] * source @ rotation + translation[:, None]  # (S, M, 3)
+        with torch.no_grad():
+            squared = (moved[:, :, None] - target[None, None]).square().sum(-1)  # (S, M, N)
+            nearest_target, nearest_source = squared.argmin(2), squared.argmin(1)  # (S, M), (S, N)
+        forward = (moved - target[nearest_target]).square().sum(-1)  # (S, M)
+        backward = (target[None] - torch.stack([m[i] for m, i in zip(moved, nearest_source)])).square().sum(-1)
+        loss = forward.sum(1) / source.shape[0] + backward.sum(1) / target.shape[0]
+        loss.mean().backward()
+        optimizer.step()
+        value, start = loss.detach().min(0)
+        if value.item() < best_loss:
+            best_loss = value.item()
+            best = (rotation[start].detach().clone(), translation[start].detach().clone(),
+                    scale[start].detach().clone())
+    return best

@@ -21,8 +21,8 @@ from PIL import Image
 
 from actionmesh_core import cli
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.io import atomic
-from actionmesh_core.pipeline import models as pipeline_models
+from actionmesh_core.base import atomic
+from actionmesh_core.pipeline import model_set as pipeline_models
 from pipeline_fixtures import moving_disc
 
 REPO = Path(__file__).resolve().parents[1]

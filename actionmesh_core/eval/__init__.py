@@ -7,10 +7,10 @@
 `OFFICIAL` (the default) is the official evaluator's protocol; `FAST` does about a tenth of its ICP
 work. The seed defaults to 44, as the official evaluator's.
 
-The numbers are protocol-equivalent to the official evaluator's, not bit-identical: the same
-samples, seeds, ICP and Chamfer definitions, but predicted meshes are loaded with process=False,
-the synchronised samples equal PyTorch3D's draws only for its CPU generator, and the ICP's
-arithmetic (float64 match moments, KD-tree or compiled neighbours) rounds differently.
+The numbers follow the official evaluator's: the same samples, seeds, ICP loop (its float32 loss and
+its choice of the best transform kept for parity) and Chamfer definitions. Predicted meshes are
+loaded with process=False, the synchronised samples equal PyTorch3D's draws only for its CPU
+generator, and the two repeated starts run once; see README "Evaluation".
 """
 
 from .fixture import SHAPES, fixture_animation, tracked_points, write_fixture
