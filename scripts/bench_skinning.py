@@ -4,7 +4,7 @@ realistic 20,000-vertex articulated animation at 16 and 300 frames; optionally a
 Usage (from the repository root, package installed):
     .venv/bin/python scripts/bench_skinning.py [--frames 16,300] [--vertices 20000]
         [--categories quadruped,biped,lamp,flapper] [--seed 1000000] [--device cpu|cuda] [--threads N]
-        [--max-error 0.5] [--bones 8] [--dem-bones]
+        [--max-error 0.25] [--bones 8] [--dem-bones]
 
 The animation is the synthetic generator's clip (`actionmesh_core.data`, a held-out seed): its watertight
 frame-0 mesh (marching cubes at 256^3, decimated to the pipeline's 40,000-face budget: about 20,000 vertices)
@@ -27,6 +27,7 @@ import torch
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.data import make_clip
 from actionmesh_core.export.formats import export_animated_mesh, export_skinned_mesh
+from actionmesh_core.skinning import DEFAULT_MAX_ERROR
 
 FACES_PER_VERTEX = 2  # a closed triangle mesh has about twice as many faces as vertices
 
@@ -70,7 +71,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1_000_000, help="the clips' seed (held-out seeds from 1,000,000)")
     parser.add_argument("--device", default="cpu", help="torch device of the decomposition (cpu, cuda)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--max-error", type=float, default=0.5, help="auto's target mean error, %% of the diagonal")
+    parser.add_argument("--max-error", type=float, default=DEFAULT_MAX_ERROR,
+                        help="auto's target mean error, %% of the diagonal (default: the exporter's)")
     parser.add_argument("--bones", type=int, default=8, help="also fit this fixed bone count (0: skip)")
     parser.add_argument("--dem-bones", action="store_true", help="also run py-dem-bones at the same bone counts")
     parser.add_argument("--dem-bones-iterations", type=int, default=30)

@@ -1,7 +1,7 @@
 """Skinning decomposition: rigid bones, sparse weights and per-frame bone transforms that reproduce an
 animation with linear blend skinning (SSDR, Le & Deng 2012), in torch (CPU or GPU).
 
-    fit = decompose(anim.vertices, SkinningConfig(bones="auto", max_error=0.5))
+    fit = decompose(anim.vertices, SkinningConfig(bones="auto", max_error=0.25))
     fit.rig.positions()     # (T, V, 3) what a player shows
     fit.mean_error, fit.max_error   # % of the rest frame's bounding-box diagonal
 
@@ -35,7 +35,7 @@ from .transforms import BoneMembers, skinned, update_transforms
 from .weights import update_weights
 
 AUTO = "auto"
-DEFAULT_MAX_ERROR = 0.5
+DEFAULT_MAX_ERROR = 0.25
 """Percent of the bounding-box diagonal: the default target of the mean error for `bones="auto"`."""
 
 
