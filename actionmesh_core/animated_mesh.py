@@ -17,6 +17,7 @@ import numpy as np
 
 from .base.atomic import atomic_path
 from .errors import MeshError
+from .video_cameras import VideoCameras
 
 
 OPTIONAL_ARRAYS = ("uvs", "vertex_colors", "model_transform", "merge_map", "face_materials")
@@ -94,13 +95,18 @@ class Continuation:
     crop_box: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.last_frame = np.asarray(self.last_frame, dtype=np.uint8)
+        self.last_frame = _numbers("last_frame", self.last_frame, np.uint8)
         _check_shape("last_frame", self.last_frame, ("H", "W", 4))
         if self.latents is not None:
-            self.latents = np.asarray(self.latents, dtype=np.float32)
+            self.latents = _numbers("latents", self.latents, np.float32)
             _check_shape("latents", self.latents, ("T", "N", "C"))
         if self.crop_box is not None:
-            self.crop_box = np.asarray(self.crop_box, dtype=np.int64).reshape(4)
+            self.crop_box = _numbers("crop_box", self.crop_box, np.int64)
+            _check_shape("crop_box", self.crop_box, (4,))
+            x0, y0, x1, y1 = self.crop_box.tolist()
+            if not 0 <= x0 < x1 or not 0 <= y0 < y1:
+                raise MeshError(f"crop_box must be (x0, y0, x1, y1) with 0 <= x0 < x1 and 0 <= y0 < y1, got "
+                                f"{self.crop_box.tolist()}")
 
 
 @dataclass
@@ -120,6 +126,8 @@ class AnimatedMesh:
     materials:   optional list of `Material`s (a user mesh's full glTF materials, textures included; without
                  `uvs` their textures are dropped); None: one plain material (`resolved_materials`).
     face_materials: optional (F,) int64 index into `materials` of every face (None: all faces use the first).
+    cameras:     optional `VideoCameras`: the camera of every frame of the video the animation was registered to
+                 (`video_fit.fit_cameras`), in the stored coordinates.
     name:        a short name used for exported nodes and clips.
     continuation: optional `Continuation` of the run that made the animation (None: it cannot be extended).
     """
@@ -134,6 +142,7 @@ class AnimatedMesh:
     merge_map: np.ndarray | None = None
     materials: list[Material] | None = None
     face_materials: np.ndarray | None = None
+    cameras: VideoCameras | None = None
     name: str = "ActionMesh"
     extras: dict = field(default_factory=dict)
     continuation: Continuation | None = None
@@ -146,8 +155,8 @@ class AnimatedMesh:
                     f"frames have different vertex arrays {sorted(counts)}: an animated mesh needs the "
                     "same vertex count in every frame"
                 )
-        self.vertices = np.asarray(self.vertices, dtype=np.float32)
-        self.faces = np.asarray(self.faces, dtype=np.int64)
+        self.vertices = _numbers("vertices", self.vertices, np.float32)
+        self.faces = _numbers("faces", self.faces, np.int64)
         if self.vertices.ndim > 0 and len(self.vertices) == 0:
             raise MeshError("the animation has zero frames")
         if self.vertices.ndim != 3 or self.vertices.shape[-1] != 3:
@@ -161,27 +170,33 @@ class AnimatedMesh:
             raise MeshError(
                 f"face indices must lie in [0, {self.num_vertices}); got [{self.faces.min()}, {self.faces.max()}]"
             )
-        if not (self.fps > 0 and np.isfinite(self.fps)):
-            raise MeshError(f"fps must be a positive number, got {self.fps}")
+        if isinstance(self.fps, (bool, np.bool_)) or not isinstance(self.fps, (int, float, np.integer, np.floating)) \
+                or not (self.fps > 0 and np.isfinite(self.fps)):
+            raise MeshError(f"fps must be a positive number, got {self.fps!r:.60}")
         if self.frame_times is None:
             self.frame_times = np.arange(self.num_frames, dtype=np.float64) / float(self.fps)
-        self.frame_times = np.asarray(self.frame_times, dtype=np.float64)
-        if self.frame_times.shape != (self.num_frames,):
-            raise MeshError(f"frame_times must have shape ({self.num_frames},), got {self.frame_times.shape}")
+        self.frame_times = _numbers("frame_times", self.frame_times, np.float64)
+        _check_shape("frame_times", self.frame_times, (self.num_frames,))
+        if not np.isfinite(self.frame_times).all():
+            raise MeshError("frame_times contain NaN or infinite values")
         if self.num_frames > 1 and not (np.diff(self.frame_times) > 0).all():
             raise MeshError("frame_times must increase strictly")
         if self.uvs is not None:
-            self.uvs = np.asarray(self.uvs, dtype=np.float32)
+            self.uvs = _numbers("uvs", self.uvs, np.float32)
             _check_shape("uvs", self.uvs, (self.num_vertices, 2))
         if self.vertex_colors is not None:
-            self.vertex_colors = np.asarray(self.vertex_colors, dtype=np.uint8)
+            self.vertex_colors = _numbers("vertex_colors", self.vertex_colors, np.uint8)
             _check_shape("vertex_colors", self.vertex_colors, (self.num_vertices, (3, 4)))
         if self.model_transform is not None:
-            self.model_transform = np.asarray(self.model_transform, dtype=np.float32).reshape(4, 4)
+            self.model_transform = _numbers("model_transform", self.model_transform, np.float32)
+            _check_shape("model_transform", self.model_transform, (4, 4))
+            if not np.isfinite(self.model_transform).all() or abs(np.linalg.det(self.model_transform)) < 1e-12:
+                raise MeshError("model_transform must be a finite, invertible (4, 4) matrix")
         if self.merge_map is not None:
-            self.merge_map = np.asarray(self.merge_map, dtype=np.int64)
-            if self.merge_map.shape != (self.num_vertices,):
-                raise MeshError(f"merge_map must have shape ({self.num_vertices},), got {self.merge_map.shape}")
+            self.merge_map = _numbers("merge_map", self.merge_map, np.int64)
+            _check_shape("merge_map", self.merge_map, (self.num_vertices,))
+            if self.merge_map.min() < 0 or self.merge_map.max() >= self.num_vertices:
+                raise MeshError(f"merge_map must hold vertex indices in [0, {self.num_vertices})")
         if self.continuation is not None and self.continuation.latents is not None \
                 and len(self.continuation.latents) != self.num_frames:
             raise MeshError(f"the continuation holds {len(self.continuation.latents)} latents for "
@@ -189,12 +204,15 @@ class AnimatedMesh:
         if self.uvs is None and self.materials:  # a texture needs UVs: without them, only the factors apply
             self.materials = [replace(m, **dict.fromkeys(m.textures())) for m in self.materials]
         if self.face_materials is not None:
-            self.face_materials = np.asarray(self.face_materials, dtype=np.int64)
+            self.face_materials = _numbers("face_materials", self.face_materials, np.int64)
             _check_shape("face_materials", self.face_materials, (self.num_faces,))
             count = len(self.materials or ())
             if self.face_materials.min() < 0 or self.face_materials.max() >= count:
                 raise MeshError(f"face_materials must index the {count} material(s), got [{self.face_materials.min()}, "
                                 f"{self.face_materials.max()}]")
+        if self.cameras is not None and self.cameras.num_frames != self.num_frames:
+            raise MeshError(f"the video cameras cover {self.cameras.num_frames} frames, the animation has "
+                            f"{self.num_frames}")
 
     @property
     def num_frames(self) -> int:
@@ -267,6 +285,8 @@ class AnimatedMesh:
             if value is not None:
                 arrays[key] = value
         arrays.update(_material_arrays(self.materials or []))
+        if self.cameras is not None:
+            arrays.update(self.cameras.to_arrays())
         for key in Continuation.ARRAYS if self.continuation is not None else ():
             value = getattr(self.continuation, key)
             if value is not None:
@@ -278,23 +298,67 @@ class AnimatedMesh:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "AnimatedMesh":
-        """Read an `.npz` written by `save` (no pickle). Every field is read here, the continuation too."""
+        """Read an `.npz` written by `save`, the continuation too. Nothing is unpickled, and a damaged or
+        hand-edited file (a broken member, a field of the wrong shape or type, bad materials JSON) is one
+        MeshError naming the file."""
         path = Path(path)
         if not path.is_file():
             raise MeshError(f"no animated mesh at {path}")
         try:
-            data = np.load(path, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
-            raise MeshError(f"{path} is not an animated-mesh .npz file ({exc})") from None
-        if "vertices" not in data or "faces" not in data:
-            raise MeshError(f"{path} lacks 'vertices' or 'faces': not an animated-mesh .npz file")
-        kwargs = {key: data[key] for key in data.files if key in ("vertices", "faces", "frame_times", *OPTIONAL_ARRAYS)}
-        continuation = None
-        if "last_frame" in data:  # results that cannot be extended have none
-            continuation = Continuation(**{key: data[key] for key in Continuation.ARRAYS if key in data})
-        return cls(fps=float(data["fps"]) if "fps" in data else 8.0,
-                   name=str(data["name"]) if "name" in data else "ActionMesh", materials=_materials_from(data),
-                   continuation=continuation, **kwargs)
+            return cls(**_npz_fields(path))
+        except MeshError as exc:
+            raise MeshError(f"{path}: {exc}") from None
+
+
+NPZ_ARRAYS = ("vertices", "faces", "frame_times", *OPTIONAL_ARRAYS)
+"""The `.npz` members that are `AnimatedMesh` fields as they are."""
+
+
+def _npz_fields(path: Path) -> dict:
+    """The `AnimatedMesh` keyword arguments stored in an `.npz` (see `save`), every member read and checked."""
+    members = _npz_members(path)
+    if "vertices" not in members or "faces" not in members:
+        raise MeshError("it lacks 'vertices' or 'faces': not an animated-mesh .npz file")
+    fields = {key: members[key] for key in NPZ_ARRAYS if key in members}
+    if "fps" in members:
+        fps = members["fps"]
+        if fps.size != 1 or fps.dtype.kind not in "iuf":
+            raise MeshError(f"'fps' must be one real number, got a {fps.dtype} array of shape {fps.shape}")
+        fields["fps"] = float(fps.reshape(()))
+    if "name" in members:
+        name = members["name"]
+        if name.shape != () or name.dtype.kind != "U":
+            raise MeshError(f"'name' must be one string, got a {name.dtype} array of shape {name.shape}")
+        fields["name"] = str(name)
+    fields["materials"] = _materials_from(members)
+    fields["cameras"] = VideoCameras.from_arrays(members)
+    if "last_frame" in members:  # results that cannot be extended have no continuation
+        fields["continuation"] = Continuation(**{key: members[key] for key in Continuation.ARRAYS if key in members})
+    return fields
+
+
+def _npz_members(path: Path) -> dict[str, np.ndarray]:
+    """Every member of an `.npz`, read now (numpy reads them lazily, so a damaged member would fail later)."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
+        raise MeshError(f"not an animated-mesh .npz file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise MeshError("it holds one array, not the named arrays of an animated-mesh .npz file")
+    members = {}
+    with archive:
+        for key in archive.files:
+            try:
+                members[key] = archive[key]
+            except ValueError as exc:
+                if "allow_pickle" not in str(exc) and "object" not in str(exc).lower():
+                    raise MeshError(f"member {key!r} is damaged ({exc}); export the result again") from None
+                raise MeshError(f"member {key!r} holds Python objects, which are never loaded (unpickling can run "
+                                "code); save the result with AnimatedMesh.save") from None
+            except Exception as exc:  # noqa: BLE001 - a damaged zip member: BadZipFile, zlib.error, EOFError...
+                raise MeshError(f"member {key!r} is damaged ({type(exc).__name__}: {exc}); export the result "
+                                "again") from None
+    return members
 
 
 def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:
@@ -307,7 +371,7 @@ def _material_arrays(materials: list[Material]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _materials_from(data) -> list[Material] | None:
+def _materials_from(data: dict[str, np.ndarray]) -> list[Material] | None:
     """The materials of an `.npz` written by `_material_arrays` (None for files without them). Older
     files may instead hold a bare "texture" image and "base_color": one material."""
     if "materials" not in data:
@@ -315,10 +379,25 @@ def _materials_from(data) -> list[Material] | None:
             return None
         return [Material(base_color=data["base_color"] if "base_color" in data else np.ones(4), metallic=0.0,
                          roughness=0.8, double_sided=True, base_color_texture=data.get("texture"))]
-    scalars = json.loads(str(data["materials"]))
-    return [Material(**values, **{slot: data[f"material{i}_{slot}"] for slot in TEXTURE_SLOTS
-                                  if f"material{i}_{slot}" in data})
-            for i, values in enumerate(scalars)]
+    text = data["materials"]
+    try:
+        scalars = json.loads(str(text)) if text.shape == () and text.dtype.kind == "U" else None
+    except json.JSONDecodeError:
+        scalars = None
+    if not isinstance(scalars, list) or not all(isinstance(values, dict) for values in scalars):
+        raise MeshError("'materials' must be a JSON list of material settings; the file is damaged")
+    known = {f.name for f in fields(Material)} - set(TEXTURE_SLOTS)
+    materials = []
+    for i, values in enumerate(scalars):
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise MeshError(f"material {i} has unknown settings {unknown}; the file is damaged")
+        images = {slot: data[f"material{i}_{slot}"] for slot in TEXTURE_SLOTS if f"material{i}_{slot}" in data}
+        try:
+            materials.append(Material(**values, **images))
+        except (TypeError, ValueError) as exc:
+            raise MeshError(f"material {i} has an invalid setting ({exc}); the file is damaged") from None
+    return materials
 
 
 def _trimesh_material(material: Material):
@@ -333,6 +412,22 @@ def _trimesh_material(material: Material):
         roughnessFactor=material.roughness, emissiveFactor=material.emissive, alphaMode=material.alpha_mode,
         alphaCutoff=material.alpha_cutoff, doubleSided=material.double_sided, **images,
     )
+
+
+def _numbers(name: str, value, dtype) -> np.ndarray:
+    """`value` as an array of `dtype`, refusing what would convert silently and wrongly: complex numbers, text,
+    Python objects, and (for integer fields) fractions. A MeshError names the field."""
+    array = np.asarray(value)
+    kind, integer = array.dtype.kind, np.issubdtype(dtype, np.integer)
+    if kind not in "iuf" and not (kind == "b" and array.size == 0):
+        raise MeshError(f"{name} must hold real numbers, got {array.dtype} values")
+    if integer and kind == "f" and not np.array_equal(array, np.round(array)):
+        raise MeshError(f"{name} must hold whole numbers, got fractions")
+    if integer and array.size and kind in "iuf":
+        info = np.iinfo(dtype)
+        if array.min() < info.min or array.max() > info.max:
+            raise MeshError(f"{name} holds values outside [{info.min}, {info.max}]")
+    return array.astype(dtype, copy=False)
 
 
 def _check_shape(name: str, array: np.ndarray, expected: tuple) -> None:

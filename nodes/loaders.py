@@ -95,9 +95,10 @@ class LoadModels:
     def load(self, weights, precision, attention, offload):
         options = {"device": comfy.torch_device(), "dtype": None if precision == "auto" else precision,
                    "offload": comfy.offload_policy() if offload == "auto" else offload, "attention": attention}
-        if weights == BUNDLED:
-            return (LoadedModels(bundled_models(**options), BUNDLED),)
-        return (LoadedModels(ModelSet.from_weights(_weights_folder(weights), **options), weights),)
+        models = bundled_models(**options) if weights == BUNDLED else ModelSet.from_weights(_weights_folder(weights),
+                                                                                          **options)
+        models.verify(REQUIRED)  # headers only: a broken checkpoint fails here, not minutes into a workflow
+        return (LoadedModels(models, weights),)
 
 
 def _input_file(name: str, suffixes: tuple[str, ...], what: str) -> Path:

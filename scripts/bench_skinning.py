@@ -40,7 +40,7 @@ def articulated_animation(seed: int, category: str, frames: int, vertices: int) 
     factor = clip.pose.scales[0, 0, 0] / raw.scales[0, 0, 0]
     center = raw.translations[0, 0] - clip.pose.translations[0, 0] / factor
     long = dataclasses.replace(clip, pose=clip.rig.pose(np.arange(frames) / 15.0).normalized(center, factor))
-    return long.animated_mesh(resolution=256, face_count=FACES_PER_VERTEX * vertices)
+    return long.watertight_animation(resolution=256, face_count=FACES_PER_VERTEX * vertices)
 
 
 def errors(positions: np.ndarray, vertices: np.ndarray) -> tuple[float, float]:

@@ -85,7 +85,7 @@ def served(tmp_path_factory):
     (root / "extensions" / "actionmesh").mkdir(parents=True)
     shutil.copy(PLAYER, root / "extensions" / "actionmesh" / PLAYER.name)
     (root / "three").symlink_to(JS / "node_modules" / "three")
-    anim = two_part_clip(num_frames=12).animated_mesh(resolution=32)
+    anim = two_part_clip(num_frames=12).watertight_animation(resolution=32)
     report = export_skinned_mesh(anim, "skinned-glb", root / "skinned.glb", bones=2)
     played = AnimatedMesh(report.fit.rig.positions(), anim.faces, fps=anim.fps, vertex_colors=anim.vertex_colors)
     export_animated_mesh(played, "glb", root / "morph.glb")

@@ -271,3 +271,23 @@ def test_ctrl_c_while_the_models_load_is_one_line_and_exit_130(capsys, tmp_path,
     code, err = run_cli(capsys, "video2mesh", frames, "--out", tmp_path / "out", "--weights", tiny_root, *FAST)
     assert (code, err) == (130, "actionmesh video2mesh: interrupted\n")
     assert not (tmp_path / "out").exists()  # the probe's folder is removed again
+
+
+def test_a_mount_point_replaced_as_a_whole_folder_keeps_the_mount(tmpfs):
+    """atomic_dir (training checkpoints, datasets) cannot rename a mount point: it replaces its entries."""
+    out = tmpfs(size="1m")
+    (out / "old.txt").write_text("old")
+    with atomic.atomic_dir(out) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"] and os.path.ismount(out)
+
+
+def test_a_simulated_mount_point_replaced_as_a_whole_folder_without_root(tmp_path, mount_boundary, monkeypatch):
+    out = tmp_path / "volume"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    mount_boundary(out)
+    monkeypatch.setattr(atomic.os.path, "ismount", lambda path: Path(path) == out)
+    with atomic.atomic_dir(out) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]

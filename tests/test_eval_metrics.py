@@ -11,9 +11,8 @@ from scipy.spatial.transform import Rotation
 
 from actionmesh_core.animated_mesh import AnimatedMesh
 from actionmesh_core.errors import InputError, MeshError
-from actionmesh_core.eval import icp, neighbours
+from actionmesh_core.eval import icp, metrics, neighbours
 from actionmesh_core.eval.chamfer import chamfer_score, motion_chamfer
-from actionmesh_core.eval import metrics
 from actionmesh_core.eval.icp import Similarity, chamfer_loss
 from actionmesh_core.eval.metrics import Protocol, evaluate_sample, score_points
 from actionmesh_core.eval.neighbours import NearestIndex

@@ -172,12 +172,17 @@ def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
 
     previous = path.read_bytes()
 
-    def crash_half_way(self, data):
-        with open(self, "wb") as f:
-            f.write(data[: len(data) // 2])
+    from actionmesh_core.export import gltf
+
+    write = gltf.BinaryBuffer.write
+
+    def crash_half_way(self, stream):  # the disk fills half-way through the file
+        data = io.BytesIO()
+        write(self, data)
+        stream.write(data.getvalue()[: len(data.getvalue()) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_bytes", crash_half_way)
+    monkeypatch.setattr(gltf.BinaryBuffer, "write", crash_half_way)
     with pytest.raises(OutputError, match="the disk holding .*anim.glb is full"):
         write_animated_glb(wobbling_sphere(3), path)
     monkeypatch.undo()
@@ -227,3 +232,84 @@ def test_textures_without_uvs_are_dropped_and_the_file_stays_valid(tmp_path):
     assert glb.gltf.textures == [] and glb.gltf.images == []
     (report,) = validate(tmp_path / "plain.glb")
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory) -> tuple[AnimatedMesh, dict[str, Path]]:
+    """A held-out synthetic clip's exact surfaces, coloured, with its true video cameras, written both ways."""
+    from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
+
+    anim = make_clip(HELD_OUT_SEED + 4, frames=4).animated_mesh(max_edge=0.3)
+    folder = tmp_path_factory.mktemp("camera")
+    return anim, {mode: write_animated_glb(anim, folder / f"{mode}.glb", interpolation=mode)
+                  for mode in ("smooth", "hold")}
+
+
+def camera_keys(glb: Glb) -> tuple[pygltflib.Node, pygltflib.Camera, np.ndarray, np.ndarray, np.ndarray, str]:
+    """The video camera's node, camera, key times (K,), translations (K, 3), rotations (K, 4) and interpolation."""
+    (node_index,) = [i for i, node in enumerate(glb.gltf.nodes) if node.name == "video_camera"]
+    node = glb.gltf.nodes[node_index]
+    animation = glb.gltf.animations[0]
+    values = {}
+    for channel in animation.channels:
+        if channel.target.node == node_index:
+            sampler = animation.samplers[channel.sampler]
+            values[channel.target.path] = (glb.accessor(sampler.input), glb.accessor(sampler.output),
+                                           sampler.interpolation)
+    (times, translations, interpolation), (_, rotations, _) = values["translation"], values["rotation"]
+    return node, glb.gltf.cameras[node.camera], times, translations, rotations, interpolation
+
+
+def test_video_camera_glb_passes_the_validator_and_keeps_its_colours(registered):
+    anim, paths = registered
+    for report in validate(*paths.values()):
+        assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, report["issues"]
+    glb = Glb(paths["smooth"])
+    assert glb.gltf.scenes[0].nodes == [0, 1] and glb.gltf.nodes[1].name == "video_camera"
+    colors = glb.accessor(glb.primitive.attributes.COLOR_0)
+    np.testing.assert_array_equal(colors[:, :3], anim.vertex_colors)
+
+
+def test_video_camera_reproduces_the_overlay_projection(registered):
+    """Read the GLB back, pose its camera node at every key, project the morphed vertices through its yfov and
+    aspect ratio: the pixels are ours, and they land on the mesh the overlay draws."""
+    from scipy import ndimage
+    from scipy.spatial.transform import Rotation
+
+    from actionmesh_core.video_fit import render_overlay
+
+    anim, paths = registered
+    glb = Glb(paths["smooth"])
+    node, camera, times, translations, rotations, interpolation = camera_keys(glb)
+    cameras = anim.cameras
+    assert camera.type == "perspective" and interpolation == "LINEAR"
+    assert camera.perspective.yfov == pytest.approx(cameras.yfov) and camera.perspective.aspectRatio == 1.0
+    np.testing.assert_allclose(times, anim.frame_times, atol=1e-6)
+    np.testing.assert_allclose(node.translation, translations[0])
+    np.testing.assert_allclose(node.rotation, rotations[0])
+    base, targets = glb.base_and_targets()
+    frames = np.zeros((anim.num_frames, *cameras.image_size[::-1], 3), np.uint8)
+    overlay = render_overlay(anim, frames, opacity=1.0, mode="flat")
+    drawn = ndimage.binary_dilation(overlay.any(axis=-1), np.ones((1, 3, 3), bool))
+    focal = 1.0 / np.tan(camera.perspective.yfov / 2)
+    width, height = cameras.image_size
+    for k in range(anim.num_frames):
+        pose = np.eye(4)
+        pose[:3, :3], pose[:3, 3] = Rotation.from_quat(rotations[k]).as_matrix(), translations[k]
+        view = np.linalg.inv(pose)
+        points = (base + targets[k]) @ view[:3, :3].T + view[:3, 3]
+        ndc = focal * points[:, :2] / -points[:, 2:] / [camera.perspective.aspectRatio, 1.0]
+        pixels = np.stack([(ndc[:, 0] + 1) / 2 * width, (1 - ndc[:, 1]) / 2 * height], axis=1)
+        ours, _ = cameras.project(anim.vertices[k], k)
+        np.testing.assert_allclose(pixels, ours, atol=2e-3)
+        column, row = np.floor(pixels).astype(int).T
+        assert drawn[k, row, column].all()
+
+
+def test_video_camera_holds_its_last_pose_on_the_closing_key(registered):
+    anim, paths = registered
+    _, _, times, translations, rotations, interpolation = camera_keys(Glb(paths["hold"]))
+    assert interpolation == "STEP" and len(times) == anim.num_frames + 1
+    np.testing.assert_array_equal(translations[-1], translations[-2])
+    np.testing.assert_array_equal(rotations[-1], rotations[-2])
+    np.testing.assert_allclose(np.linalg.norm(rotations, axis=1), 1.0, atol=1e-6)

@@ -20,6 +20,7 @@ from skinning_fixtures import two_part_clip
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.cli import main
 from actionmesh_core.cli.run_options import write_outputs
+from actionmesh_core.data import HELD_OUT_SEED, make_clip
 from actionmesh_core.errors import InputError
 from actionmesh_core.export.formats import export_animated_mesh, export_skinned_mesh
 from actionmesh_core.export.gltf import write_animated_glb
@@ -41,7 +42,7 @@ def two_materials(anim: AnimatedMesh) -> AnimatedMesh:
 def written(tmp_path_factory):
     """Each case written once as a skinned GLB (with its fit) and as an animated (morph) GLB."""
     folder = tmp_path_factory.mktemp("skinned")
-    arm = two_part_clip().animated_mesh(resolution=32)
+    arm = two_part_clip().watertight_animation(resolution=32)
     cases = {"two_part": arm, "textured": textured(wobbling_sphere()), "two_materials": two_materials(wobbling_sphere())}
     result = {}
     for name, anim in cases.items():
@@ -181,7 +182,7 @@ def test_a_skinned_glb_is_much_smaller_than_morph_targets(tmp_path):
 
 def test_command_line_prints_bones_error_and_size(tmp_path, capsys):
     result = tmp_path / "result.npz"
-    two_part_clip().animated_mesh(resolution=32).save(result)
+    two_part_clip().watertight_animation(resolution=32).save(result)
     assert main(["export", str(result), "--format", "skinned-glb", "--out", str(tmp_path / "rig.glb"), "--bones",
                  "auto", "--max-error", "0.5", "--seed", "3"]) == 0
     printed = capsys.readouterr().out
@@ -215,7 +216,7 @@ def test_command_line_one_frame_or_no_faces_exit_2(tmp_path, capsys):
 
 
 def test_run_outputs_include_skinned_files(tmp_path, capsys):
-    written = write_outputs(wobbling_sphere(), tmp_path / "out", "glb,skinned_glb,usdskel", {"bones": 2})
+    written = write_outputs(wobbling_sphere(), tmp_path / "out", "glb,skinned_glb,usdskel", skin_options={"bones": 2})
     assert [path.name for path in written] == ["animated_mesh.glb", "skinned_mesh.glb", "skinned_mesh.usd"]
     assert all(path.is_file() for path in written)
     printed = capsys.readouterr().out
@@ -249,3 +250,19 @@ def test_blender_imports_an_armature_whose_action_moves_the_mesh_as_ours(written
     np.testing.assert_allclose(result["rest"], anim.vertices[0], atol=1e-6)
     difference = np.abs(result["positions"] - report.fit.rig.positions()).max()
     assert difference < 1e-5, difference
+
+
+def test_a_result_registered_to_its_video_keeps_its_camera(tmp_path):
+    anim = make_clip(HELD_OUT_SEED + 4, frames=4).animated_mesh(max_edge=0.3)  # with the clip's true cameras
+    assert anim.cameras is not None
+    report = export_skinned_mesh(anim, "skinned-glb", tmp_path / "camera.glb", bones=4)
+    (result,) = validate(report.path)
+    assert result["issues"]["numErrors"] == 0 and result["issues"]["numWarnings"] == 0
+    gltf = Glb(report.path).gltf
+    (camera,) = [index for index, node in enumerate(gltf.nodes) if node.name == "video_camera"]
+    assert gltf.nodes[camera].camera == 0 and camera in gltf.scenes[0].nodes
+    paths = {channel.target.path for channel in gltf.animations[0].channels if channel.target.node == camera}
+    assert paths == {"rotation", "translation"}
+    usd = export_skinned_mesh(anim, "usdskel", tmp_path / "camera.usda", bones=4)
+    stage = Usd.Stage.Open(str(usd.path))
+    assert stage.GetDefaultPrim().GetChild("video_camera").IsA(UsdGeom.Camera)

@@ -120,3 +120,18 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch, painted):
         write_usd(new, path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == previous
     assert Sdf.Layer.FindOrOpen(str(path)) is not None
+
+
+def test_the_video_camera_is_a_time_sampled_usd_camera(tmp_path):
+    from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
+
+    anim = make_clip(HELD_OUT_SEED + 4, frames=3).animated_mesh(max_edge=0.5)
+    stage = Usd.Stage.Open(str(write_usd(anim, tmp_path / "anim.usda")))
+    camera = UsdGeom.Camera(stage.GetPrimAtPath(f"/{anim.name}/video_camera"))
+    assert camera and validation_errors(stage) == []
+    for k in range(anim.num_frames):
+        lens = camera.GetCamera(float(k))
+        assert lens.GetFieldOfView(lens.FOVVertical) == pytest.approx(np.degrees(anim.cameras.yfov), rel=1e-5)
+        assert lens.aspectRatio == pytest.approx(anim.cameras.aspect)
+        pose = np.asarray(camera.ComputeLocalToWorldTransform(float(k))).T  # USD matrices act on row vectors
+        np.testing.assert_allclose(pose, anim.cameras.camera_to_world()[k], atol=1e-9)

@@ -74,7 +74,7 @@ def test_skinning_decomposition_on_cuda_matches_the_cpu_run():
     from actionmesh_core.data import make_clip
     from actionmesh_core.skinning import SkinningConfig, decompose
 
-    vertices = make_clip(1_000_001, frames=12).animated_mesh(resolution=64).vertices
+    vertices = make_clip(1_000_001, frames=12).watertight_animation(resolution=64).vertices
     cpu, gpu = (decompose(vertices, SkinningConfig(bones=5, device=device)) for device in ("cpu", "cuda"))
     assert gpu.device.startswith("cuda") and gpu.rig.num_bones == cpu.rig.num_bones == 5
     assert gpu.mean_error == pytest.approx(cpu.mean_error, rel=1e-3)

@@ -96,7 +96,7 @@ def test_validate_inputs_report_bad_paths_and_values(pack, comfy_base):
     assert "not a mesh" in nodes["ActionMeshLoadMesh"].VALIDATE_INPUTS(EXAMPLE_VIDEO)
     assert nodes["ActionMeshExport"].VALIDATE_INPUTS("actionmesh/run") is True
     assert "leads outside" in nodes["ActionMeshExport"].VALIDATE_INPUTS("../../etc/passwd")
-    assert "not a file name" in nodes["ActionMeshExport"].VALIDATE_INPUTS("/abs/name")
+    assert "is an absolute path" in nodes["ActionMeshExport"].VALIDATE_INPUTS("/abs/name")
     prior = nodes["ActionMeshImage3DPrior"]
     assert prior.VALIDATE_INPUTS(0) is True and prior.VALIDATE_INPUTS(128) is True
     assert "power of two" in prior.VALIDATE_INPUTS(48)

@@ -21,15 +21,18 @@ def record_windows(models: ModelSet, sources: list | None = None) -> list[list[f
     `sources`, its query positions)."""
     seen = []
     with models.use("actionmesh-autoencoder") as autoencoder:
-        forward = autoencoder.forward
+        target_caches, decode_queries = autoencoder.target_caches, autoencoder.decode_queries
 
-        def spy(latents, frame_times, source_alpha, target_alphas, queries, **kwargs):
+        def caches_spy(latents, frame_times, source_alpha, target_alphas):
             seen.append(frame_times[0].tolist())
+            return target_caches(latents, frame_times, source_alpha, target_alphas)
+
+        def queries_spy(cache, queries, query_chunk=65536):
             if sources is not None:
                 sources.append(queries[0, :, :3].clone())
-            return forward(latents, frame_times, source_alpha, target_alphas, queries, **kwargs)
+            return decode_queries(cache, queries, query_chunk)
 
-        autoencoder.forward = spy
+        autoencoder.target_caches, autoencoder.decode_queries = caches_spy, queries_spy
     return seen
 
 

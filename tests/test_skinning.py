@@ -18,13 +18,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: threads onl
 
 @pytest.fixture(scope="module")
 def two_part():
-    return two_part_clip().animated_mesh(resolution=32).vertices
+    return two_part_clip().watertight_animation(resolution=32).vertices
 
 
 @pytest.fixture(scope="module")
 def biped():
     """A five-part-plus generator clip (non-rigid: parts blend at the joints)."""
-    return make_clip(1_000_001, frames=NUM_FRAMES).animated_mesh(resolution=32).vertices
+    return make_clip(1_000_001, frames=NUM_FRAMES).watertight_animation(resolution=32).vertices
 
 
 def errors_in_percent(positions: np.ndarray, vertices: np.ndarray) -> tuple[float, float]:
@@ -131,6 +131,6 @@ def test_one_frame_or_a_point_is_not_skinned():
 
 
 def test_fewer_influences_per_vertex():
-    fit = decompose(two_part_clip().animated_mesh(resolution=32).vertices, SkinningConfig(bones=3, influences=2))
+    fit = decompose(two_part_clip().watertight_animation(resolution=32).vertices, SkinningConfig(bones=3, influences=2))
     assert fit.rig.joints.shape[1] == 2
     assert fit.rig.influences()[1].shape == (fit.rig.rest.shape[0], 4)  # files still get 4 slots

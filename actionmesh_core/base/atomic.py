@@ -98,6 +98,37 @@ def _umask() -> int:
     return mask
 
 
+class _Scratch:
+    """The temporary file or folder of one write (`path`), removed unless the write clears `path` once it has
+    moved it into place."""
+
+    path: Path | None = None
+
+
+@contextlib.contextmanager
+def _guarded_write(target: Path, created: list[Path]) -> Iterator[_Scratch]:
+    """Around one write to `target`: an OSError becomes an OutputError naming it; the scratch left over is
+    removed whatever happens, and on failure the folders made for the write (`created`) too."""
+    scratch = _Scratch()
+    try:
+        with output_errors(target):
+            yield scratch
+    except BaseException:
+        _remove(scratch.path)
+        scratch.path = None
+        remove_folders(created)
+        raise
+    finally:
+        _remove(scratch.path)
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None and path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path is not None:
+        path.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
@@ -107,23 +138,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path} is a folder where a file is expected; give a file name")
-    created = make_folder(path.parent)
-    tmp = None
-    try:
-        with output_errors(path):
-            fd, name = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp" + path.suffix, dir=path.parent)
-            os.close(fd)
-            tmp = Path(name)
-            tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-            yield tmp
-            os.replace(tmp, path)
-            tmp = None
-    except BaseException:
-        remove_folders(created)
-        raise
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    with _guarded_write(path, make_folder(path.parent)) as scratch:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp" + path.suffix, dir=path.parent)
+        os.close(fd)
+        scratch.path = Path(name)
+        scratch.path.chmod(0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        yield scratch.path
+        os.replace(scratch.path, path)
+        scratch.path = None
 
 
 @contextlib.contextmanager
@@ -138,28 +160,19 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         with staged_files(path, keep_others=False) as tmp:
             yield tmp
         return
-    created = make_folder(path.parent)
-    tmp = None
-    try:
-        with output_errors(path):
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent))
-            tmp.chmod(0o777 & ~_umask())
-            yield tmp
-            if path.exists():
-                old = path.with_name(f".{path.name[:200]}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-            tmp = None
-    except BaseException:
-        remove_folders(created)
-        raise
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _guarded_write(path, make_folder(path.parent)) as scratch:
+        scratch.path = Path(tempfile.mkdtemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent))
+        scratch.path.chmod(0o777 & ~_umask())
+        yield scratch.path
+        if path.exists():
+            old = path.with_name(f".{path.name[:200]}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(scratch.path, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(scratch.path, path)
+        scratch.path = None
 
 
 @contextlib.contextmanager
@@ -173,29 +186,17 @@ def staged_files(folder: str | os.PathLike, *, keep_others: bool = True) -> Iter
     removed.
     """
     folder = Path(folder)
-    created = make_folder(folder)
-    tmp = None
-    try:
-        with output_errors(folder):
-            tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
-            yield tmp
-            staged = sorted(tmp.iterdir())
-            names = {entry.name for entry in staged} | {tmp.name}
-            for entry in staged:
-                target = folder / entry.name
-                if target.is_dir() or (entry.is_dir() and target.exists()):
-                    os.replace(target, tmp / f".old.{entry.name}")  # removed with the staging folder
-                os.replace(entry, target)
-            if not keep_others:
-                for other in folder.iterdir():
-                    if other.name not in names:
-                        os.replace(other, tmp / f".old.{other.name}")
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp = None
-        remove_folders(created)
-        raise
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _guarded_write(folder, make_folder(folder)) as scratch:
+        scratch.path = tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+        yield tmp
+        staged = sorted(tmp.iterdir())
+        names = {entry.name for entry in staged} | {tmp.name}
+        for entry in staged:
+            target = folder / entry.name
+            if target.is_dir() or (entry.is_dir() and target.exists()):
+                os.replace(target, tmp / f".old.{entry.name}")  # removed with the staging folder
+            os.replace(entry, target)
+        if not keep_others:
+            for other in folder.iterdir():
+                if other.name not in names:
+                    os.replace(other, tmp / f".old.{other.name}")

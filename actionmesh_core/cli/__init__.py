@@ -12,7 +12,7 @@ import sys
 from ..base.extras import require_extra
 from ..errors import ActionMeshError
 
-SUBCOMMAND_MODULES = ("video2mesh", "extend", "demo", "export", "weights", "bench", "eval", "train")
+SUBCOMMAND_MODULES = ("video2mesh", "extend", "colour", "demo", "export", "weights", "bench", "eval", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

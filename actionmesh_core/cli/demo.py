@@ -13,8 +13,11 @@ from ..export.mp4 import write_mp4
 from ..inputs import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
 from ..pipeline.model_set import BUNDLED_NAME, BUNDLED_WEIGHTS
-from ..render import preview_strip
-from .run_options import add_run_options, models_from, print_summary, settings_from, write_outputs
+from ..render import render_views, side_by_side
+from ..render.compose import over_background
+from ..video_fit import render_overlay
+from .run_options import add_run_options, add_video_options, models_from, print_summary, settings_from, \
+    video_fit_from, write_outputs
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
 
@@ -24,9 +27,11 @@ def register(subparsers) -> None:
         "demo", help="run the main job on the bundled example clip with the bundled small model",
         description=f"Animate the example clip in {EXAMPLE_CLIP} with the small model in {BUNDLED_WEIGHTS} (or "
                     "--weights DIR; $ACTIONMESH_WEIGHTS is not used here). Writes the animated GLB, per-frame meshes, "
-                    "and preview.mp4 / preview.png showing the input frames beside renders of the result.")
+                    "and preview.mp4 / preview.png showing the input frames, the result drawn over them, and renders "
+                    "of the coloured result.")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (outputs/demo)")
     add_run_options(parser)
+    add_video_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -39,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args, models)
     clip = load_clip(EXAMPLE_CLIP)
     report = RunReport()
-    anim = animate(clip, models, settings, progress=TqdmProgress(), report=report)
-    written = write_outputs(anim, args.out, args.outputs)
+    anim = animate(clip, models, settings, progress=TqdmProgress(), report=report, video=video_fit_from(args))
+    written = write_outputs(anim, args.out, args.outputs, frames=clip.frames)
     with report.stage("preview"):
-        strip = preview_strip(anim, input_frames=clip.rgba, azimuths=(0.0, 90.0))
+        overlay = render_overlay(anim, over_background(clip.rgba))  # on white, as the model sees the frames
+        strip = side_by_side(clip.rgba, [overlay, *render_views(anim, azimuths=(0.0, 90.0))])
         written.append(write_mp4(strip, args.out / "preview.mp4", anim.fps))
         written.append(_write_png(strip[:: max(1, len(strip) // 4)], args.out / "preview.png"))
     print_summary(anim, report, models, settings, written)

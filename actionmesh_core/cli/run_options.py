@@ -15,7 +15,10 @@ from ..models.attention import BACKENDS
 from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
+from ..render.camera import DEFAULT_FOV_DEG
+from ..export.mp4 import write_overlay_mp4
 from ..skinning import AUTO, DEFAULT_MAX_ERROR
+from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
 DEFAULT_OUTPUTS = ("glb", "frames", "npz")
 
@@ -40,12 +43,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--anchor-frame", type=int, help="frame the reference mesh comes from (default 0)")
     group.add_argument("--face-budget", type=int, help="decimate the reference mesh to this many faces (40000)")
     group.add_argument("--mesh-resolution", type=int, help="SDF grid cells per axis for the reference mesh")
+    group.add_argument("--decode-memory-mb", type=int,
+                       help="memory for temporal decoding's vertex queries at once (default 1024 on CPU, a quarter "
+                            "of the free GPU memory): huge meshes are decoded in chunks that fit")
     group.add_argument("--device", help="cuda, cuda:1, mps or cpu (default: the best available)")
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
     group.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
-                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, skinned_glb, usdskel "
-                            "(default glb,frames,npz)")
+                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, overlay, skinned_glb, usdskel "
+                            "(default glb,frames,npz); overlay: overlay.mp4, the mesh drawn over the video; "
+                            "skinned_glb / usdskel: bones and weights fitted to the animation (see --bones)")
 
 
 def add_skin_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -73,6 +80,25 @@ def _bone_count(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number of bones or 'auto', got {text!r}") from None
+
+
+def add_video_options(parser: argparse.ArgumentParser, colours: tuple[str, ...] = COLOUR_CHOICES) -> None:
+    group = parser.add_argument_group("video: cameras and colours")
+    group.add_argument("--colour", choices=colours,
+                       help="colours from the video: vertex colours, a baked texture, or none (cameras only). Default "
+                            "vertex; with --mesh that has a texture or vertex colours, none (it keeps them)")
+    group.add_argument("--texture-size", type=int, default=1024,
+                       help="--colour texture: texture size in pixels, a power of two from 64 to 4096 (1024)")
+    group.add_argument("--camera-fov", type=float, default=DEFAULT_FOV_DEG,
+                       help=f"vertical field of view of the video's camera in degrees ({DEFAULT_FOV_DEG:.1f})")
+    group.add_argument("--keep-shading", action="store_true",
+                       help="keep the video's light in the colours (default: remove it, so viewers can light them)")
+
+
+def video_fit_from(args: argparse.Namespace, mesh=None) -> VideoFit:
+    """The video stage of a run: the colour mode asked for, else `default_colour(mesh)`."""
+    return VideoFit(colour=args.colour or default_colour(mesh), texture_size=args.texture_size,
+                    fov_deg=args.camera_fov, delight=not args.keep_shading)
 
 
 def preset_name(value: str) -> str:
@@ -103,7 +129,8 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     return Settings.resolve(
         models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
-        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution)
+        anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution,
+        decode_memory_mb=args.decode_memory_mb)
 
 
 def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
@@ -119,25 +146,32 @@ def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelS
 
 OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
                 "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply",
-                "skinned_glb": "skinned_mesh.glb", "usdskel": "skinned_mesh.usd"}
+                "overlay": "overlay.mp4", "skinned_glb": "skinned_mesh.glb", "usdskel": "skinned_mesh.usd"}
 """Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
 OUTPUT_FORMATS = {"skinned_glb": "skinned-glb"}
 """The export format of each output whose name is not the format's."""
 
-def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str, skin_options: dict | None = None) -> list[Path]:
+def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str, frames=None,
+                  skin_options: dict | None = None) -> list[Path]:
     """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
 
-    Everything is written into a temporary folder beside out_dir and moved in only once every format is
-    written, so a failing format leaves out_dir as it was. Other files in out_dir are kept, except per-frame
-    meshes of an earlier, longer run when this run writes per-frame meshes. Skinned outputs use
-    `skin_options` (`export_skinned_mesh`'s) and print their report (bones, error, size)."""
+    frames: the video frames (T, H, W, 3), for the overlay (which also needs `anim.cameras`).
+    skin_options: `export_skinned_mesh`'s options for the skinned outputs, which print their report (bones,
+    error, size).
+    Everything is written into a hidden staging folder inside out_dir (`staged_files`: the same file system, so
+    also a mount point works) and moved in only once every format is written, so a failing format leaves
+    out_dir as it was. Other files in out_dir are kept, except per-frame
+    meshes of an earlier, longer run when this run writes per-frame meshes."""
     formats = [o.strip() for o in outputs.split(",") if o.strip()]
     unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
     if unknown:
         raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
+    if "overlay" in formats and (frames is None or anim.cameras is None):
+        raise InputError("the overlay output needs the video and a result registered to it (video2mesh, colour)")
     out_dir = Path(out_dir)
     with staged_files(out_dir) as staging:
-        written = [_write_output(anim, OUTPUT_FORMATS.get(name, name), staging / OUTPUT_NAMES[name], skin_options)
+        written = [write_overlay_mp4(anim, frames, staging / OUTPUT_NAMES[name]) if name == "overlay"
+                   else _write_output(anim, OUTPUT_FORMATS.get(name, name), staging / OUTPUT_NAMES[name], skin_options)
                    for name in formats]
         names = {entry.name for entry in staging.iterdir()}
     if "frames" in formats:  # per-frame meshes of an earlier, longer run

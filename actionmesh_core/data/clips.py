@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
+from ..animated_mesh import AnimatedMesh
 from ..errors import InputError
 from ..geometry import sample_surface
+from ..video_cameras import VideoCameras
 from .layouts import CATEGORIES
 from .rig import Pose, Rig
 
@@ -120,6 +122,33 @@ class SyntheticClip:
                            elevation_deg=self.camera.elevation, distance=self.camera.distance,
                            vertex_colors=colors)
 
+    def true_cameras(self, size: int = RENDER_SIZE) -> VideoCameras:
+        """The orbit camera of `render(size)` at every frame, as the video cameras of those frames (the model
+        frame is the animation's frame)."""
+        from ..render.camera import DEFAULT_FOV_DEG, orbit_view
+
+        view = orbit_view(self.camera.azimuth, self.camera.elevation, self.camera.distance).astype(np.float64)
+        return VideoCameras(np.repeat(view[None], self.num_frames, axis=0), np.radians(DEFAULT_FOV_DEG), (size, size))
+
+    def animated_mesh(self, max_edge: float = 0.05, size: int = RENDER_SIZE) -> AnimatedMesh:
+        """The exact surfaces the frames show: the parts' meshes at every frame (overlapping where parts meet), with
+        each part's colour as vertex colours and `true_cameras(size)`. Faces with an edge longer than `max_edge`
+        (at frame 0) are split, the same way in every frame, so that vertex colours can follow every face."""
+        vertices, faces, colors = self.rig.meshes(self.pose)
+        stacked = vertices.transpose(1, 0, 2).reshape(vertices.shape[1], -1)  # (V, T*3): split every frame alike
+        while True:
+            corners = stacked[faces][..., :3]
+            longest = np.linalg.norm(corners - np.roll(corners, 1, axis=1), axis=-1).max(axis=1)
+            split = np.flatnonzero(longest > max_edge)
+            if not len(split):
+                break
+            count = len(stacked)
+            stacked, faces = trimesh.remesh.subdivide(stacked, faces, face_index=split)
+            colors = np.concatenate([colors, _midpoint_colors(faces, count, colors, len(stacked))])
+        frames = stacked.reshape(len(stacked), -1, 3).transpose(1, 0, 2)
+        return AnimatedMesh(frames, faces, vertex_colors=colors, cameras=self.true_cameras(size),
+                            name=f"clip_{self.seed}")
+
     def mesh(self, frame: int, resolution: int = 128) -> tuple[np.ndarray, np.ndarray]:
         """A watertight mesh of the object at `frame`: marching cubes of the exact field on a grid of
         `resolution` cells per axis over [-1, 1]^3. Returns vertices (V, 3) float32, faces (F, 3) int64."""
@@ -135,13 +164,12 @@ class SyntheticClip:
                                           band=2.0 * 2.0 / coarse)
         return vertices, faces
 
-    def animated_mesh(self, resolution: int = 128, face_count: int | None = None, softness: float = 0.02,
-                      fps: float = 8.0):
-        """The clip as an `AnimatedMesh` with one fixed topology, as the pipeline makes them: the watertight
+    def watertight_animation(self, resolution: int = 128, face_count: int | None = None, softness: float = 0.02,
+                             fps: float = 8.0) -> AnimatedMesh:
+        """The clip as an `AnimatedMesh` with one fixed, watertight topology, as the pipeline makes them: the
         frame-0 mesh (`mesh(0, resolution)`, decimated to about `face_count` faces when given) carried through
         the clip by the parts, blended where they meet (`Rig.blend_weights` with `softness`, in model units:
         smooth joints), and coloured by its parts. Stretching parts make the motion non-rigid."""
-        from ..animated_mesh import AnimatedMesh
         from ..geometry.postprocess import decimate
 
         vertices, faces = self.mesh(0, resolution)
@@ -173,6 +201,18 @@ def make_clip(seed: int, frames: int = FRAMES, category: str | None = None) -> S
     factor = NORMALIZED_EXTENT / float((high - low).max() / 2.0)
     camera = Camera(azimuth=float(rng.uniform(15.0, 45.0)), elevation=float(rng.uniform(10.0, 30.0)))
     return SyntheticClip(seed, category, rig, pose.normalized((low + high) / 2.0, factor), camera)
+
+
+def _midpoint_colors(faces: np.ndarray, old_count: int, colors: np.ndarray, new_count: int) -> np.ndarray:
+    """Colours of the vertices old_count..new_count added by a subdivision: each takes the colour of an old vertex of
+    a face it belongs to (edges never join two parts, so every old vertex of such a face has the part's colour)."""
+    added = np.zeros((new_count - old_count, colors.shape[1]), colors.dtype)
+    for corner in range(3):
+        new = faces[:, corner] >= old_count
+        for other in ((corner + 1) % 3, (corner + 2) % 3):
+            pick = new & (faces[:, other] < old_count)
+            added[faces[pick, corner] - old_count] = colors[faces[pick, other]]
+    return added
 
 
 def _area(vertices: np.ndarray, faces: np.ndarray) -> float:

@@ -38,6 +38,8 @@ def load_gt(gt_root: str | os.PathLike, uid: str) -> np.ndarray:
         points = np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a bad input
         raise InputError(f"cannot read {path} ({exc})") from None
+    if points.dtype.kind not in "iuf":
+        raise InputError(f"{path} must hold real numbers (float32, as ActionBench's), got {points.dtype}")
     if points.ndim != 3 or points.shape[-1] not in (3, 6) or 0 in points.shape:
         raise InputError(f"{path} must hold an array (frames, points, 6), got shape {points.shape}")
     if not np.isfinite(points).all():

@@ -48,13 +48,19 @@ def evaluate_sample(gt_points: np.ndarray, pred: Prediction, *, seed: int = DEFA
     """Score a prediction against tracked GT points.
 
     gt_points: (T, N, 3) or (T, N, 6) (xyz + normal; only xyz is used). pred: an `AnimatedMesh`,
-    or per-frame meshes (CD-M needs them to share one topology; otherwise it is NaN). The first T
-    predicted frames are used. Returns cd_3d, cd_4d, cd_m (floats) and cd_3d_frames, cd_4d_frames (T floats).
+    or per-frame meshes (CD-M needs them to share one topology; otherwise it is NaN), one per GT frame (the
+    official evaluator silently scores the first T of a longer prediction; here a count mismatch is an error).
+    Returns cd_3d, cd_4d, cd_m (floats) and cd_3d_frames, cd_4d_frames (T floats).
     per_frame_fits: see `score_points`.
     """
-    gt = np.asarray(gt_points, dtype=np.float32)
+    gt = np.asarray(gt_points)
+    if gt.dtype.kind not in "iuf":
+        raise InputError(f"GT points must be real numbers, got {gt.dtype}")
     if gt.ndim != 3 or gt.shape[-1] not in (3, 6) or gt.shape[0] == 0 or gt.shape[1] == 0:
         raise InputError(f"GT points must have shape (frames, points, 3 or 6), got {gt.shape}")
+    if not np.isfinite(gt).all():
+        raise InputError("GT points contain NaN or infinite values")
+    gt = gt.astype(np.float32)
     frames, tracked = _first_frames(pred, len(gt))
     pred_frames = sample_frames(frames, protocol.surface_points, seed)
     pred_tracked = None
@@ -114,8 +120,9 @@ def _first_frames(pred: Prediction, num_frames: int) -> tuple[list[tuple[np.ndar
     """The first num_frames predicted frames as (vertices, faces) and, when they share one
     topology, as an animation."""
     available = pred.num_frames if isinstance(pred, AnimatedMesh) else len(pred)
-    if available < num_frames:
-        raise MeshError(f"the prediction has {available} frames but the GT has {num_frames}")
+    if available != num_frames:
+        raise MeshError(f"the prediction has {available} frames but the GT has {num_frames}: a prediction must have "
+                        "one mesh per GT frame (predict the same frames, or check --mesh-pattern)")
     if isinstance(pred, AnimatedMesh):
         return [(v, pred.faces) for v in pred.vertices[:num_frames]], AnimatedMesh(pred.vertices[:num_frames], pred.faces)
     frames = [(np.asarray(m.vertices, dtype=np.float32), np.asarray(m.faces, dtype=np.int64)) for m in pred[:num_frames]]

@@ -17,6 +17,11 @@ they use, in the user's order (so each primitive's UVs are the user's); every pr
 frame, so the one `weights` animation drives them all. Input texture samplers and texture transforms are not
 kept: every texture uses one linear, repeating sampler.
 
+An animation registered to its video (`anim.cameras`) also gets a perspective camera node named `video_camera`
+(yfov and aspect ratio of the video, near and far planes around the mesh) whose translation and rotation are
+animated at the same keys in the same animation: looking through it in Blender or three.js shows the mesh where
+the video shows the subject.
+
 The reader of .glb/.gltf files is `actionmesh_core.io.gltf`.
 """
 
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,15 +63,20 @@ def write_animated_glb(
     normals: also write vertex normals and per-frame normal targets (doubles the size); without
     them viewers compute flat normals for each animated frame.
     """
-    data = animated_glb_bytes(anim, interpolation=interpolation, normals=normals)
+    blob = _animated_document(anim, interpolation=interpolation, normals=normals)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        blob.write(stream)  # part by part: no second copy of the frames in memory
     return path
 
 
 def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", normals: bool = False) -> bytes:
     """The GLB file of `write_animated_glb` as bytes."""
+    return _animated_document(anim, interpolation=interpolation, normals=normals).finish()
+
+
+def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool) -> BinaryBuffer:
+    """The animated GLB of `write_animated_glb`, ready to write (its glTF is `.gltf`)."""
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"GLB interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
     blob = mesh_document(anim, anim.vertices, encoded_textures(anim), normals=normals, morph=True)
@@ -75,23 +86,44 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
     if interpolation == "hold":
         times = np.append(times, np.float32(anim.frame_times[-1] + 1.0 / anim.fps))
         weights = np.concatenate([weights, weights[-1:]])
-    gltf.animations.append(
-        pygltflib.Animation(
-            name=anim.name,
-            samplers=[
-                pygltflib.AnimationSampler(
-                    input=blob.accessor(times, bounds=True),
-                    output=blob.accessor(weights.reshape(-1)),
-                    interpolation=INTERPOLATIONS[interpolation],
-                )
-            ],
-            channels=[
-                pygltflib.AnimationChannel(sampler=0, target=pygltflib.AnimationChannelTarget(node=0, path="weights"))
-            ],
-        )
-    )
+    keys = blob.accessor(times, bounds=True)
+    animation = pygltflib.Animation(name=anim.name)
+    add_channel(animation, keys, blob.accessor(weights.reshape(-1)), INTERPOLATIONS[interpolation], 0, "weights")
+    if anim.cameras is not None:
+        add_video_camera(blob, anim, animation, keys, INTERPOLATIONS[interpolation], len(times))
+    gltf.animations.append(animation)
     gltf.extras = {"fps": float(anim.fps), "frames": anim.num_frames}
-    return blob.finish()
+    return blob
+
+
+VIDEO_CAMERA = "video_camera"
+
+
+def add_video_camera(blob: BinaryBuffer, anim: AnimatedMesh, animation: pygltflib.Animation, keys: int,
+                      interpolation: str, count: int) -> None:
+    """A perspective camera node named VIDEO_CAMERA whose yfov and aspect ratio are the video's and whose
+    translation and rotation follow `anim.cameras` at the animation's keys (the first `count` frames, the last
+    one repeated for a closing key), so a viewer looking through it sees the mesh where the video shows it."""
+    cameras, gltf = anim.cameras, blob.gltf
+    near, far = cameras.clip_planes(anim.vertices)
+    gltf.cameras.append(pygltflib.Camera(name=VIDEO_CAMERA, type="perspective", perspective=pygltflib.Perspective(
+        aspectRatio=cameras.aspect, yfov=cameras.yfov, znear=near, zfar=far)))
+    translations, rotations = cameras.node_trs()
+    last = np.minimum(np.arange(count), anim.num_frames - 1)
+    translations, rotations = translations[last].astype(np.float32), rotations[last].astype(np.float32)
+    gltf.nodes.append(pygltflib.Node(name=VIDEO_CAMERA, camera=len(gltf.cameras) - 1,
+                                     translation=translations[0].tolist(), rotation=rotations[0].tolist()))
+    node = len(gltf.nodes) - 1
+    gltf.scenes[gltf.scene].nodes.append(node)
+    add_channel(animation, keys, blob.accessor(translations), interpolation, node, "translation")
+    add_channel(animation, keys, blob.accessor(rotations), interpolation, node, "rotation")
+
+
+def add_channel(animation: pygltflib.Animation, keys: int, values: int, interpolation: str, node: int, path: str) -> None:
+    """Add a sampler (key times and values accessors) and the channel that drives `path` of `node` with it."""
+    animation.samplers.append(pygltflib.AnimationSampler(input=keys, output=values, interpolation=interpolation))
+    animation.channels.append(pygltflib.AnimationChannel(
+        sampler=len(animation.samplers) - 1, target=pygltflib.AnimationChannelTarget(node=node, path=path)))
 
 
 def frame_glbs(anim: AnimatedMesh) -> Iterator[bytes]:
@@ -192,13 +224,26 @@ class BinaryBuffer:
         self.gltf.accessors.append(accessor)
         return len(self.gltf.accessors) - 1
 
+    def write(self, stream) -> None:
+        """Write the GLB file (glTF 2.0 §4.4: a 12-byte header, the JSON chunk padded with spaces, the binary
+        chunk) to a binary stream, the collected parts one by one: the data is never joined into one copy."""
+        padding = -self.length % 4
+        self.parts.append(b"\0" * padding)
+        self.length += padding
+        self.gltf.buffers = [pygltflib.Buffer(byteLength=self.length)]
+        text = self.gltf.gltf_to_json(separators=(",", ":"), indent=None).encode("utf-8")
+        text += b" " * (-len(text) % 4)
+        stream.write(struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + self.length))
+        stream.write(struct.pack("<I4s", len(text), b"JSON") + text)
+        stream.write(struct.pack("<I4s", self.length, b"BIN\0"))
+        for part in self.parts:
+            stream.write(part)
+
     def finish(self) -> bytes:
-        """Attach the collected bytes as the GLB's binary chunk; returns the GLB file."""
-        self.parts.append(b"\0" * (-self.length % 4))
-        data = b"".join(self.parts)
-        self.gltf.buffers = [pygltflib.Buffer(byteLength=len(data))]
-        self.gltf.set_binary_blob(data)
-        return b"".join(self.gltf.save_to_bytes())
+        """The GLB file of `write` as bytes."""
+        data = io.BytesIO()
+        self.write(data)
+        return data.getvalue()
 
 
 def _rgba(colors: np.ndarray) -> np.ndarray:

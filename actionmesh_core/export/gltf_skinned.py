@@ -15,7 +15,8 @@ written exactly as in the morph-target GLB (`gltf.mesh_document`).
 
 The animation (one, named after the mesh) has a rotation and a translation channel per bone joint, keyed
 at the frame times, LINEAR (slerp for rotations): normalised, sign-continuous quaternions. Sizes: 28 bytes
-per bone per frame, against 12 bytes per vertex per frame for morph targets.
+per bone per frame, against 12 bytes per vertex per frame for morph targets. A result registered to its video
+(`anim.cameras`) also gets the animated `video_camera` node of the morph GLB.
 """
 
 from __future__ import annotations
@@ -30,22 +31,27 @@ from ..animated_mesh import AnimatedMesh
 from ..base.atomic import atomic_path
 from ..errors import MeshError
 from ..skinning import ROOT_JOINT, SkinRig
-from .gltf import encoded_textures, mesh_document
+from .gltf import BinaryBuffer, add_channel, add_video_camera, encoded_textures, mesh_document
 
 
 def write_skinned_glb(anim: AnimatedMesh, rig: SkinRig, path: str | os.PathLike, *, normals: bool = True) -> Path:
     """Write `anim` skinned by `rig` as one GLB at `path` (replaced atomically). Returns the path.
 
     normals: write rest-pose vertex normals (the player skins them; without them viewers shade flat)."""
-    data = skinned_glb_bytes(anim, rig, normals=normals)
+    blob = _skinned_document(anim, rig, normals=normals)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as stream:
+        blob.write(stream)
     return path
 
 
 def skinned_glb_bytes(anim: AnimatedMesh, rig: SkinRig, *, normals: bool = True) -> bytes:
     """The GLB file of `write_skinned_glb` as bytes."""
+    return _skinned_document(anim, rig, normals=normals).finish()
+
+
+def _skinned_document(anim: AnimatedMesh, rig: SkinRig, *, normals: bool) -> BinaryBuffer:
+    """The skinned GLB of `write_skinned_glb`, ready to write (its glTF is `.gltf`)."""
     if rig.rest.shape != (anim.num_vertices, 3) or rig.num_frames != anim.num_frames:
         raise MeshError(f"the rig ({rig.num_frames} frames, {len(rig.rest)} vertices) does not fit the animation "
                         f"({anim.num_frames} frames, {anim.num_vertices} vertices)")
@@ -75,14 +81,13 @@ def skinned_glb_bytes(anim: AnimatedMesh, rig: SkinRig, *, normals: bool = True)
     gltf.scenes[0].nodes.append(root)
 
     times = blob.accessor(anim.frame_times.astype(np.float32), bounds=True)
-    samplers, channels = [], []
+    animation = pygltflib.Animation(name=anim.name)
     for bone in range(rig.num_bones):
-        for path, values in (("rotation", quaternions[:, bone]), ("translation", translations[:, bone])):
-            samplers.append(pygltflib.AnimationSampler(input=times, output=blob.accessor(values),
-                                                       interpolation="LINEAR"))
-            channels.append(pygltflib.AnimationChannel(
-                sampler=len(samplers) - 1, target=pygltflib.AnimationChannelTarget(node=root + 1 + bone, path=path)))
-    gltf.animations.append(pygltflib.Animation(name=anim.name, samplers=samplers, channels=channels))
+        add_channel(animation, times, blob.accessor(quaternions[:, bone]), "LINEAR", root + 1 + bone, "rotation")
+        add_channel(animation, times, blob.accessor(translations[:, bone]), "LINEAR", root + 1 + bone, "translation")
+    if anim.cameras is not None:
+        add_video_camera(blob, anim, animation, times, "LINEAR", anim.num_frames)
+    gltf.animations.append(animation)
     gltf.extras = {"fps": float(anim.fps), "frames": anim.num_frames, "bones": rig.num_bones,
                    "rest_frame": rig.rest_frame}
-    return blob.finish()
+    return blob

@@ -3,8 +3,10 @@
 Stage: upAxis Y, metersPerUnit 1, timeCodesPerSecond = framesPerSecond = fps, and frame k at time
 code `frame_times[k] * fps` (= k for evenly spaced frames). Prims: `/<name>` (Xform, default prim),
 `/<name>/Mesh` (UsdGeom.Mesh with time-sampled points, extent and optionally normals; plain
-polygons, no subdivision), `/<name>/Looks/Material` (UsdPreviewSurface). Texture coordinates are
-`primvars:st` in USD's convention (t up), i.e. (u, 1 - v) of the glTF-style uvs.
+polygons, no subdivision), `/<name>/Looks/Material` (UsdPreviewSurface), and for an animation registered
+to its video `/<name>/video_camera` (UsdGeom.Camera: the video's field of view and aspect, a time-sampled
+transform). Texture coordinates are `primvars:st` in USD's convention (t up), i.e. (u, 1 - v) of the
+glTF-style uvs.
 
 Materials: each glTF material becomes a UsdPreviewSurface under `/<name>/Looks` (with several, each
 is bound to a `materialBind` GeomSubset of its faces, the UVs unchanged). Kept: base colour factor x
@@ -145,7 +147,31 @@ def _write_stage(anim: AnimatedMesh, layer_path: Path, files: dict, *, normals: 
         colors = anim.vertex_colors[:, :3].astype(np.float32) / 255.0
         mesh.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(Vt.Vec3fArray.FromNumpy(colors))
     _bind_material(stage, mesh, root.GetPath(), anim, files)
+    if anim.cameras is not None:
+        _video_camera(stage, root.GetPath(), anim, time_codes)
     stage.GetRootLayer().Save()
+
+
+FOCAL_LENGTH = 50.0
+"""Focal length given to the video camera (USD's lens units: with the apertures it fixes the field of view)."""
+
+
+def _video_camera(stage, root_path, anim: AnimatedMesh, time_codes: np.ndarray) -> None:
+    """`/<name>/video_camera`: a perspective UsdGeom.Camera with the video's field of view and aspect ratio and a
+    time-sampled transform per frame (`anim.cameras`), so looking through it shows the mesh on the video."""
+    from pxr import Gf, UsdGeom
+
+    cameras = anim.cameras
+    camera = UsdGeom.Camera.Define(stage, root_path.AppendChild("video_camera"))
+    camera.CreateProjectionAttr(UsdGeom.Tokens.perspective)
+    camera.CreateFocalLengthAttr(FOCAL_LENGTH)
+    vertical = 2.0 * FOCAL_LENGTH * np.tan(0.5 * cameras.yfov)
+    camera.CreateVerticalApertureAttr(float(vertical))
+    camera.CreateHorizontalApertureAttr(float(vertical * cameras.aspect))
+    camera.CreateClippingRangeAttr(Gf.Vec2f(*cameras.clip_planes(anim.vertices)))
+    transform = camera.AddTransformOp()
+    for time, pose in zip(time_codes, cameras.camera_to_world()):
+        transform.Set(Gf.Matrix4d(pose.T.tolist()), float(time))  # USD matrices act on row vectors
 
 
 def _bind_material(stage, mesh, root_path, anim: AnimatedMesh, files: dict) -> None:

@@ -70,7 +70,12 @@ class PreparedMesh:
     def restore_original_layout(self, merged_vertices: np.ndarray) -> np.ndarray:
         """Model-frame merged vertices (..., Vm, 3) -> the file's units and layout (..., V_orig, 3)
         float32, to be used with `source.faces`, `source.uvs` and `source.materials`."""
-        return self.frame.from_model(merged_vertices)[..., self.merge_map, :]
+        merged = np.asarray(merged_vertices, dtype=np.float32)
+        restored = np.empty((*merged.shape[:-2], len(self.merge_map), 3), np.float32)
+        flat_in, flat_out = merged.reshape(-1, *merged.shape[-2:]), restored.reshape(-1, len(self.merge_map), 3)
+        for frame, out in zip(flat_in, flat_out):  # frame by frame: no (T, V, 3) float64 temporaries
+            out[:] = self.frame.from_model(frame)[self.merge_map]
+        return restored
 
     def to_animated_mesh(
         self, merged_vertices: np.ndarray, fps: float, frame_times: np.ndarray | None = None

@@ -13,7 +13,7 @@ import torch
 
 from .embeddings import fourier_point_features, sinusoidal_embedding
 from .rope import RopeTables, relative_positions, rope_tables
-from .vae import VecSetDecoder
+from .vae import DecoderCache, VecSetDecoder
 
 
 @dataclass
@@ -73,25 +73,45 @@ class TemporalAutoencoder(VecSetDecoder):
         Returns raw predictions (B, T_out, V, 3) in (-1, 1); see `to_positions`.
 
         The T_out targets are batched `target_chunk` at a time (each needs its own self-attention pass,
-        since the alpha tokens change the whole sequence)."""
-        batch, frames, tokens, _ = latents.shape
-        h = self.post_quant(latents).flatten(1, 2)  # (B, T*N, W)
-        alphas = self.alpha_tokens(source_alpha, target_alphas)  # (B, T_out, W) fp32
-        rope = self.sequence_rope(frame_times, tokens)
-        features = self.query_features(queries)
-
+        since the alpha tokens change the whole sequence): `target_caches`, then `decode_queries`."""
         outputs = []
-        for alpha in alphas.split(target_chunk, dim=1):
-            n = alpha.shape[1]
-            seq = torch.cat([h[:, None].expand(-1, n, -1, -1), alpha[:, :, None].expand(-1, -1, frames, -1)], dim=2)
-            seq = seq.flatten(0, 1)  # (B*n, T*N+T, W); fp32 because the alpha tokens are
-            chunk_rope = RopeTables(*(t.repeat_interleave(n, dim=0) for t in rope))
-            for block in self.blocks[:-1]:
-                seq = block(seq, rope=chunk_rope)
-            cache = self.head_cache(seq)
-            out = self.query_head(cache, features.repeat_interleave(n, dim=0), query_chunk)
-            outputs.append(out.unflatten(0, (batch, n)))
-        return 2.0 * torch.sigmoid(torch.cat(outputs, dim=1)) - 1.0
+        for alphas in target_alphas.split(target_chunk, dim=1):
+            cache = self.target_caches(latents, frame_times, source_alpha, alphas)
+            outputs.append(self.decode_queries(cache, queries, query_chunk))
+        return torch.cat(outputs, dim=1)
+
+    def target_caches(self, latents: torch.Tensor, frame_times: torch.Tensor, source_alpha: torch.Tensor,
+                      target_alphas: torch.Tensor) -> DecoderCache:
+        """The query head's keys and values for each target: the self-attention stack over the window's latent
+        tokens and the target's alpha tokens. Shapes as in `forward`; returns a cache of batch B * T_out
+        (target-major within each batch element). Independent of the queries, so compute it once per target."""
+        batch, frames, tokens, _ = latents.shape
+        n = target_alphas.shape[1]
+        h = self.post_quant(latents).flatten(1, 2)  # (B, T*N, W)
+        alphas = self.alpha_tokens(source_alpha, target_alphas)  # (B, n, W) fp32
+        rope = self.sequence_rope(frame_times, tokens)
+        seq = torch.cat([h[:, None].expand(-1, n, -1, -1), alphas[:, :, None].expand(-1, -1, frames, -1)], dim=2)
+        seq = seq.flatten(0, 1)  # (B*n, T*N+T, W); fp32 because the alpha tokens are
+        chunk_rope = RopeTables(*(t.repeat_interleave(n, dim=0) for t in rope))
+        for block in self.blocks[:-1]:
+            seq = block(seq, rope=chunk_rope)
+        return self.head_cache(seq)
+
+    def decode_queries(self, cache: DecoderCache, queries: torch.Tensor, query_chunk: int = 65536) -> torch.Tensor:
+        """cache: `target_caches` for B * n targets; queries: (B, V, 6) -> raw predictions (B, n, V, 3) in (-1, 1).
+        Queries are independent of each other: any split of V gives the same values (`query_bytes` sizes one)."""
+        batch = queries.shape[0]
+        n = cache.k.shape[0] // batch
+        features = self.query_features(queries).repeat_interleave(n, dim=0)  # (B*n, V, 54)
+        out = self.query_head(cache, features, query_chunk).unflatten(0, (batch, n))
+        return 2.0 * torch.sigmoid(out) - 1.0
+
+    def query_bytes(self, targets: int) -> int:
+        """About how many bytes of activations one query vertex costs in `decode_queries` for `targets` targets:
+        its features, and the fp32 query head's widest moment (input, normed, attention and residual copies of
+        width W, plus the 4 W feed-forward hidden layer and its GELU)."""
+        c = self.config
+        return 4 * targets * (c.query_channels + 16 * c.width + 2 * c.out_dim)
 
     def to_positions(self, raw: torch.Tensor, source_vertices: torch.Tensor) -> torch.Tensor:
         """raw: (B, T_out, V, 3) from forward; source_vertices: (B, V, 3) -> vertex positions (B, T_out, V, 3)."""

@@ -22,13 +22,14 @@ from ..models.precision import parse_dtype
 from ..models.presets import TINY_CONFIGS
 from ..models.attention import check_backend, use_attention_backend
 from ..models.checkpoints import find_weight_files
-from ..models.registry import build_model, load_model, resolve_model_folder
+from ..models.registry import build_model, load_model, resolve_model_folder, verify_checkpoint
 
 REQUIRED = ("dinov2", "triposg-dit", "triposg-vae", "actionmesh-denoiser", "actionmesh-autoencoder")
 OFFLOAD_POLICIES = ("cpu", "free", "keep")
 TRIPOSG_DINOV2 = "TripoSG/image_encoder_dinov2"  # Stage 0's own image encoder, used when present
 RUN_INFO_FILE = "actionmesh.json"  # optional, in a weights root: {"num_tokens": ..., "mesh_resolution": ...}
 Loader = Callable[[str, torch.device, torch.dtype], nn.Module]
+Verifier = Callable[[str], object]
 
 
 def default_device() -> torch.device:
@@ -86,7 +87,8 @@ class ModelSet:
     def __init__(self, loader: Loader, available: set[str], *, device: torch.device | str | None = None,
                  dtype: torch.dtype | str | None = None, offload: str = "cpu", num_tokens: int = 2048,
                  mesh_resolution: int = 512, decode_window: int = 16, decode_anchored: bool = False,
-                 description: str = "", recommended: dict | None = None, attention: str = "auto"):
+                 description: str = "", recommended: dict | None = None, attention: str = "auto",
+                 verifier: Verifier | None = None):
         if offload not in OFFLOAD_POLICIES:
             raise InputError(f"offload must be one of {', '.join(OFFLOAD_POLICIES)}, got {offload!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -96,8 +98,9 @@ class ModelSet:
         self.num_tokens, self.mesh_resolution, self.description = num_tokens, mesh_resolution, description
         self.decode_window, self.decode_anchored = decode_window, decode_anchored
         self.recommended = dict(recommended or {})
-        self._loader, self._available = loader, set(available)
+        self._loader, self._available, self._verifier = loader, set(available), verifier
         self._cache: dict[str, nn.Module] = {}
+        self._verified: set[str] = set()
 
     @classmethod
     def from_weights(cls, root: str | os.PathLike, **kwargs) -> "ModelSet":
@@ -129,7 +132,12 @@ class ModelSet:
                 return load_model("dinov2", prior_encoder, device, dtype)
             return load_model(name, root, device, dtype)
 
-        return cls(loader, available, **kwargs)
+        def verifier(name: str):
+            if name == "triposg-dinov2":
+                return verify_checkpoint("dinov2", prior_encoder)
+            return verify_checkpoint(name, root)
+
+        return cls(loader, available, verifier=verifier, **kwargs)
 
     @classmethod
     def random(cls, size: str = "tiny", seed: int = 0, **kwargs) -> "ModelSet":
@@ -151,6 +159,18 @@ class ModelSet:
 
     def has(self, name: str) -> bool:
         return name in self._available
+
+    def verify(self, names) -> None:
+        """Check, from the file headers alone, that the checkpoints of `names` are complete and fit their
+        config.json, so that a broken file stops a run before any model runs rather than minutes into it.
+        Raises the WeightsError of the first broken one; names not available here are skipped (the stage that
+        needs one says so), and each checkpoint is checked once."""
+        if self._verifier is None:
+            return
+        for name in names:
+            if name in self._available and name not in self._verified:
+                self._verifier(name)
+                self._verified.add(name)
 
     @property
     def resident(self) -> dict[str, torch.device]:

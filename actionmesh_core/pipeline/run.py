@@ -21,6 +21,7 @@ from ..inputs.clip import Clip
 from ..pipeline.framing import preprocess_clip, union_box, with_subject_masks
 from ..inputs.load import load_clip
 from ..models.rmbg import predict_alpha
+from ..video_fit import VideoFit, colour_from_video, fit_cameras
 from .model_set import ModelSet
 from .progress import ProgressFn, RunReport, no_progress
 from .settings import Settings
@@ -111,20 +112,38 @@ def check_anchor(anchor: int, frames: int) -> int:
 
 
 def animate_reference(frames: PreparedFrames, reference: ReferenceMesh, models: ModelSet, settings: Settings,
-                      progress: ProgressFn = no_progress, report: RunReport | None = None) -> AnimatedMesh:
-    """Stages I and II from a reference mesh at `settings.anchor_frame`."""
+                      progress: ProgressFn = no_progress, report: RunReport | None = None,
+                      video: VideoFit | None = None) -> AnimatedMesh:
+    """Stages I and II from a reference mesh at `settings.anchor_frame`, then `fit_to_video` when `video` is given."""
     report = report if report is not None else RunReport()
     anchor = check_anchor(settings.anchor_frame, len(frames.clip))
     with report.stage("temporal diffusion", models.device):
         latents = generate_latents(models, frames.features, {anchor: reference.latent}, anchor, settings, progress)
     with report.stage("temporal decoding", models.device):
         vertices = decode_animation(models, latents, reference.vertices, reference.faces, anchor, settings, progress)
-    return assemble(vertices, latents, reference, frames.clip)
+    anim = assemble(vertices, latents, reference, frames.clip)
+    return anim if video is None else fit_to_video(anim, frames.clip, video, report)
+
+
+def fit_to_video(anim: AnimatedMesh, clip: Clip, video: VideoFit, report: RunReport | None = None) -> AnimatedMesh:
+    """The stage after Stage II: the camera of every frame (`fit_cameras`: the per-frame silhouette IoU goes into
+    the report's notes), then the colours from the video unless `video.colour` is "none". clip: with masks."""
+    report = report if report is not None else RunReport()
+    with report.stage("camera fitting"):
+        anim, fit = fit_cameras(anim, clip.alpha, fov_deg=video.fov_deg)
+    report.notes.append(fit.summary())
+    if video.colour != "none":
+        with report.stage("colour from video"):
+            anim, colours = colour_from_video(anim, clip.frames, clip.alpha, mode=video.colour,
+                                              texture_size=video.texture_size, delight=video.delight)
+        report.notes.append(colours.summary())
+    return anim
 
 
 def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, mesh: MeshInput | None = None,
             selection: dict | None = None, masks: Any = None, invert_masks: bool = False,
-            progress: ProgressFn = no_progress, report: RunReport | None = None) -> AnimatedMesh:
+            progress: ProgressFn = no_progress, report: RunReport | None = None,
+            video: VideoFit | None = None) -> AnimatedMesh:
     """Video (file, frame folder, Clip, or frames in memory) -> AnimatedMesh.
 
     mesh:      None: make the reference mesh from the anchor frame with the image-to-3D prior (video -> 4D).
@@ -134,15 +153,30 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
     selection: frame selection for `load_clip` (start, end, stride, max_frames, target_fps, max_side).
     masks:     optional subject masks (see `load_clip`); else the frames' alpha, else RMBG-1.4.
     settings:  None: the weights' recommended settings over the official ones (`Settings.resolve`).
+    video:     register the result to the video and colour it from the frames (`fit_to_video`); None: neither
+               (the official pipeline's grey mesh in its own frame).
     """
     settings = settings or Settings.resolve(models.recommended)
     report = report if report is not None else RunReport()
     clip = source if isinstance(source, Clip) else load_clip(source, masks=masks, invert_masks=invert_masks,
                                                               **(selection or {}))
     check_anchor(settings.anchor_frame, len(clip))
+    if mesh is not None:  # a broken mesh file is found before any model runs
+        with report.stage("mesh loading"):
+            mesh = prepare_mesh(mesh)
+    models.verify(run_models(prior=mesh is None, mesh_encoder=mesh is not None, matting=clip.alpha is None))
     frames = prepare_frames(clip, models, report, progress)
     reference = make_reference(frames, models, settings, mesh, progress, report)
-    return animate_reference(frames, reference, models, settings, progress, report)
+    return animate_reference(frames, reference, models, settings, progress, report, video)
+
+
+def run_models(*, prior: bool, mesh_encoder: bool, matting: bool) -> list[str]:
+    """The models a run uses, for `ModelSet.verify` before the first one runs. prior: Stage 0 makes the
+    reference mesh (TripoSG; its own DINOv2 when the weights have it); mesh_encoder: a given mesh is encoded
+    (the TripoSG VAE); matting: the frames need RMBG-1.4's masks."""
+    names = ["dinov2", "actionmesh-denoiser", "actionmesh-autoencoder"]
+    names += ["triposg-dinov2", "triposg-dit", "triposg-vae"] if prior else ["triposg-vae"] if mesh_encoder else []
+    return names + (["rmbg"] if matting else [])
 
 
 def assemble(vertices: np.ndarray, latents: torch.Tensor, reference: ReferenceMesh, clip: Clip) -> AnimatedMesh:
@@ -198,6 +232,7 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     if last.shape[:2] != new.frames.shape[1:3]:
         raise InputError(f"the new frames must have the size of the previous clip ({last.shape[1]}x{last.shape[0]}); "
                          f"got {new.frames.shape[2]}x{new.frames.shape[1]}")
+    models.verify(run_models(prior=False, mesh_encoder=state.latents is None, matting=new.alpha is None))
     if new.alpha is None:
         with report.stage("background removal", models.device):
             new = with_subject_masks(new, matting_for(models, progress))
@@ -245,6 +280,6 @@ def append_frames(anim: AnimatedMesh, model_vertices: np.ndarray, latents: np.nd
     known = anim.continuation.latents
     continuation = Continuation(last_frame=new[-1:].rgba[0], crop_box=box,
                                 latents=None if known is None else np.concatenate([known, latents]))
-    return dataclasses.replace(
+    return dataclasses.replace(  # the video cameras covered the first clip only
         anim, vertices=np.concatenate([anim.vertices, model_vertices.astype(np.float32)]),
-        frame_times=np.concatenate([anim.frame_times, times]), continuation=continuation)
+        frame_times=np.concatenate([anim.frame_times, times]), continuation=continuation, cameras=None)

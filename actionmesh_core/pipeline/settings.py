@@ -47,6 +47,7 @@ class Settings:
     decode_window: int | None = None  # Stage II frames per window; None: the model set's (16 official)
     decode_anchored: bool | None = None  # Stage II windows all deform the anchor; None: the model set's (False)
     decode_batch: int = 4
+    decode_memory_mb: int | None = None  # Stage II query activations at once; None: 1024 on CPU, 1/4 of free GPU
     low_vram: bool = False
     source: str = "official"
 
@@ -108,6 +109,8 @@ class Settings:
                                               and self.mesh_resolution & (self.mesh_resolution - 1) == 0),
              "mesh_resolution must be a power of two, 16 or more (512 is the official value)"),
             (self.decode_batch >= 1, "decode_batch must be at least 1"),
+            (self.decode_memory_mb is None or self.decode_memory_mb >= 16,
+             "decode_memory_mb must be at least 16 (MiB), or None for the default budget"),
             (self.decode_window is None or self.decode_window >= 2, "decode_window must be at least 2 frames"),
             (self.anchor_frame >= 0, "the anchor frame must be 0 or more"),
         ]

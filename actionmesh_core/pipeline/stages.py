@@ -125,6 +125,23 @@ def query_normals(vertices: np.ndarray | torch.Tensor, faces: np.ndarray) -> np.
     return np.asarray(trimesh.Trimesh(vertices, faces, process=False).vertex_normals, dtype=np.float32)
 
 
+DECODE_MEMORY_MB_CPU = 1024
+"""Stage II's default budget for query activations on a CPU (or MPS), in MiB."""
+DECODE_MEMORY_GPU_SHARE = 0.25
+"""On CUDA the default budget is this share of the device memory that is free when decoding starts."""
+
+
+def decode_budget(device: torch.device, megabytes: int | None = None) -> int:
+    """Bytes Stage II's query activations may take at once: `megabytes` (Settings.decode_memory_mb) when set,
+    else DECODE_MEMORY_MB_CPU, or on CUDA a DECODE_MEMORY_GPU_SHARE of the free memory (at least 256 MiB)."""
+    if megabytes:
+        return int(megabytes) * 2**20
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return max(256 * 2**20, int(free * DECODE_MEMORY_GPU_SHARE))
+    return DECODE_MEMORY_MB_CPU * 2**20
+
+
 def decode_animation(models: ModelSet, latents: torch.Tensor, vertices: np.ndarray, faces: np.ndarray, anchor: int,
                      settings: Settings, progress: ProgressFn = no_progress) -> np.ndarray:
     """Stage II. latents: (T, N, C); vertices (V, 3), faces (F, 3): the mesh at the anchor frame.
@@ -133,29 +150,41 @@ def decode_animation(models: ModelSet, latents: torch.Tensor, vertices: np.ndarr
     anchor, or an overlap frame) to all its other frames, with (source, target) times normalised to the
     window; anchored windows (`settings.decode_anchored`) all deform the anchor itself. None in either
     setting means the model set's default. Every frame is decoded, whatever the anchor.
-    Returns (T, V, 3) float32 vertices in the model frame."""
+
+    Memory stays bounded whatever the vertex count: the self-attention over the window runs once per group of
+    `settings.decode_batch` targets, then the vertices are queried in chunks sized so that their activations
+    fit `decode_budget` (the same values as one pass: queries are independent), each chunk written straight
+    into the result. Returns (T, V, 3) float32 vertices in the model frame."""
     frames, device = len(latents), models.device
-    decoded = {anchor: torch.as_tensor(vertices, dtype=torch.float32)}
+    positions = np.empty((frames, len(vertices), 3), np.float32)  # the result: the only (T, V) array
+    positions[anchor] = vertices
+    decoded = {anchor}
     size = settings.decode_window or models.decode_window
     anchored = models.decode_anchored if settings.decode_anchored is None else settings.decode_anchored
     windows = anchored_windows(frames, anchor, size) if anchored else plan_windows(frames, anchor, size, size - 1)
+    normals_of = None  # the source frame whose query normals are in `normals` (anchored windows share one)
     with models.use("actionmesh-autoencoder") as autoencoder, torch.inference_mode(), \
             autocast(device, models.dtype):
+        budget = decode_budget(device, settings.decode_memory_mb)
         for window in windows:
             source = next(f for f in window if f in decoded)
             targets = [f for f in window if f not in decoded]
             times = torch.tensor(window, dtype=torch.float32)
             low, span = times.min(), times.max() - times.min()
-            source_vertices = decoded[source].to(device)
-            normals = torch.from_numpy(query_normals(decoded[source], faces)).to(device)
-            queries = torch.cat([source_vertices, normals], dim=-1)[None]
+            if normals_of != source:
+                normals, normals_of = query_normals(positions[source], faces), source
+            queries = torch.from_numpy(np.concatenate([positions[source], normals], axis=-1)).to(device)  # (V, 6)
             window_latents, window_times = latents[window][None].to(device), times[None].to(device)
             source_alpha = ((source - low) / span)[None].to(device)
             for chunk in [targets[i:i + settings.decode_batch] for i in range(0, len(targets), settings.decode_batch)]:
                 target_alphas = ((torch.tensor(chunk, dtype=torch.float32) - low) / span)[None].to(device)
-                raw = autoencoder(window_latents, window_times, source_alpha, target_alphas, queries,
-                                  target_chunk=len(chunk))
-                positions = autoencoder.to_positions(raw, source_vertices[None])[0].float().cpu()
-                decoded.update(zip(chunk, positions))
+                cache = autoencoder.target_caches(window_latents, window_times, source_alpha, target_alphas)
+                step = max(1, budget // autoencoder.query_bytes(len(chunk)))
+                for start in range(0, len(queries), step):
+                    part = queries[start:start + step][None]
+                    raw = autoencoder.decode_queries(cache, part, query_chunk=step)
+                    moved = autoencoder.to_positions(raw, part[..., :3])[0]
+                    positions[chunk, start:start + step] = moved.float().cpu().numpy()
+                decoded.update(chunk)
                 progress("temporal decoding", len(decoded), frames)
-    return torch.stack([decoded[f] for f in range(frames)]).numpy()
+    return positions

@@ -11,7 +11,7 @@ from .preview import (
     render_views,
     turntable_azimuths,
 )
-from .rasterizer import MODES, Shading, render_rgba
+from .rasterizer import MODES, Shading, render_cameras, render_rgba
 
 __all__ = [
     "DEFAULT_FOV_DEG",
@@ -20,6 +20,7 @@ __all__ = [
     "fit_to_unit_cube",
     "over_background",
     "preview_strip",
+    "render_cameras",
     "render_rgba",
     "render_turntable",
     "render_views",

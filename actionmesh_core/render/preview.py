@@ -45,13 +45,20 @@ def render_views(
     fit: frame the whole animation (`fit_to_unit_cube`) instead of using the raw model coordinates.
     """
     vertices = fit_to_unit_cube(anim.vertices) if fit else anim.vertices
-    appearance = {"vertex_colors": anim.vertex_colors, "uvs": anim.uvs}
-    if anim.materials:  # each material's base colour and texture; without materials, the renderer's grey
-        appearance["shadings"] = [Shading(m.base_color_texture, m.base_color[:3]) for m in anim.materials]
-        appearance["face_shadings"] = anim.face_materials
+    appearance = mesh_appearance(anim)
     return [
         render_rgba(vertices, anim.faces, azimuth_deg=azimuth, **appearance, **render_options) for azimuth in azimuths
     ]
+
+
+def mesh_appearance(anim: AnimatedMesh, plain: Shading | None = None) -> dict:
+    """The renderer's appearance options of `anim`: its vertex colours, UVs, and each material's base colour and
+    texture; a mesh without materials is drawn with `plain` (default: the renderer's grey)."""
+    appearance = {"vertex_colors": anim.vertex_colors, "uvs": anim.uvs, "shadings": (plain or Shading(),)}
+    if anim.materials:
+        appearance["shadings"] = [Shading(m.base_color_texture, m.base_color[:3]) for m in anim.materials]
+        appearance["face_shadings"] = anim.face_materials
+    return appearance
 
 
 def preview_strip(

@@ -1,4 +1,6 @@
-"""`render_rgba`: OpenGL pictures of a mesh or a mesh animation, shaded or normal-coloured.
+"""`render_rgba`: OpenGL pictures of a mesh or a mesh animation, shaded, unlit or normal-coloured, from orbit
+cameras; `render_cameras`: the same through any cameras (view and projection matrices, any image size), with
+optional wireframe edges and a depth image.
 
 Rasterisation runs in moderngl on the shared EGL context (`context.py`): the GPU when there is
 one, Mesa's llvmpipe on the CPU otherwise. Faces are drawn from both sides; a face whose vertex
@@ -18,15 +20,18 @@ from ..errors import InputError, MeshError
 from .camera import DEFAULT_FOV_DEG, orbit_view, perspective
 from .context import gl_context
 
-MODES = ("shaded", "normals")
+MODES = ("shaded", "normals", "flat")
 DEFAULT_COLOR = (0.72, 0.72, 0.72)
 LIGHT_DIRECTION = np.float32([0.3, 0.5, 1.0]) / np.linalg.norm([0.3, 0.5, 1.0])  # camera space
 AMBIENT = 0.35
+SOLID = len(MODES)  # the shader's mode for wireframe lines: one plain colour
+WIREFRAME_DEPTH_BIAS = 2e-4  # lines are pulled this far toward the camera (NDC depth), over their faces
 
 VERTEX_SHADER = """
 #version 330
 uniform mat4 view;
 uniform mat4 proj;
+uniform float depth_bias;
 in vec3 in_position;
 in vec3 in_normal;
 in vec3 in_color;
@@ -42,12 +47,13 @@ void main() {
     v_color = in_color;
     v_uv = in_uv;
     gl_Position = proj * p;
+    gl_Position.z -= depth_bias * gl_Position.w;
 }
 """
 
 FRAGMENT_SHADER = """
 #version 330
-uniform bool normal_colors;
+uniform int mode;  // 0 shaded, 1 normals, 2 flat (albedo, unlit), 3 solid (base_color only)
 uniform bool textured;
 uniform sampler2D base_texture;
 uniform vec3 base_color;
@@ -59,15 +65,23 @@ in vec3 v_color;
 in vec2 v_uv;
 out vec4 frag_color;
 void main() {
+    if (mode == 3) {
+        frag_color = vec4(base_color, 1.0);
+        return;
+    }
     vec3 facing = cross(dFdx(v_position), dFdy(v_position));  // toward the camera, any winding
     vec3 n = normalize(v_normal);
     if (dot(n, facing) < 0.0) n = -n;
-    if (normal_colors) {
+    if (mode == 1) {
         frag_color = vec4(n * 0.5 + 0.5, 1.0);
         return;
     }
     vec3 albedo = v_color * base_color;
     if (textured) albedo *= texture(base_texture, v_uv).rgb;
+    if (mode == 2) {
+        frag_color = vec4(albedo, 1.0);
+        return;
+    }
     float diffuse = max(dot(n, light_direction), 0.0);
     frag_color = vec4(albedo * (ambient + (1.0 - ambient) * diffuse), 1.0);
 }
@@ -106,8 +120,9 @@ def render_rgba(
 
     vertices: (V, 3) or (T, V, 3) float in the +Y-up model frame; faces: (F, 3) int.
     azimuth_deg: one angle, or N angles: one per frame (N = T), or N views of a single frame.
-    mode: "shaded" (Lambert light from the camera's upper right) or "normals" (camera-space
-      normals as colours: facing the camera = (128, 128, 255), right = red, up = green).
+    mode: "shaded" (Lambert light from the camera's upper right), "normals" (camera-space
+      normals as colours: facing the camera = (128, 128, 255), right = red, up = green) or "flat"
+      (the albedo, unlit).
     vertex_colors: optional (V, 3|4) uint8 albedo; uvs: optional (V, 2) texture coordinates (glTF
       convention, v down), used by the shadings' textures.
     shadings: the `Shading` of each face group (a material each); face_shadings: (F,) int index into
@@ -116,23 +131,71 @@ def render_rgba(
     Returns (N, size, size, 4) uint8 with straight (not premultiplied) alpha, N = max(T, angles).
     """
     frames, faces = _check_mesh(vertices, faces)
-    if mode not in MODES:
-        raise InputError(f"render mode must be one of {MODES}, got {mode!r}")
-    if not (isinstance(size, (int, np.integer)) and 8 <= size <= 8192):
-        raise InputError(f"render size must be an integer in [8, 8192] pixels, got {size!r}")
+    _check_size(size)
     azimuths = np.atleast_1d(np.asarray(azimuth_deg, dtype=np.float64))
     count = max(len(frames), len(azimuths))
     if len(frames) not in (1, count) or azimuths.shape not in ((1,), (count,)):
         raise InputError(f"give one azimuth or one per frame: {len(azimuths)} azimuths for {len(frames)} frames")
+    views = np.stack([orbit_view(az, elevation_deg, distance) for az in azimuths])
+    proj = perspective(fov_deg, 1.0, near=0.05 * distance, far=distance + 50.0)
+    return render_cameras(frames, faces, views, proj, width=size, height=size, mode=mode,
+                          vertex_colors=vertex_colors, uvs=uvs, shadings=shadings, face_shadings=face_shadings,
+                          samples=samples)
+
+
+def render_cameras(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    views: np.ndarray,
+    projections: np.ndarray,
+    *,
+    width: int,
+    height: int,
+    mode: str = "shaded",
+    vertex_colors: np.ndarray | None = None,
+    uvs: np.ndarray | None = None,
+    shadings: Sequence[Shading] = (Shading(),),
+    face_shadings: np.ndarray | None = None,
+    samples: int = 4,
+    wireframe: Sequence[float] | None = None,
+    depth: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Render a mesh or an animation through explicit cameras (`render_rgba` is the orbit-camera case).
+
+    vertices: (V, 3) or (T, V, 3); faces: (F, 3) int.
+    views: (4, 4) or (N, 4, 4) world-to-camera matrices (OpenGL: +X right, +Y up, looking down -Z);
+      projections: (4, 4) or (N, 4, 4) OpenGL clip-from-camera matrices (`camera.perspective`, or an
+      off-centre frustum). One of each per image, or one for all; N = max(T, views, projections).
+    width, height: image size in pixels. mode, vertex_colors, uvs, shadings, face_shadings: as `render_rgba`.
+    samples: multisampling per pixel; 0 gives exact (binary) coverage.
+    wireframe: RGB in [0, 1]: also draw every edge as a 1-pixel line of that colour over the faces.
+    depth: also return (N, height, width) float32 distances along the view axis (inf where no face is
+      drawn); needs samples=0.
+    Returns (N, height, width, 4) uint8 RGBA with straight alpha [, depth].
+    """
+    frames, faces = _check_mesh(vertices, faces)
+    if mode not in MODES:
+        raise InputError(f"render mode must be one of {MODES}, got {mode!r}")
+    _check_size(width)
+    _check_size(height)
+    if depth and samples:
+        raise InputError("a depth render needs samples=0 (a multisampled depth buffer cannot be read)")
+    views = _matrices(views, "views")
+    projections = _matrices(projections, "projections")
+    count = max(len(frames), len(views), len(projections))
+    if any(n not in (1, count) for n in (len(frames), len(views), len(projections))):
+        raise InputError(f"give one camera or one per frame: {len(views)} views and {len(projections)} projections "
+                         f"for {len(frames)} frames")
     frame_of_image = np.arange(count) if len(frames) > 1 else np.zeros(count, int)
-    views = [orbit_view(az, elevation_deg, distance) for az in np.broadcast_to(azimuths, (count,))]
+    views = np.broadcast_to(views, (count, 4, 4))
+    projections = np.broadcast_to(projections, (count, 4, 4))
     order, groups = _face_groups(len(faces), shadings, face_shadings)
     uvs = None if uvs is None else _check_uvs(uvs, frames.shape[1])
     albedo = _vertex_albedo(vertex_colors, frames.shape[1])
     normals = vertex_normals(frames, faces)
-    proj = perspective(fov_deg, 1.0, near=0.05 * distance, far=distance + 50.0)
 
-    images = np.empty((count, size, size, 4), np.uint8)
+    images = np.empty((count, height, width, 4), np.uint8)
+    depths = np.empty((count, height, width), np.float32) if depth else None
     with gl_context() as ctx, contextlib.ExitStack() as owned:
 
         def own(resource):
@@ -154,25 +217,33 @@ def render_rgba(
             program["base_texture"].value = 0
         indices = own(ctx.buffer(faces[order].astype(np.uint32).tobytes()))
         vao = own(ctx.vertex_array(program, content, index_buffer=indices, index_element_size=4))
+        lines = None
+        if wireframe is not None:
+            edges = own(ctx.buffer(mesh_edges(faces).astype(np.uint32).tobytes()))
+            lines = own(ctx.vertex_array(program, content, index_buffer=edges, index_element_size=4))
         samples = min(samples, ctx.max_samples)
-        target = own(
-            ctx.framebuffer(
-                own(ctx.renderbuffer((size, size), 4, samples=samples)),
-                own(ctx.depth_renderbuffer((size, size), samples=samples)),
+        resolved_depth = own(ctx.depth_texture((width, height))) if samples == 0 else None
+        resolved = own(ctx.framebuffer(own(ctx.renderbuffer((width, height), 4)), resolved_depth))
+        target = resolved
+        if samples:
+            target = own(
+                ctx.framebuffer(
+                    own(ctx.renderbuffer((width, height), 4, samples=samples)),
+                    own(ctx.depth_renderbuffer((width, height), samples=samples)),
+                )
             )
-        )
-        resolved = own(ctx.framebuffer(own(ctx.renderbuffer((size, size), 4))))
-        program["proj"].write(proj.T.tobytes())
-        program["normal_colors"].value = mode == "normals"
         program["light_direction"].value = tuple(LIGHT_DIRECTION)
         program["ambient"].value = AMBIENT
         ctx.enable(ctx.DEPTH_TEST)
         ctx.disable(ctx.CULL_FACE)
-        for k, (frame_index, view) in enumerate(zip(frame_of_image, views)):
+        for k, (frame_index, view, proj) in enumerate(zip(frame_of_image, views, projections)):
             if k == 0 or frame_index != frame_of_image[k - 1]:
                 positions.write(frames[frame_index].tobytes())
                 normal_buffer.write(normals[frame_index].tobytes())
-            program["view"].write(view.T.tobytes())
+            program["view"].write(np.ascontiguousarray(view.T, np.float32).tobytes())
+            program["proj"].write(np.ascontiguousarray(proj.T, np.float32).tobytes())
+            program["mode"].value = MODES.index(mode)
+            program["depth_bias"].value = 0.0
             target.use()
             target.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             for texture, color, first_face, face_count in draws:
@@ -181,10 +252,58 @@ def render_rgba(
                 if texture is not None:
                     texture.use(0)
                 vao.render(vertices=3 * face_count, first=3 * first_face)
-            ctx.copy_framebuffer(resolved, target)
-            pixels = np.frombuffer(resolved.read(components=4), np.uint8).reshape(size, size, 4)
+            if lines is not None:
+                _draw_lines(program, lines, wireframe)
+            if target is not resolved:
+                ctx.copy_framebuffer(resolved, target)
+            pixels = np.frombuffer(resolved.read(components=4), np.uint8).reshape(height, width, 4)
             images[k] = pixels[::-1]  # OpenGL rows run bottom-up
-    return _unpremultiply(images)
+            if depths is not None:
+                window = np.frombuffer(resolved_depth.read(), np.float32).reshape(height, width)[::-1]
+                depths[k] = _view_distance(window, proj)
+    images = _unpremultiply(images)
+    return (images, depths) if depth else images
+
+
+def mesh_edges(faces: np.ndarray) -> np.ndarray:
+    """(E, 2) int64 unique undirected edges of (F, 3) triangles."""
+    pairs = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def _draw_lines(program, lines, color: Sequence[float]) -> None:
+    """Draw the edges in one plain colour, pulled toward the camera so that they win over their faces."""
+    import moderngl
+
+    program["mode"].value = SOLID
+    program["textured"].value = False
+    program["base_color"].value = tuple(float(c) for c in np.reshape(color, 3))
+    program["depth_bias"].value = WIREFRAME_DEPTH_BIAS
+    lines.render(mode=moderngl.LINES)
+
+
+def _view_distance(window_depth: np.ndarray, proj: np.ndarray) -> np.ndarray:
+    """Window depths in [0, 1] -> distances along the view axis (inf at the far plane: nothing drawn).
+    With clip w = -z_camera: z_ndc = (P22 z + P23) / -z, so -z = P23 / (z_ndc + P22)."""
+    ndc = 2.0 * window_depth.astype(np.float64) - 1.0
+    with np.errstate(divide="ignore"):
+        distance = proj[2, 3] / (ndc + proj[2, 2])
+    return np.where(window_depth >= 1.0, np.inf, distance).astype(np.float32)
+
+
+def _matrices(matrices, what: str) -> np.ndarray:
+    array = np.asarray(matrices, dtype=np.float32)
+    array = array[None] if array.shape == (4, 4) else array
+    if array.ndim != 3 or array.shape[1:] != (4, 4) or len(array) == 0:
+        raise InputError(f"{what} must be (4, 4) or (N, 4, 4) matrices, got {np.shape(matrices)}")
+    if not np.isfinite(array).all():
+        raise InputError(f"{what} contain NaN or infinite values")
+    return array
+
+
+def _check_size(size) -> None:
+    if not (isinstance(size, (int, np.integer)) and 8 <= size <= 8192):
+        raise InputError(f"render size must be an integer in [8, 8192] pixels, got {size!r}")
 
 
 def _program(ctx):
