@@ -2,8 +2,9 @@
 // - three.js (GLTFLoader + AnimationMixer, what ComfyUI's core Preview 3D uses): at each given frame time, the
 //   skinned positions of the given vertices (SkinnedMesh.applyBoneTransform) and every bone's world position;
 // - the pack's in-node player (web/actionmesh_preview.js, with stand-ins for ComfyUI's app/api modules): the
-//   skinned GLB and a morph-target GLB of the same motion, each drawn at each given frame from one camera; the
-//   canvas pixels of each draw come back, to be compared by the test.
+//   skinned GLB and a morph-target GLB of the same motion, each drawn at each given frame from one camera, and
+//   per frame the share of pixels that show the mesh, that differ between the two files, and that moved since
+//   the first frame.
 // usage: node skinned_players.mjs PAGE_URL SPEC.json  (SPEC: {skinned, morph, times[], frames[], vertices[]})
 // Prints one JSON object. Needs Chromium (CHROMIUM, default /usr/bin/chromium) and playwright-core here.
 import { readFileSync } from "node:fs";
@@ -17,7 +18,7 @@ const browser = await chromium.launch({
 });
 const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 500, height: 500 } });
+  const page = await browser.newPage({ viewport: { width: 400, height: 400 } });
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
   await page.goto(url, { waitUntil: "load" });
@@ -62,11 +63,23 @@ try {
         viewer.draw();
         const pixels = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
         gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
-        return Array.from(pixels);
+        return pixels;
       });
-      info[name].size = [viewer.gl.drawingBufferWidth, viewer.gl.drawingBufferHeight];
     }
-    return { info, shots };
+    // per shot: the share of pixels that show the mesh (not the background 33, 33, 33), that differ between the
+    // skinned and the morph file (by more than 40 in a channel), and that differ from the first frame's shot
+    const share = (a, b, test) => {
+      let count = 0;
+      for (let i = 0; i < a.length; i += 4) count += test(a, b, i) ? 1 : 0;
+      return count / (a.length / 4);
+    };
+    const far = (a, b, i) => Math.max(...[0, 1, 2].map((c) => Math.abs(a[i + c] - b[i + c]))) > 40;
+    const compared = shots.skinned.map((skinned, k) => ({
+      drawn: share(skinned, null, (a, _, i) => Math.max(...[0, 1, 2].map((c) => Math.abs(a[i + c] - 33))) > 8),
+      differs: share(skinned, shots.morph[k], far),
+      moved: share(skinned, shots.skinned[0], far),
+    }));
+    return { info, compared };
   }, spec);
   console.log(JSON.stringify({ three, player, errors }));
 } finally {
