@@ -5,19 +5,21 @@ from .loaders import LoadMesh, LoadModels, LoadVideo
 from .meshes import AnimationFrameToMESH, MeshFromMESH, MeshToMESH
 from .outputs import Export, PreviewAnimatedMesh, Render
 from .stages import (
-                     ARExtend,
-                     Image3DPrior,
-                     MotionTransfer,
-                     RemoveBackground,
-                     TemporalAutoencoder,
-                     TemporalDiffusion,
-                     VideoToAnimatedMesh,
+    ARExtend,
+    Image3DPrior,
+    MotionTransfer,
+    PrepareFrames,
+    RemoveBackground,
+    TemporalAutoencoder,
+    TemporalDiffusion,
+    VideoToAnimatedMesh,
 )
 
 NODES = {
     "ActionMeshLoadModels": (LoadModels, "ActionMesh Load Models"),
     "ActionMeshLoadVideo": (LoadVideo, "ActionMesh Load Video"),
     "ActionMeshLoadMesh": (LoadMesh, "ActionMesh Load Mesh"),
+    "ActionMeshPrepareFrames": (PrepareFrames, "ActionMesh Prepare Frames"),
     "ActionMeshRemoveBackground": (RemoveBackground, "ActionMesh Remove Background"),
     "ActionMeshImage3DPrior": (Image3DPrior, "ActionMesh Image3D Prior"),
     "ActionMeshTemporalDiffusion": (TemporalDiffusion, "ActionMesh Temporal Diffusion"),

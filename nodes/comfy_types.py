@@ -16,8 +16,11 @@ import torch
 
 from ..actionmesh_core.animated_mesh import AnimatedMesh
 from ..actionmesh_core.errors import InputError, MeshError
+from ..actionmesh_core.geometry.user_mesh import PreparedMesh
 from ..actionmesh_core.inputs import DEFAULT_FPS, Clip, load_clip
 from ..actionmesh_core.io.mesh_file import UserMesh
+from ..actionmesh_core.pipeline import ReferenceMesh
+from ..actionmesh_core.render import over_background
 
 
 @dataclass
@@ -77,6 +80,22 @@ def mesh_to_core(vertices, faces) -> CoreMesh:
     """One mesh, vertices (V, 3) and faces (F, 3), -> a batch of one as core MESH fields."""
     return CoreMesh(torch.as_tensor(np.asarray(vertices, dtype=np.float32))[None],
                     torch.as_tensor(np.asarray(faces, dtype=np.int64))[None])
+
+
+def model_mesh_to_core(mesh: PreparedMesh | ReferenceMesh) -> CoreMesh:
+    """An ACTIONMESH_MESH as core MESH fields: a user's mesh as its file has it (layout, units, axes), a generated
+    reference in the model frame."""
+    if isinstance(mesh, PreparedMesh):
+        return mesh_to_core(mesh.source.vertices, mesh.source.faces)
+    if isinstance(mesh, ReferenceMesh):
+        return mesh_to_core(mesh.vertices, mesh.faces)
+    raise InputError(f"expected an ActionMesh mesh (ACTIONMESH_MESH), got {type(mesh).__name__}")
+
+
+def rgba_to_comfy(rgba: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Renders (T, H, W, 4) uint8 with straight alpha -> (IMAGE (T, H, W, 3) on white, MASK (T, H, W), 1 = background)."""
+    return (torch.from_numpy(over_background(rgba)).float().div_(255.0),
+            1.0 - torch.from_numpy(rgba[..., 3]).float().div_(255.0))
 
 
 def anim_frame_to_core(anim: AnimatedMesh, frame: int) -> CoreMesh:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from ..actionmesh_core.pipeline import prepare_mesh
 from . import comfy_adapter as comfy
 from . import inputs
-from .comfy_types import anim_frame_to_core, mesh_from_core, mesh_to_core
+from .comfy_types import anim_frame_to_core, mesh_from_core, model_mesh_to_core
 from .sockets import MESH
 
 CORE_MESH_TOOLTIP = "A core MESH (e.g. from Hunyuan3D's VAE Decode / Voxel to Mesh); geometry only."
 
 
 class MeshFromMESH:
-    DESCRIPTION = "Takes one mesh of a core MESH batch as an ActionMesh mesh, to animate it."
+    DESCRIPTION = "Takes one mesh of a core MESH batch as an ActionMesh mesh (prepared for the model), to animate it."
     CATEGORY = "ActionMesh/mesh"
     RETURN_TYPES = (MESH,)
     RETURN_NAMES = ("mesh",)
@@ -23,7 +24,7 @@ class MeshFromMESH:
                              "index": inputs.integer(0, 0, 4095, "Which mesh of the batch.")}}
 
     def convert(self, mesh, index):
-        return (mesh_from_core(mesh, index),)
+        return (prepare_mesh(mesh_from_core(mesh, index)),)
 
 
 class _ToCoreMESH:
@@ -34,14 +35,15 @@ class _ToCoreMESH:
 
 
 class MeshToMESH(_ToCoreMESH):
-    DESCRIPTION = "An ActionMesh mesh as a core MESH (a batch of one), for core Save GLB and other 3D nodes."
+    DESCRIPTION = ("An ActionMesh mesh as a core MESH (a batch of one), for core Save GLB and other 3D nodes: a "
+                   "generated reference in the model's frame, a loaded mesh as its file has it.")
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"mesh": inputs.REFERENCE}}
 
     def convert(self, mesh):
-        return (comfy.core_mesh(mesh_to_core(mesh.vertices, mesh.faces)),)
+        return (comfy.core_mesh(model_mesh_to_core(mesh)),)
 
 
 class AnimationFrameToMESH(_ToCoreMESH):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-
-import numpy as np
-import torch
 
 from ..actionmesh_core.base.atomic import atomic_dir
 from ..actionmesh_core.export.formats import export_animated_mesh
-from ..actionmesh_core.render import MODES, fit_to_unit_cube, over_background, render_views, turntable_azimuths
+from ..actionmesh_core.render import CAMERAS, MODES, render_animation
 from . import comfy_adapter as comfy
 from . import inputs
+from .comfy_types import rgba_to_comfy
 from .files import numbered_path, output_stem
 from .runtime import NodeProgress, validated
 
 EXPORT_SUFFIXES = {"glb": ".glb", "usdz": ".usdz", "usd": ".usd", "npz": ".npz", "frames": "", "obj": "", "ply": ""}
-RENDER_CHUNK = 8  # frames rendered between two progress updates
 
 
 def _file_entry(path: Path, root: Path, kind: str) -> dict:
@@ -94,7 +90,7 @@ class Render:
     def INPUT_TYPES(cls):
         return {"required": {
             "animation": inputs.ANIMATION,
-            "camera": (["turntable", "fixed"], {"tooltip": "turntable: one full turn over the clip; fixed: one view."}),
+            "camera": (list(CAMERAS), {"tooltip": "turntable: one full turn over the clip; fixed: one view."}),
             "mode": (list(MODES), {"tooltip": "shaded: grey (or the mesh's colours/texture) lit from the camera; "
                                               "normals: normal directions as colours."}),
             "size": inputs.integer(512, 64, 2048, "Width and height of the images in pixels."),
@@ -104,16 +100,5 @@ class Render:
         }}
 
     def render(self, animation, camera, mode, size, azimuth, elevation):
-        frames = animation.num_frames
-        azimuths = azimuth + (turntable_azimuths(frames) if camera == "turntable" else np.zeros(frames))
-        fitted = dataclasses.replace(animation, vertices=fit_to_unit_cube(animation.vertices), frame_times=None)
-        progress, images = NodeProgress(), []
-        for start in range(0, frames, RENDER_CHUNK):
-            part = slice(start, start + RENDER_CHUNK)
-            chunk = dataclasses.replace(fitted, vertices=fitted.vertices[part], frame_times=None)
-            images.append(render_views(chunk, azimuths=[azimuths[part]], fit=False, size=size, mode=mode,
-                                       elevation_deg=elevation)[0])
-            progress("rendering", min(start + RENDER_CHUNK, frames), frames)
-        rgba = np.concatenate(images)
-        return (torch.from_numpy(over_background(rgba)).float().div_(255.0),
-                1.0 - torch.from_numpy(rgba[..., 3]).float().div_(255.0))
+        return rgba_to_comfy(render_animation(animation, camera=camera, azimuth_deg=azimuth, elevation_deg=elevation,
+                                              size=size, mode=mode, progress=NodeProgress()))

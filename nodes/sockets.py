@@ -1,7 +1,10 @@
 """The pack's socket types: their wire names and the values that travel on them.
 
 ACTIONMESH_MODEL   `LoadedModels`: a core ModelSet (with its attention kernel) and the weights' name.
-ACTIONMESH_MESH    a core `UserMesh` (Load Mesh, Mesh from MESH) or `ReferenceMesh` (Image3D Prior).
+ACTIONMESH_FRAMES  a core `PreparedFrames`: the clip with its subject masks, square-cropped, and its image tokens
+                   (Prepare Frames). An explicit socket, so ComfyUI's own cache decides when frames are encoded again.
+ACTIONMESH_MESH    a mesh ready for the model: a core `PreparedMesh` (Load Mesh, Mesh from MESH: a user's mesh) or
+                   `ReferenceMesh` (Image3D Prior: a generated mesh with its latent).
 ACTIONMESH_LATENT  `LatentSequence`: shape latents of some or all frames of a clip.
 ACTIONMESH_ANIM    a core `AnimatedMesh`.
 """
@@ -16,7 +19,8 @@ from ..actionmesh_core.errors import InputError
 from ..actionmesh_core.inputs.clip import Clip
 from ..actionmesh_core.pipeline import ModelSet, Settings
 
-MODEL, MESH, LATENT, ANIM = "ACTIONMESH_MODEL", "ACTIONMESH_MESH", "ACTIONMESH_LATENT", "ACTIONMESH_ANIM"
+MODEL, FRAMES, MESH, LATENT, ANIM = ("ACTIONMESH_MODEL", "ACTIONMESH_FRAMES", "ACTIONMESH_MESH", "ACTIONMESH_LATENT",
+                                     "ACTIONMESH_ANIM")
 
 
 @dataclass

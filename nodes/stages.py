@@ -1,39 +1,52 @@
-"""The pipeline's stages as nodes, each a thin wrapper over one core call, plus the one-node convenience path.
+"""The pipeline's stages as nodes, each one call into the core, plus the one-node convenience path.
 
-    Remove Background       frames -> MASK                                     (RMBG-1.4)
-    Image3D Prior           frames -> reference mesh + its latent              (make_reference, Stage 0)
-    Temporal Diffusion      frames + reference -> latent sequence              (generate_latents, Stage I)
-    Temporal Autoencoder    latents + reference -> animated mesh               (decode_animation, Stage II)
+    Prepare Frames          frames (+ masks) -> prepared frames                (prepare_frames)
+    Remove Background       frames -> MASK                                     (remove_background: RMBG-1.4)
+    Image3D Prior           prepared frames -> reference mesh + its latent     (make_reference, Stage 0)
+    Temporal Diffusion      prepared frames + reference -> latent sequence     (temporal_latents, Stage I)
+    Temporal Autoencoder    latents + reference -> animated mesh               (decode_latents, Stage II)
     AR Extend               animated mesh + more frames -> longer one          (extend)
-    Motion Transfer         frames of A + mesh of B -> animation of B          (animate_reference)
-    Video to Animated Mesh  frames (+ mesh) -> animated mesh                   (animate_reference)
+    Motion Transfer         prepared frames of A + mesh of B -> animation of B (animate_reference)
+    Video to Animated Mesh  frames (+ mesh) -> animated mesh                   (animate)
 """
 
 from __future__ import annotations
 
-from ..actionmesh_core.errors import InputError
-from ..actionmesh_core.inputs.clip import DEFAULT_FPS
 from ..actionmesh_core.pipeline import (
-    RunReport,
+    Settings,
+    animate,
     animate_reference,
-    assemble,
-    check_anchor,
-    decode_animation,
+    decode_latents,
     extend,
-    generate_latents,
     make_reference,
+    prepare_frames,
+    remove_background,
+    temporal_latents,
 )
-from ..actionmesh_core.pipeline.stages import ReferenceMesh
 from . import inputs
 from .comfy_types import clip_from_comfy, clip_to_comfy
-from .runtime import NodeProgress, as_reference, on_device, prepared_frames, run_settings, subject_alpha, validated
-from .sockets import ANIM, LATENT, MESH, LatentSequence
+from .runtime import NodeProgress, on_device, run_settings, validated
+from .sockets import ANIM, FRAMES, LATENT, MESH, LatentSequence
 
 
-def _check_resolution(mesh_resolution: int) -> None:
-    if mesh_resolution and (mesh_resolution < 16 or mesh_resolution & (mesh_resolution - 1)):
-        raise InputError(f"mesh_resolution must be 0 (the models' default) or a power of two from 16, "
-                         f"got {mesh_resolution}")
+class PrepareFrames:
+    DESCRIPTION = ("The frames as the models see them: subject masks (the mask input, the frames' alpha, or "
+                   "RMBG-1.4), one square crop on white around the subject, and the image features. Wire the output "
+                   "into every stage of a run: ComfyUI encodes the frames again only when they change.")
+    CATEGORY = "ActionMesh/stages"
+    RETURN_TYPES = (FRAMES,)
+    RETURN_NAMES = ("frames",)
+    FUNCTION = "prepare"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": inputs.MODELS, "frames": inputs.IMAGES, "fps": inputs.FPS},
+                "optional": {"mask": inputs.MASK}}
+
+    def prepare(self, model, frames, fps, mask=None):
+        clip = clip_from_comfy(frames, mask, fps)
+        with on_device():
+            return (prepare_frames(clip, model.models, progress=NodeProgress(), names=inputs.STAGE_NAMES),)
 
 
 class RemoveBackground:
@@ -45,12 +58,12 @@ class RemoveBackground:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"model": inputs.MODELS, "frames": inputs.FRAMES}}
+        return {"required": {"model": inputs.MODELS, "frames": inputs.IMAGES}}
 
     def remove(self, model, frames):
         clip = clip_from_comfy(frames)
         with on_device():
-            alpha = subject_alpha(model, clip.frames, NodeProgress())
+            alpha = remove_background(clip.frames, model.models, NodeProgress())
         return (clip_to_comfy(clip.with_alpha(alpha))[1],)
 
 
@@ -67,23 +80,22 @@ class Image3DPrior:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": inputs.MODELS, "frames": inputs.FRAMES, "anchor_frame": inputs.ANCHOR,
+            "model": inputs.MODELS, "frames": inputs.PREPARED, "anchor_frame": inputs.ANCHOR, "preset": inputs.PRESET,
             "steps": inputs.PRIOR_STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
             "face_budget": inputs.FACE_BUDGET, "mesh_resolution": inputs.MESH_RESOLUTION, "low_vram": inputs.LOW_VRAM,
-        }, "optional": {"mask": inputs.MASK}}
+        }}
 
     @classmethod
     def VALIDATE_INPUTS(cls, mesh_resolution):
-        return validated(lambda: _check_resolution(mesh_resolution))
+        return validated(lambda: Settings.resolve(mesh_resolution=mesh_resolution or None, names=inputs.STAGE_NAMES))
 
-    def generate(self, model, frames, anchor_frame, steps, guidance, seed, face_budget, mesh_resolution, low_vram,
-                 mask=None):
-        settings = run_settings(model, anchor_frame=anchor_frame, prior_steps=steps, prior_guidance=guidance,
-                                seed=seed, face_budget=face_budget, mesh_resolution=mesh_resolution, low_vram=low_vram)
-        progress = NodeProgress()
+    def generate(self, model, frames, anchor_frame, preset, steps, guidance, seed, face_budget, mesh_resolution,
+                 low_vram):
+        settings = run_settings(model, preset, custom=dict(prior_steps=steps, prior_guidance=guidance),
+                                anchor_frame=anchor_frame, seed=seed, face_budget=face_budget,
+                                mesh_resolution=mesh_resolution, low_vram=low_vram)
         with on_device():
-            prepared = prepared_frames(model, frames, mask, DEFAULT_FPS, progress)
-            reference = make_reference(prepared, model.models, settings, progress=progress)
+            reference = make_reference(frames, model.models, settings, progress=NodeProgress())
         return reference, LatentSequence({anchor_frame: reference.latent}, anchor_frame, None, settings)
 
 
@@ -98,39 +110,24 @@ class TemporalDiffusion:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": inputs.MODELS, "frames": inputs.FRAMES, "reference": inputs.REFERENCE,
-            "anchor_frame": inputs.ANCHOR, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
-            "window": inputs.WINDOW, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
+            "model": inputs.MODELS, "frames": inputs.PREPARED, "reference": inputs.REFERENCE,
+            "anchor_frame": inputs.ANCHOR, "preset": inputs.PRESET, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE,
+            "seed": inputs.SEED, "window": inputs.WINDOW, "low_vram": inputs.LOW_VRAM,
         }, "optional": {
-            "mask": inputs.MASK,
             "reference_latent": (LATENT, {"tooltip": (
                 "Known latents, e.g. the Image3D Prior's: they and their anchor frame replace anchor_frame and the "
                 "reference's own latent.")}),
         }}
 
-    def generate(self, model, frames, reference, anchor_frame, steps, guidance, seed, window, fps, low_vram,
-                 mask=None, reference_latent=None):
+    def generate(self, model, frames, reference, anchor_frame, preset, steps, guidance, seed, window, low_vram,
+                 reference_latent=None):
+        known = reference_latent.latents if reference_latent is not None else None
         anchor = reference_latent.anchor if reference_latent is not None else anchor_frame
-        settings = run_settings(model, anchor_frame=anchor, steps=steps, guidance=guidance, seed=seed, window=window,
-                                low_vram=low_vram)
-        progress, report, models = NodeProgress(), RunReport(), model.models
+        settings = run_settings(model, preset, custom=dict(steps=steps, guidance=guidance), anchor_frame=anchor,
+                                seed=seed, window=window, low_vram=low_vram)
         with on_device():
-            prepared = prepared_frames(model, frames, mask, fps, progress)
-            check_anchor(anchor, len(prepared.clip))
-            if reference_latent is not None:
-                known = reference_latent.latents
-            elif isinstance(reference, ReferenceMesh):
-                known = {anchor: reference.latent}
-            else:
-                known = {anchor: make_reference(prepared, models, settings, reference, progress, report).latent}
-            for frame, latent in known.items():
-                check_anchor(frame, len(prepared.clip))
-                if latent.shape[0] != models.num_tokens:
-                    raise InputError(f"the reference latent has {latent.shape[0]} tokens but these models use "
-                                     f"{models.num_tokens}: make the reference with the same Load Models node")
-            with report.stage("temporal diffusion", models.device):
-                latents = generate_latents(models, prepared.features, known, anchor, settings, progress)
-        return (LatentSequence(dict(enumerate(latents)), anchor, prepared.clip, settings),)
+            latents = temporal_latents(frames, reference, model.models, settings, known, NodeProgress())
+        return (LatentSequence(dict(enumerate(latents)), anchor, frames.clip, settings),)
 
 
 class TemporalAutoencoder:
@@ -151,14 +148,10 @@ class TemporalAutoencoder:
         }}
 
     def decode(self, model, latents, reference, decode_batch):
-        stacked = latents.stacked()
-        mesh = as_reference(reference, latents.latents[latents.anchor])
         settings = latents.settings.replace(decode_batch=decode_batch)
-        models = model.models
-        with on_device(), RunReport().stage("temporal decoding", models.device):
-            vertices = decode_animation(models, stacked, mesh.vertices, mesh.faces, latents.anchor, settings,
-                                        NodeProgress())
-        return (assemble(vertices, stacked, mesh, latents.clip),)
+        with on_device():
+            return (decode_latents(latents.stacked(), reference, latents.clip, model.models, settings,
+                                   NodeProgress()),)
 
 
 class ARExtend:
@@ -175,28 +168,16 @@ class ARExtend:
             "model": inputs.MODELS, "animation": inputs.ANIMATION,
             "frames": ("IMAGE", {"tooltip": "The frames that follow the animation's clip, at the same size (e.g. "
                                             "Load Video with start_frame after the first part)."}),
-            "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED, "window": inputs.WINDOW,
-            "low_vram": inputs.LOW_VRAM,
+            "preset": inputs.PRESET, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
+            "window": inputs.WINDOW, "low_vram": inputs.LOW_VRAM,
         }, "optional": {"mask": inputs.MASK}}
 
-    def extend(self, model, animation, frames, steps, guidance, seed, window, low_vram, mask=None):
-        settings = run_settings(model, steps=steps, guidance=guidance, seed=seed, window=window, low_vram=low_vram)
-        progress = NodeProgress()
-        clip = clip_from_comfy(frames, mask, animation.fps)
+    def extend(self, model, animation, frames, preset, steps, guidance, seed, window, low_vram, mask=None):
+        settings = run_settings(model, preset, custom=dict(steps=steps, guidance=guidance), seed=seed, window=window,
+                                low_vram=low_vram)
         with on_device():
-            if clip.alpha is None:
-                clip = clip.with_alpha(subject_alpha(model, clip.frames, progress))
-            return (extend(animation, clip, model.models, settings, progress=progress),)
-
-
-def _animate(model, frames, mask, fps, settings, mesh) -> tuple:
-    """Prepared frames -> reference (the prior, or `mesh`) -> Stages I and II, as one node's work."""
-    progress, report = NodeProgress(), RunReport()
-    with on_device():
-        prepared = prepared_frames(model, frames, mask, fps, progress)
-        reference = mesh if isinstance(mesh, ReferenceMesh) else \
-            make_reference(prepared, model.models, settings, mesh, progress, report)
-        return (animate_reference(prepared, reference, model.models, settings, progress, report),)
+            return (extend(animation, clip_from_comfy(frames, mask, animation.fps), model.models, settings,
+                           progress=NodeProgress()),)
 
 
 class MotionTransfer:
@@ -210,21 +191,22 @@ class MotionTransfer:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": inputs.MODELS, "frames": inputs.FRAMES,
+            "model": inputs.MODELS, "frames": inputs.PREPARED,
             "mesh": (MESH, {"tooltip": "The mesh of object B (its layout, UVs and texture are kept)."}),
-            "anchor_frame": inputs.ANCHOR, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE, "seed": inputs.SEED,
-            "window": inputs.WINDOW, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
-        }, "optional": {"mask": inputs.MASK}}
+            "anchor_frame": inputs.ANCHOR, "preset": inputs.PRESET, "steps": inputs.STEPS, "guidance": inputs.GUIDANCE,
+            "seed": inputs.SEED, "window": inputs.WINDOW, "low_vram": inputs.LOW_VRAM,
+        }}
 
-    def transfer(self, model, frames, mesh, anchor_frame, steps, guidance, seed, window, fps, low_vram, mask=None):
-        settings = run_settings(model, anchor_frame=anchor_frame, steps=steps, guidance=guidance, seed=seed,
-                                window=window, low_vram=low_vram)
-        return _animate(model, frames, mask, fps, settings, mesh)
+    def transfer(self, model, frames, mesh, anchor_frame, preset, steps, guidance, seed, window, low_vram):
+        settings = run_settings(model, preset, custom=dict(steps=steps, guidance=guidance), anchor_frame=anchor_frame,
+                                seed=seed, window=window, low_vram=low_vram)
+        with on_device():
+            return (animate_reference(frames, mesh, model.models, settings, NodeProgress()),)
 
 
 class VideoToAnimatedMesh:
     DESCRIPTION = ("Video -> animated mesh in one node: the prior makes the reference mesh (or your mesh is used), "
-                   "then the temporal stages animate it. Official settings; 'fast' halves the steps.")
+                   "then the temporal stages animate it, with the settings the weights recommend (or a preset).")
     CATEGORY = "ActionMesh"
     RETURN_TYPES = (ANIM,)
     RETURN_NAMES = ("animation",)
@@ -233,14 +215,16 @@ class VideoToAnimatedMesh:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": inputs.MODELS, "frames": inputs.FRAMES,
-            "fast": inputs.boolean(False, "Official fast preset: 50 prior steps and 15 temporal steps."),
+            "model": inputs.MODELS, "frames": inputs.IMAGES, "preset": inputs.ONE_NODE_PRESET,
             "seed": inputs.SEED, "anchor_frame": inputs.ANCHOR, "fps": inputs.FPS, "low_vram": inputs.LOW_VRAM,
         }, "optional": {
             "mask": inputs.MASK,
             "mesh": (MESH, {"tooltip": "Optional: animate this mesh instead of making one (textures kept)."}),
         }}
 
-    def animate(self, model, frames, fast, seed, anchor_frame, fps, low_vram, mask=None, mesh=None):
-        settings = run_settings(model, fast=fast, seed=seed, anchor_frame=anchor_frame, low_vram=low_vram)
-        return _animate(model, frames, mask, fps, settings, mesh)
+    def animate(self, model, frames, preset, seed, anchor_frame, fps, low_vram, mask=None, mesh=None):
+        settings = run_settings(model, preset, seed=seed, anchor_frame=anchor_frame, low_vram=low_vram,
+                                names=inputs.ONE_NODE_NAMES)
+        with on_device():
+            return (animate(clip_from_comfy(frames, mask, fps), model.models, settings, mesh=mesh,
+                            progress=NodeProgress()),)

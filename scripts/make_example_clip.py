@@ -7,7 +7,9 @@
 - workflows/inputs/3d/actionmesh_example_mesh.glb: the clip's frame-0 mesh with UVs and a texture
   ({video + mesh} -> 4D);
 - workflows/inputs/3d/actionmesh_example_target.glb: the frame-0 mesh of clip TARGET_SEED, another
-  object of the same kind (motion transfer).
+  object of the same kind (motion transfer);
+- workflows/inputs/actionmesh_example_subject.png: frame 0 of clip SEED on a plain white background, the start image
+  of the image + text -> 4D workflow (what a video model should be given: one whole subject, nothing else).
 
 The default seeds are held-out clips (seeds from HELD_OUT_SEED on are never trained on).
 """
@@ -20,8 +22,9 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.base.atomic import atomic_dir, atomic_path
+from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
+from actionmesh_core.render import over_background
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SEED = HELD_OUT_SEED + 3  # a flapping bird
@@ -53,6 +56,19 @@ def write_webm(frames: np.ndarray, path: Path, fps: float = 8.0) -> None:
         writer.close()
 
 
+def write_subject(clip, path: Path, size: int = 384) -> None:
+    """Frame 0 of the clip on a plain white background, the subject filling about 70 % of a square `size` pixels
+    wide (RGB PNG)."""
+    rgba = clip.render(size=2 * size)[0]
+    rows, cols = np.nonzero(rgba[..., 3] > 0)
+    centre = np.array([(rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2])
+    half = max(rows.max() - rows.min(), cols.max() - cols.min()) / 2 / 0.7
+    top, left = np.clip(np.round(centre - half).astype(int), 0, None)
+    crop = over_background(rgba[None, top:top + int(2 * half), left:left + int(2 * half)])[0]
+    with atomic_path(path) as tmp:
+        Image.fromarray(crop).resize((size, size), Image.LANCZOS).save(tmp, format="PNG", optimize=True)
+
+
 def textured_mesh(clip) -> trimesh.Trimesh:
     """The frame-0 mesh of a synthetic clip with spherical UVs and a checker texture in its parts' colours."""
     vertices, faces = clip.mesh(0, resolution=64)
@@ -77,6 +93,7 @@ def main() -> None:
     frames = clip.render()
     write_frames(frames, CLIP_DIR)
     write_webm(frames, INPUTS / "actionmesh_example.webm")
+    write_subject(clip, INPUTS / "actionmesh_example_subject.png")
     for name, source in (("mesh", clip), ("target", target)):
         with atomic_path(INPUTS / "3d" / f"actionmesh_example_{name}.glb") as tmp:
             tmp.write_bytes(textured_mesh(source).export(file_type="glb"))

@@ -187,7 +187,7 @@ def test_outputs_are_staged_on_the_target_file_system_without_root(capsys, tmp_p
     code, err = run_cli(capsys, "export", result, "--format", "frames", "--out", out)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["mesh_00.glb", "mesh_01.glb", "mesh_02.glb", "notes.txt"]
-    from actionmesh_core.cli.run_options import write_outputs
+    from actionmesh_core.export.outputs import write_outputs
 
     written = write_outputs(AnimatedMesh.load(result), out, "glb,npz,obj")
     assert all(path.exists() for path in written)

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.cli import main, video2mesh
+from actionmesh_core.batch import job
+from actionmesh_core.cli import main
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from actionmesh_core.errors import InputError
 from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
@@ -73,13 +74,13 @@ def test_fresh_video2mesh_with_the_bundled_weights_uses_their_recommended_settin
     demo does) and says so in its summary."""
     recommended = json.loads((BUNDLED_WEIGHTS / "actionmesh.json").read_text())["settings"]
     used = []
-    real_animate = video2mesh.animate
+    real_animate = job.animate
 
     def spy(source, models, settings, **kwargs):
         used.append(settings)
         return real_animate(source, models, settings, **kwargs)
 
-    monkeypatch.setattr(video2mesh, "animate", spy)
+    monkeypatch.setattr(job, "animate", spy)  # what video2mesh runs (run_job)
     assert main(["video2mesh", str(EXAMPLE_CLIP), "--out", str(tmp_path / "out"), "--weights", "bundled",
                  "--max-frames", "2", "--outputs", "npz"]) == 0
     settings, = used
@@ -97,7 +98,7 @@ def settings_used(monkeypatch) -> list:
         used.append(settings)
         raise InputError("stopped after the settings")
 
-    monkeypatch.setattr(video2mesh, "animate", stop)
+    monkeypatch.setattr(job, "animate", stop)
     return used
 
 
@@ -149,32 +150,32 @@ def _small_animation() -> AnimatedMesh:
 
 
 def test_a_failing_format_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
-    from actionmesh_core.cli import run_options
     from actionmesh_core.errors import MeshError
+    from actionmesh_core.export import outputs
 
-    export = run_options.export_animated_mesh
+    export = outputs.export_animated_mesh
 
     def failing_npz(anim, fmt, path, **options):
         if fmt == "npz":
             raise MeshError("disk full")
         return export(anim, fmt, path, **options)
 
-    monkeypatch.setattr(run_options, "export_animated_mesh", failing_npz)
+    monkeypatch.setattr(outputs, "export_animated_mesh", failing_npz)
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "animated_mesh.glb").write_bytes(b"old")
     with pytest.raises(MeshError, match="disk full"):
-        run_options.write_outputs(_small_animation(), out, "glb,frames,obj,npz")
+        outputs.write_outputs(_small_animation(), out, "glb,frames,obj,npz")
     assert sorted(p.name for p in out.iterdir()) == ["animated_mesh.glb", "notes.txt"]
     assert (out / "animated_mesh.glb").read_bytes() == b"old"
     with pytest.raises(MeshError):
-        run_options.write_outputs(_small_animation(), tmp_path / "fresh", "glb,npz")
+        outputs.write_outputs(_small_animation(), tmp_path / "fresh", "glb,npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no new folder, no temporary folder
 
 
 def test_outputs_replace_only_our_own_files(tmp_path):
-    from actionmesh_core.cli.run_options import write_outputs
+    from actionmesh_core.export.outputs import write_outputs
 
     out = tmp_path / "out"
     (out / "obj").mkdir(parents=True)
@@ -194,8 +195,8 @@ def test_video2mesh_writes_a_skinned_glb(tiny_root, frame_folder, tmp_path, caps
     out = tmp_path / "out"
     assert main(["video2mesh", str(frame_folder), "--out", str(out), "--weights", str(tiny_root), "--outputs",
                  "npz,skinned_glb", "--bones", "2", "--device", "cpu", *FAST]) == 0
-    printed = capsys.readouterr().out
-    assert "skinned_mesh.glb: " in printed and "2 bones, error mean" in printed
+    printed = capsys.readouterr().err  # the pack's log, on the console
+    assert "[ActionMesh] skinned_mesh.glb: " in printed and "2 bones, error mean" in printed
     anim = AnimatedMesh.load(out / "animated_mesh.npz")
     _, positions = Glb(out / "skinned_mesh.glb").skinned_positions()
     assert positions.shape == anim.vertices.shape

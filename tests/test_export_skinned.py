@@ -19,7 +19,7 @@ from skinning_fixtures import two_part_clip
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.cli import main
-from actionmesh_core.cli.run_options import write_outputs
+from actionmesh_core.export.outputs import write_outputs
 from actionmesh_core.data import HELD_OUT_SEED, make_clip
 from actionmesh_core.errors import InputError
 from actionmesh_core.export.formats import export_animated_mesh, export_skinned_mesh
@@ -159,10 +159,10 @@ def test_usdskel_read_back_with_usd_core_gives_the_same_points_every_frame(tmp_p
 
 def test_export_animated_mesh_dispatches_skinned_formats_and_logs_the_report(tmp_path, caplog):
     anim = wobbling_sphere()
-    with caplog.at_level(logging.INFO, logger="actionmesh_core.export.formats"):
+    with caplog.at_level(logging.INFO, logger="actionmesh"):
         path = export_animated_mesh(anim, "skinned-glb", tmp_path / "a", bones=2)
     assert path == tmp_path / "a.glb" and path.is_file()
-    assert "a.glb:" in caplog.text and "2 bones, error mean" in caplog.text
+    assert "[ActionMesh] a.glb:" in caplog.text and "2 bones, error mean" in caplog.text
     with pytest.raises(InputError, match="not skinned"):
         export_skinned_mesh(anim, "glb", tmp_path / "b.glb")
     with pytest.raises(InputError, match="do not apply"):
@@ -215,11 +215,13 @@ def test_command_line_one_frame_or_no_faces_exit_2(tmp_path, capsys):
     assert not list(tmp_path.glob("a.*"))
 
 
-def test_run_outputs_include_skinned_files(tmp_path, capsys):
-    written = write_outputs(wobbling_sphere(), tmp_path / "out", "glb,skinned_glb,usdskel", skin_options={"bones": 2})
+def test_run_outputs_include_skinned_files(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="actionmesh"):
+        written = write_outputs(wobbling_sphere(), tmp_path / "out", "glb,skinned_glb,usdskel",
+                                skin_options={"bones": 2})
     assert [path.name for path in written] == ["animated_mesh.glb", "skinned_mesh.glb", "skinned_mesh.usd"]
     assert all(path.is_file() for path in written)
-    printed = capsys.readouterr().out
+    printed = caplog.text  # each skinned output logs its report through the pack's logger
     assert "skinned_mesh.glb: " in printed and "skinned_mesh.usd: " in printed and "2 bones" in printed
     (report,) = validate(tmp_path / "out" / "skinned_mesh.glb")
     assert report["issues"]["numErrors"] == 0

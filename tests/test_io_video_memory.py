@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from actionmesh_core.base.option_names import OptionNames
 from actionmesh_core.errors import InputError
 from actionmesh_core.inputs.clip import Clip, FrameSelection
 from actionmesh_core.inputs.load import load_clip
@@ -193,3 +194,44 @@ def test_separate_masks_override_frame_alpha():
 def test_bad_memory_input(source, kwargs, match):
     with pytest.raises(InputError, match=match):
         load_clip(source, **kwargs)
+
+
+NODE_NAMES = OptionNames({"start": "start_frame", "end": None, "max_frames": "frame_load_cap", "target_fps": None})
+CLI_FLAGS = OptionNames({"start": "--start", "end": "--end", "max_frames": "--max-frames", "target_fps": "--fps",
+                         "stride": "--stride"})
+
+
+def test_long_video_warning_names_the_options_the_user_has(caplog):
+    """The same warning, worded with each front end's names: a node without an fps or end widget is not told to
+    change them; every message of the pack carries the pack's prefix."""
+    with caplog.at_level(logging.WARNING):
+        picked(FrameSelection(stride=2, max_frames=3, names=NODE_NAMES), 20)
+    assert caplog.messages == ["[ActionMesh] test: frame_load_cap=3 kept the first 3 selected frames and dropped 7 "
+                               "later ones. To keep them, raise frame_load_cap or raise stride, or choose another "
+                               "part with start_frame."]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        picked(FrameSelection(stride=2, max_frames=3, names=CLI_FLAGS), 20)
+    assert "--max-frames=3 kept" in caplog.text and "raise --max-frames, raise --stride or lower --fps, or choose " \
+                                                     "another part with --start/--end." in caplog.text
+    assert "max_frames" not in caplog.text.replace("--max-frames", "")
+
+
+def test_too_few_frames_error_names_the_options_the_user_has():
+    with pytest.raises(InputError) as error:
+        picked(FrameSelection(start=8, stride=3, names=NODE_NAMES), 10)
+    assert str(error.value) == ("test: 1 frame(s) selected out of 10 (start_frame=8, stride=3); ActionMesh needs at "
+                                "least 2. Give a longer video, or lower start_frame or lower stride.")
+    with pytest.raises(InputError, match=r"\(--start=8, --stride=3\).*lower --start, lower --stride, raise --end or "
+                                         r"raise --fps\.$"):
+        picked(FrameSelection(start=8, stride=3, names=CLI_FLAGS), 10)
+    with pytest.raises(InputError, match="frame_load_cap must be at least 2"):
+        FrameSelection(max_frames=1, names=NODE_NAMES)
+
+
+def test_option_names_leave_out_what_a_front_end_lacks():
+    names = OptionNames({"a": "--a", "b": None})
+    assert names("a") == "--a" and names("b") is None and names("c") == "c"
+    assert names.advice(("raise", "a"), ("lower", "b"), ("", "c")) == "raise --a or c"
+    assert names.advice(("lower", "b")) == "" and names.advice(("raise", "c")) == "raise c"
+    assert names.values(a=1, b=2, c=None, d=0) == "--a=1, d=0"

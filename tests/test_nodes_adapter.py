@@ -142,13 +142,18 @@ def comfyui(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
-def diffusion_inputs(pack) -> dict:
-    """Temporal Diffusion's inputs: the example video's first 3 frames and mesh, small models, one window of 3."""
+def diffusion_inputs(fake, pack) -> dict:
+    """Temporal Diffusion's inputs: the example video's first 3 frames (prepared) and mesh, small models, one window
+    of 3. What preparing them did is cleared from the fake's records."""
     (frames, mask, fps), _ = run_node(pack, "ActionMeshLoadVideo", video=EXAMPLE_VIDEO, frame_load_cap=3, stride=2,
                                       start_frame=0, max_side=64)
     (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
-    return {"model": small_models(pack), "frames": frames, "mask": mask, "fps": fps, "reference": mesh,
-            "anchor_frame": 0, "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}
+    model = small_models(pack)
+    (prepared,), _ = run_node(pack, "ActionMeshPrepareFrames", model=model, frames=frames, mask=mask, fps=fps)
+    fake.calls.clear()
+    fake.bars.clear()
+    return {"model": model, "frames": prepared, "reference": mesh, "anchor_frame": 0, "preset": "custom",
+            "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}
 
 
 def test_models_folder_is_registered_and_the_folders_are_comfyuis(comfyui):
@@ -165,14 +170,14 @@ def test_models_folder_is_registered_and_the_folders_are_comfyuis(comfyui):
 
 def test_progress_bar_per_step_and_memory_freed_around_the_stage(comfyui, monkeypatch):
     fake, pack = comfyui()
-    inputs, stages = diffusion_inputs(pack), pack.nodes.stages
-    generate_latents = stages.generate_latents
+    inputs, run = diffusion_inputs(fake, pack), pack.actionmesh_core.pipeline.run
+    generate_latents = run.generate_latents
 
     def marked(*args, **kwargs):
         fake.calls.append("temporal diffusion")
         return generate_latents(*args, **kwargs)
 
-    monkeypatch.setattr(stages, "generate_latents", marked)
+    monkeypatch.setattr(run, "generate_latents", marked)
     (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", steps=2, **inputs)
     assert sorted(latents.latents) == [0, 1, 2]
     assert fake.bars == [[(1, 2), (2, 2)]]  # one bar for the node, one update per denoising step
@@ -181,7 +186,7 @@ def test_progress_bar_per_step_and_memory_freed_around_the_stage(comfyui, monkey
 
 def test_cancel_raises_comfyuis_interrupt_and_the_node_stops_at_the_next_step(comfyui):
     fake, pack = comfyui()
-    inputs = diffusion_inputs(pack)
+    inputs = diffusion_inputs(fake, pack)
     fake.cancel_after = 2
     with pytest.raises(InterruptProcessingException):
         run_node(pack, "ActionMeshTemporalDiffusion", steps=5, **inputs)
@@ -194,7 +199,7 @@ def test_cancel_raises_comfyuis_interrupt_and_the_node_stops_at_the_next_step(co
 def test_auto_offload_follows_comfyuis_vram_state(comfyui, vram_state, offload):
     fake, pack = comfyui(vram_state=vram_state)
     assert pack.NODE_CLASS_MAPPINGS["ActionMeshLoadModels"].INPUT_TYPES()["required"]["offload"][0][0] == "auto"
-    options = {"weights": BUNDLED, "precision": "fp32", "attention": "sdpa"}
+    options = {"weights": BUNDLED, "precision": "fp32", "attention": "sdpa", "download_if_missing": False}
     (auto,), _ = run_node(pack, "ActionMeshLoadModels", offload="auto", **options)
     (kept,), _ = run_node(pack, "ActionMeshLoadModels", offload="keep", **options)
     assert auto.models.offload == offload and kept.models.offload == "keep"
@@ -203,7 +208,7 @@ def test_auto_offload_follows_comfyuis_vram_state(comfyui, vram_state, offload):
 
 def test_auto_offload_without_comfyui_parks_models_in_ram(pack):
     (auto,), _ = run_node(pack, "ActionMeshLoadModels", weights=BUNDLED, precision="fp32", attention="sdpa",
-                          offload="auto")
+                          offload="auto", download_if_missing=False)
     assert auto.models.resident == {}
     with auto.models.use("dinov2"):  # one stage: afterwards the model waits in RAM for the next one
         pass

@@ -19,7 +19,7 @@ def test_pack_imports_like_comfyui_without_comfyui(pack):
     assert not pack.nodes.comfy_adapter.IN_COMFYUI
     assert set(pack.NODE_CLASS_MAPPINGS) == set(pack.NODE_DISPLAY_NAME_MAPPINGS)
     assert all(node_id.startswith("ActionMesh") for node_id in pack.NODE_CLASS_MAPPINGS)
-    assert len(set(pack.NODE_DISPLAY_NAME_MAPPINGS.values())) == len(pack.NODE_CLASS_MAPPINGS) == 16
+    assert len(set(pack.NODE_DISPLAY_NAME_MAPPINGS.values())) == len(pack.NODE_CLASS_MAPPINGS) == 17
     web = PACK_DIR / pack.WEB_DIRECTORY
     assert any(web.glob("*.js"))
 
@@ -84,7 +84,7 @@ def test_combos_list_input_files_and_weight_roots(pack, comfy_base):
     meshes = pack.NODE_CLASS_MAPPINGS["ActionMeshLoadMesh"].INPUT_TYPES()["required"]["mesh_file"][0]
     assert meshes == ["3d/actionmesh_example_mesh.glb", "3d/actionmesh_example_target.glb"]
     weights = pack.NODE_CLASS_MAPPINGS["ActionMeshLoadModels"].INPUT_TYPES()["required"]["weights"][0]
-    assert weights == ["bundled small model"]  # nothing installed: the bundled model alone
+    assert weights == ["bundled small model", "official"]  # nothing installed: the bundled model, or download
 
 
 def test_validate_inputs_report_bad_paths_and_values(pack, comfy_base):
@@ -101,10 +101,15 @@ def test_validate_inputs_report_bad_paths_and_values(pack, comfy_base):
     assert prior.VALIDATE_INPUTS(0) is True and prior.VALIDATE_INPUTS(128) is True
     assert "power of two" in prior.VALIDATE_INPUTS(48)
     models = nodes["ActionMeshLoadModels"]
-    assert models.VALIDATE_INPUTS("bundled small model", "sdpa") is True
-    assert "no complete ActionMesh weights folder named 'official'" in models.VALIDATE_INPUTS("official", "auto")
+    assert models.VALIDATE_INPUTS("bundled small model", "sdpa", False) is True
+    message = models.VALIDATE_INPUTS("official", "auto", False)
+    assert "no complete ActionMesh weights folder named 'official'" in message
+    assert "switch download_if_missing on" in message and "actionmesh weights download --root" in message
+    assert models.VALIDATE_INPUTS("official", "auto", True) is True  # downloaded when the node runs
+    assert "choose 'official'" in models.VALIDATE_INPUTS("bundled small model", "auto", True)
+    assert "not one of the weights folders" in models.VALIDATE_INPUTS("../../elsewhere", "auto", True)
     flash = pack.actionmesh_core.models.attention.flash_attn_installed()
-    assert (models.VALIDATE_INPUTS("bundled small model", "flash") is True) == flash
+    assert (models.VALIDATE_INPUTS("bundled small model", "flash", False) is True) == flash
 
 
 def test_is_changed_follows_the_file(pack, comfy_base):
@@ -127,18 +132,18 @@ def test_weights_folders_under_models_actionmesh_are_listed_and_loaded(pack, com
             name, core.models.presets.TINY_CONFIGS[name]), folder)
     (comfy_base / "models" / "actionmesh" / "incomplete" / "dinov2").mkdir(parents=True)
     node = pack.NODE_CLASS_MAPPINGS["ActionMeshLoadModels"]
-    assert node.INPUT_TYPES()["required"]["weights"][0] == ["tiny", "bundled small model"]
-    assert node.VALIDATE_INPUTS("tiny", "auto") is True
-    signature = node.IS_CHANGED("tiny", precision="fp32")
-    model, = node().load("tiny", "fp32", "sdpa", "free")
+    assert node.INPUT_TYPES()["required"]["weights"][0] == ["tiny", "bundled small model", "official"]
+    assert node.VALIDATE_INPUTS("tiny", "auto", False) is True
+    signature = node.IS_CHANGED("tiny", precision="fp32", download_if_missing=False)
+    model, = node().load("tiny", "fp32", "sdpa", "free", False)
     assert model.name == "tiny" and model.models.attention == "sdpa"
     with model.models.use("triposg-vae") as vae:  # "free": nothing stays loaded after a stage
         kernels = {module.backend for module in vae.modules() if type(module).__name__ == "Attention"}
     assert kernels == {"sdpa"} and model.models.resident == {}
     assert model.models.has("triposg-vae") and not model.models.has("rmbg")
     core.models.registry.resolve_model_folder("dinov2", root)[1][0].unlink()
-    assert node.INPUT_TYPES()["required"]["weights"][0] == ["bundled small model"]
-    assert node.VALIDATE_INPUTS("tiny", "auto") is not True and signature
+    assert node.INPUT_TYPES()["required"]["weights"][0] == ["bundled small model", "official"]
+    assert node.VALIDATE_INPUTS("tiny", "auto", False) is not True and signature
 
 
 def test_output_names_are_numbered_and_stay_inside(pack, tmp_path):

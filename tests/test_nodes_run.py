@@ -11,7 +11,7 @@ import pytest
 import torch
 from comfy_pack import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
 
-QUICK = {"guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # with steps=1: the cheapest real run
+QUICK = {"preset": "custom", "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # steps=1: the cheapest run
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +27,23 @@ def video(pack, comfy_base):
 
 
 @pytest.fixture(scope="module")
-def prior(pack, model, video):
-    (reference, latent), _ = run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1],
-                                      anchor_frame=1, steps=1, guidance=3.0, seed=7, face_budget=500,
+def prepared(pack, model, video):
+    (frames,), _ = run_node(pack, "ActionMeshPrepareFrames", model=model, frames=video[0], mask=video[1], fps=video[2])
+    return frames
+
+
+@pytest.fixture(scope="module")
+def prior(pack, model, prepared):
+    (reference, latent), _ = run_node(pack, "ActionMeshImage3DPrior", model=model, frames=prepared, anchor_frame=1,
+                                      preset="custom", steps=1, guidance=3.0, seed=7, face_budget=500,
                                       mesh_resolution=0, low_vram=False)
     return reference, latent
 
 
 @pytest.fixture(scope="module")
-def animation(pack, model, video, prior):
-    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
-                             reference=prior[0], reference_latent=prior[1], anchor_frame=0, steps=1, fps=video[2],
-                             **QUICK)
+def animation(pack, model, prepared, prior):
+    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=prepared, reference=prior[0],
+                             reference_latent=prior[1], anchor_frame=0, steps=1, **QUICK)
     (anim,), _ = run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=prior[0],
                           decode_batch=2)
     return latents, anim
@@ -113,19 +118,19 @@ def test_temporal_stages_give_one_topology_over_every_frame(animation, prior, vi
     assert anim.continuation is not None and anim.continuation.last_frame.shape == (64, 64, 4)
 
 
-def test_progress_per_step_and_frame_and_frames_encoded_once(pack, model, video, prior, progress_log, monkeypatch):
-    runtime = pack.nodes.runtime
-    encoded = []
-    monkeypatch.setattr(runtime, "_last_prepared", None)
-    monkeypatch.setattr(runtime, "prepare_frames", lambda clip, models: encoded.append(len(clip)) or
-                        pack.actionmesh_core.pipeline.prepare_frames(clip, models))
-    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=video[1], anchor_frame=1, steps=3,
+def test_prepared_frames_hold_masks_crops_and_features_on_the_cpu(prepared, video, model):
+    assert len(prepared.clip) == 3 and prepared.clip.fps == pytest.approx(video[2])
+    assert prepared.clip.alpha is not None and prepared.images.shape[1] == prepared.images.shape[2]
+    assert prepared.features.device.type == "cpu" and len(prepared.features) == 3
+
+
+def test_progress_per_step_and_frame(pack, model, prepared, prior, progress_log):
+    run_node(pack, "ActionMeshImage3DPrior", model=model, frames=prepared, anchor_frame=1, preset="custom", steps=3,
              guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
     assert progress_log == [(1, 3), (2, 3), (3, 3)]
     progress_log.clear()
-    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
-                             reference=prior[0], anchor_frame=1, steps=2, fps=video[2], **(QUICK | {"window": 2}))
-    assert encoded == [3]  # the prior's frames were reused
+    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=prepared, reference=prior[0],
+                             anchor_frame=1, steps=2, **(QUICK | {"window": 2}))
     assert progress_log == [(1, 4), (2, 4), (3, 4), (4, 4)]  # 2 windows x 2 steps
     progress_log.clear()
     run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=prior[0], decode_batch=1)
@@ -143,40 +148,44 @@ def test_ar_extend_progress_per_step_and_decoded_frame(pack, model, animation, p
     assert progress_log == [(1, 2), (2, 2), (2, 3), (3, 3)]  # last frame + 2 new: 1 window x 2 steps, 2 frames decoded
 
 
-def test_motion_transfer_progress_per_step_and_decoded_frame(pack, model, video, progress_log, comfy_base):
+def test_motion_transfer_progress_per_step_and_decoded_frame(pack, model, prepared, progress_log, comfy_base):
     (target,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+y")
-    run_node(pack, "ActionMeshMotionTransfer", model=model, frames=video[0], mask=video[1], mesh=target,
-             anchor_frame=0, steps=2, fps=video[2], **(LOW_VRAM | {"window": 2}))
+    run_node(pack, "ActionMeshMotionTransfer", model=model, frames=prepared, mesh=target, anchor_frame=0, steps=2,
+             **(LOW_VRAM | {"window": 2}))
     assert progress_log == [(1, 4), (2, 4), (3, 4), (4, 4), (2, 3), (3, 3)]  # 2 windows x 2 steps, 2 frames decoded
 
 
-def test_cancel_stops_at_the_next_step(pack, model, video, prior, progress_log):
+def test_cancel_stops_at_the_next_step(pack, model, prepared, prior, progress_log):
     progress_log.interrupt_after = 2
     with pytest.raises(Interrupted):
-        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
-                 reference=prior[0], anchor_frame=1, steps=5, fps=video[2], **QUICK)
+        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=prepared, reference=prior[0],
+                 anchor_frame=1, steps=5, **QUICK)
     assert len(progress_log) == 1
 
 
-def test_user_mesh_keeps_layout_and_texture_through_export(pack, model, video, comfy_base):
+def test_user_mesh_keeps_layout_and_texture_through_export(pack, model, prepared, comfy_base):
     (mesh,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_MESH, up_axis="+y")
-    assert mesh.uvs is not None and mesh.materials[0].base_color_texture is not None
-    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1],
-                             reference=mesh, anchor_frame=0, steps=1, fps=video[2], **QUICK)
+    user = mesh.source
+    assert user.uvs is not None and user.materials[0].base_color_texture is not None
+    (latents,), _ = run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=prepared, reference=mesh,
+                             anchor_frame=0, steps=1, **QUICK)
     (anim,), _ = run_node(pack, "ActionMeshTemporalAutoencoder", model=model, latents=latents, reference=mesh,
                           decode_batch=4)
-    assert np.array_equal(anim.faces, mesh.faces) and np.array_equal(anim.uvs, mesh.uvs)
-    assert np.allclose(anim.vertices[0], mesh.vertices, atol=1e-4)  # the anchor frame is the mesh, in its units
+    assert np.array_equal(anim.faces, user.faces) and np.array_equal(anim.uvs, user.uvs)
+    assert np.allclose(anim.vertices[0], user.vertices, atol=1e-4)  # the anchor frame is the mesh, in its units
     (path,), ui = run_node(pack, "ActionMeshExport", animation=anim, format="glb", filename_prefix="actionmesh/tex")
     assert path == "actionmesh/tex_00001_.glb" and ui["3d"][0]["subfolder"] == "actionmesh"
     gltf = pygltflib.GLTF2().load(str(comfy_base / "output" / path))
     assert len(gltf.images) == 1 and len(gltf.animations) == 1
 
 
-def test_z_up_mesh_is_turned_to_y_up(pack, comfy_base):
+def test_z_up_mesh_stands_up_for_the_model_and_keeps_its_axes(pack, comfy_base):
     (y_up,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+y")
     (z_up,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+z")
-    assert np.allclose(z_up.vertices[:, 1], y_up.vertices[:, 2]) and np.allclose(z_up.vertices[:, 2], -y_up.vertices[:, 1])
+    assert np.allclose(z_up.vertices[:, 1], y_up.vertices[:, 2], atol=1e-5)  # the file's +Z is the model's +Y
+    assert np.allclose(z_up.vertices[:, 2], -y_up.vertices[:, 1], atol=1e-5)
+    back = z_up.restore_original_layout(z_up.vertices)  # results come back in the file's own axes
+    assert np.allclose(back, z_up.source.vertices, atol=1e-5)
 
 
 def test_ar_extend_appends_the_next_frames(pack, model, animation, comfy_base):
@@ -190,12 +199,12 @@ def test_ar_extend_appends_the_next_frames(pack, model, animation, comfy_base):
     assert np.all(np.diff(longer.frame_times) > 0)
 
 
-def test_motion_transfer_animates_the_other_mesh(pack, model, video, comfy_base):
+def test_motion_transfer_animates_the_other_mesh(pack, model, prepared, comfy_base):
     (target,), _ = run_node(pack, "ActionMeshLoadMesh", mesh_file=EXAMPLE_TARGET, up_axis="+y")
-    (anim,), _ = run_node(pack, "ActionMeshMotionTransfer", model=model, frames=video[0], mask=video[1], mesh=target,
-                          anchor_frame=0, steps=1, fps=video[2], **QUICK)
-    assert anim.num_frames == 3 and anim.num_vertices == len(target.vertices)
-    assert np.array_equal(anim.faces, target.faces) and anim.materials[0].base_color_texture is not None
+    (anim,), _ = run_node(pack, "ActionMeshMotionTransfer", model=model, frames=prepared, mesh=target, anchor_frame=0,
+                          steps=1, **QUICK)
+    assert anim.num_frames == 3 and anim.num_vertices == len(target.source.vertices)
+    assert np.array_equal(anim.faces, target.source.faces) and anim.materials[0].base_color_texture is not None
 
 
 def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):
@@ -208,14 +217,14 @@ def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):
 
     monkeypatch.setattr(stages, "run_settings", fewer_steps)
     (anim,), _ = run_node(pack, "ActionMeshVideoToAnimatedMesh", model=model, frames=video[0][:2], mask=video[1][:2],
-                          fast=True, seed=3, anchor_frame=0, fps=5.0, low_vram=True)
+                          preset="fast", seed=3, anchor_frame=0, fps=5.0, low_vram=True)
     assert (used[0].prior_steps, used[0].steps, used[0].seed, used[0].low_vram) == (50, 15, 3, True)
     assert anim.num_frames == 2 and anim.fps == 5.0 and anim.num_faces > 0
 
 
 def test_remove_background_runs_rmbg_frame_by_frame(pack, model, video, progress_log, monkeypatch):
     errors = pack.actionmesh_core.errors
-    with pytest.raises(errors.InputError, match="RMBG-1.4 background remover is not installed"):
+    with pytest.raises(errors.WeightsError, match="RMBG-1.4 background remover is not installed"):
         run_node(pack, "ActionMeshRemoveBackground", model=model, frames=video[0])
     monkeypatch.setattr(model.models, "has", lambda name: True)
     monkeypatch.setattr(model.models, "use", lambda name: _Nothing())
@@ -237,14 +246,14 @@ class _Nothing:
 def test_frames_without_masks_need_rmbg(pack, model, video):
     errors = pack.actionmesh_core.errors
     opaque = torch.zeros_like(video[1])  # what core Load Image gives for images without alpha
-    with pytest.raises(errors.InputError, match="connect a mask"):
-        run_node(pack, "ActionMeshImage3DPrior", model=model, frames=video[0], mask=opaque, anchor_frame=0, steps=1,
-                 guidance=3.0, seed=7, face_budget=500, mesh_resolution=0, low_vram=False)
+    with pytest.raises(errors.InputError, match=r"no subject masks: .* subject masks \(mask\), or install the RMBG-1.4"):
+        run_node(pack, "ActionMeshPrepareFrames", model=model, frames=video[0], mask=opaque, fps=8.0)
 
 
 POINT_CLOUD_PLY = (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
                    b"end_header\n0 0 0\n1 0 0\n0 1 0\n")
-PRIOR = {"steps": 1, "guidance": 3.0, "seed": 7, "face_budget": 500, "mesh_resolution": 0, "low_vram": False}
+PRIOR = {"preset": "custom", "steps": 1, "guidance": 3.0, "seed": 7, "face_budget": 500, "mesh_resolution": 0,
+         "low_vram": False}
 BAD_INPUTS = {  # case: (error class, message, the node call given the run's context)
     "anchor outside the clip": ("InputError", "anchor frame 5 is outside the clip's 3", lambda c: run_node(
         c.pack, "ActionMeshTemporalDiffusion", anchor_frame=5, **c.stage)),
@@ -255,11 +264,9 @@ BAD_INPUTS = {  # case: (error class, message, the node call given the run's con
         c.pack, "ActionMeshTemporalAutoencoder", model=c.model, latents=c.prior[1], reference=c.prior[0],
         decode_batch=1)),
     "a mask that hides everything": ("InputError", "empty: the subject is not visible", lambda c: run_node(
-        c.pack, "ActionMeshImage3DPrior", model=c.model, frames=c.images, mask=torch.ones_like(c.mask),
-        anchor_frame=0, **PRIOR)),
+        c.pack, "ActionMeshPrepareFrames", model=c.model, frames=c.images, mask=torch.ones_like(c.mask), fps=c.fps)),
     "one frame": ("InputError", "at least 2", lambda c: run_node(
-        c.pack, "ActionMeshMotionTransfer", model=c.model, frames=c.images[:1], mask=c.mask[:1], mesh=c.prior[0],
-        anchor_frame=0, steps=1, fps=c.fps, **QUICK)),
+        c.pack, "ActionMeshPrepareFrames", model=c.model, frames=c.images[:1], mask=c.mask[:1], fps=c.fps)),
     "extension frames of another size": ("InputError", "size of the previous clip", lambda c: run_node(
         c.pack, "ActionMeshARExtend", model=c.model, animation=c.animation[1], frames=c.images[:, :32],
         mask=c.mask[:, :32], steps=1, **QUICK)),
@@ -274,13 +281,12 @@ BAD_INPUTS = {  # case: (error class, message, the node call given the run's con
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_gives_a_clear_node_error(case, pack, model, video, prior, animation, input_file):
+def test_bad_input_gives_a_clear_node_error(case, pack, model, video, prepared, prior, animation, input_file):
     error, message, call = BAD_INPUTS[case]
     images, mask, fps = video
     context = SimpleNamespace(pack=pack, model=model, images=images, mask=mask, fps=fps, prior=prior,
                               animation=animation, input_file=input_file,
-                              stage=dict(model=model, frames=images, mask=mask, reference=prior[0], steps=1, fps=fps,
-                                         **QUICK))
+                              stage=dict(model=model, frames=prepared, reference=prior[0], steps=1, **QUICK))
     with pytest.raises(getattr(pack.actionmesh_core.errors, error), match=message):
         call(context)
 
@@ -311,15 +317,20 @@ def test_bad_meshes_give_clear_node_errors(pack, input_file):
         run_node(pack, "ActionMeshMeshFromMESH", mesh=interop.CoreMesh(vertices, faces[:, :0]), index=0)
 
 
-def test_out_of_memory_names_the_stage_and_suggests_low_vram(pack, model, video, prior, monkeypatch):
+def test_out_of_memory_names_the_stage_and_the_widgets_to_change(pack, model, video, prepared, prior, monkeypatch):
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(pack.nodes.stages, "generate_latents", out_of_memory)
-    with pytest.raises(pack.actionmesh_core.errors.StageOutOfMemoryError,
-                       match=r"out of CPU memory during temporal diffusion; try .*low_vram"):
-        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=video[0], mask=video[1], reference=prior[0],
-                 anchor_frame=1, steps=1, fps=video[2], **QUICK)
+    monkeypatch.setattr(pack.actionmesh_core.pipeline.run, "generate_latents", out_of_memory)
+    with pytest.raises(pack.actionmesh_core.errors.StageOutOfMemoryError) as error:
+        run_node(pack, "ActionMeshTemporalDiffusion", model=model, frames=prepared, reference=prior[0],
+                 anchor_frame=1, steps=1, **QUICK)
+    assert str(error.value) == ("out of CPU memory during temporal diffusion; try low_vram, a smaller window or a "
+                                "smaller mesh_resolution")
+    with pytest.raises(pack.actionmesh_core.errors.StageOutOfMemoryError) as error:  # no window widget there
+        run_node(pack, "ActionMeshVideoToAnimatedMesh", model=model, frames=video[0], mask=video[1], preset="fast",
+                 seed=3, anchor_frame=0, fps=5.0, low_vram=False, mesh=prior[0])
+    assert str(error.value) == "out of CPU memory during temporal diffusion; try low_vram"
 
 
 def test_export_formats_paths_and_counters(pack, animation, comfy_base):
@@ -365,6 +376,9 @@ def test_core_mesh_converters(pack, prior, animation):
     assert core.vertices.shape == (1, animation[1].num_vertices, 3)
     assert np.array_equal(core.vertices[0].numpy(), animation[1].vertices[2])
     (mesh,), _ = run_node(pack, "ActionMeshMeshFromMESH", mesh=core, index=0)
-    assert np.array_equal(mesh.faces, animation[1].faces)
+    assert np.array_equal(mesh.source.faces, animation[1].faces)  # prepared for the model, the file's layout kept
+    assert np.abs(mesh.vertices).max() == pytest.approx(1.0, abs=1e-5)  # in the model frame
     (back,), _ = run_node(pack, "ActionMeshMeshToMESH", mesh=prior[0])
     assert np.allclose(back.vertices[0].numpy(), prior[0].vertices)
+    (loaded,), _ = run_node(pack, "ActionMeshMeshToMESH", mesh=mesh)  # a user's mesh goes out as its file has it
+    assert np.allclose(loaded.vertices[0].numpy(), animation[1].vertices[2])

@@ -8,7 +8,7 @@ import torch
 import trimesh
 
 from actionmesh_core.animated_mesh import AnimatedMesh
-from actionmesh_core.errors import InputError
+from actionmesh_core.errors import InputError, WeightsError
 from actionmesh_core.geometry import prepare_user_mesh
 from actionmesh_core.io.mesh_file import load_user_mesh
 from actionmesh_core.pipeline.framing import preprocess_clip, union_box
@@ -84,20 +84,26 @@ def test_motion_transfer_animates_the_other_object(models, sphere_path):
 
 
 class SourceSpy:
-    """Records every Stage II decoder call: its window (frame indices), source frame and source vertices."""
+    """Records every Stage II decoder call (one per group of targets): its window (frame indices), source
+    frame and source vertices (the queried vertex chunks of that call, joined)."""
 
     def __init__(self, models):
         self.calls = []
         model = models._loader("actionmesh-autoencoder", models.device, models.dtype)
-        forward = model.forward
+        target_caches, decode_queries = model.target_caches, model.decode_queries
 
-        def spy(latents, frame_times, source_alpha, target_alphas, queries, **kwargs):
+        def caches_spy(latents, frame_times, source_alpha, target_alphas):
             window = [int(t) for t in frame_times[0].tolist()]
             source = round(min(window) + float(source_alpha[0]) * (max(window) - min(window)))
-            self.calls.append((window, source, queries[0, :, :3].clone()))
-            return forward(latents, frame_times, source_alpha, target_alphas, queries, **kwargs)
+            self.calls.append((window, source, torch.zeros(0, 3)))
+            return target_caches(latents, frame_times, source_alpha, target_alphas)
 
-        model.forward = spy
+        def queries_spy(cache, queries, query_chunk=65536):
+            window, source, vertices = self.calls[-1]
+            self.calls[-1] = (window, source, torch.cat([vertices, queries[0, :, :3].float().cpu()]))
+            return decode_queries(cache, queries, query_chunk)
+
+        model.target_caches, model.decode_queries = caches_spy, queries_spy
         models._cache["actionmesh-autoencoder"] = model
 
     def windows(self) -> list[list[int]]:
@@ -257,3 +263,37 @@ def test_frame_times_follow_the_selected_source_frames(sphere_path):
                       ReferenceMesh(prepared.vertices, prepared.faces, latents[0], prepared=prepared)):
         anim = assemble(vertices, latents, reference, clip)
         assert np.allclose(anim.frame_times, expected) and anim.fps == clip.fps
+
+
+def test_the_stages_one_by_one_give_the_one_call_result(models, sphere_path):
+    """prepare_frames -> temporal_latents -> decode_latents (what the stage nodes call) is animate_reference, for a
+    user's mesh and for a reference mesh with its latent."""
+    settings = fast_settings(seed=2)
+    frames = run.prepare_frames(load_clip(moving_disc(4)), models)
+    assert frames.features.device.type == "cpu"  # device memory stays bounded however long the clip
+    whole = run.animate_reference(frames, sphere_path, models, settings)
+    latents = run.temporal_latents(frames, sphere_path, models, settings)
+    staged = run.decode_latents(latents, sphere_path, frames.clip, models, settings)
+    assert np.array_equal(staged.vertices, whole.vertices) and np.array_equal(staged.faces, whole.faces)
+    reference = run.make_reference(frames, models, settings, sphere_path)
+    assert run.make_reference(frames, models, settings, reference) is reference  # a reference is used as it is
+    again = run.decode_latents(run.temporal_latents(frames, reference, models, settings), reference, frames.clip,
+                               models, settings)
+    assert np.array_equal(again.vertices, whole.vertices)
+
+
+def test_known_latents_must_fit_the_clip_and_the_models(models, sphere_path):
+    settings = fast_settings()
+    frames = run.prepare_frames(load_clip(moving_disc(3)), models)
+    reference = run.make_reference(frames, models, settings, sphere_path)
+    with pytest.raises(InputError, match="has 16 tokens but these models use 64"):
+        run.temporal_latents(frames, reference, models, settings, known={0: torch.zeros(16, 16)})
+    with pytest.raises(InputError, match="anchor frame 5 is outside the clip's 3 selected frames"):
+        run.temporal_latents(frames, reference, models, settings, known={5: reference.latent})
+    latents = run.temporal_latents(frames, reference, models, settings, known={0: reference.latent})
+    assert latents.shape == (3, 64, 16) and torch.equal(latents[0], reference.latent)
+
+
+def test_remove_background_needs_rmbg(models):
+    with pytest.raises(WeightsError, match="RMBG-1.4 background remover is not installed.*--only rmbg"):
+        run.remove_background(moving_disc(2)[..., :3], models)

@@ -7,6 +7,7 @@ import pytest
 import torch
 import trimesh
 
+from actionmesh_core.cli.run_options import CLI_NAMES
 from actionmesh_core.errors import InputError, MeshError, StageOutOfMemoryError, WeightsError
 from actionmesh_core.geometry import prepare_user_mesh, user_mesh
 from actionmesh_core.io.mesh_file import UserMesh
@@ -107,12 +108,16 @@ def test_out_of_memory_names_the_stage_and_suggests_low_vram(models, monkeypatch
         raise error
 
     monkeypatch.setattr(run, "generate_latents", oom)
-    with pytest.raises(StageOutOfMemoryError, match="temporal diffusion.*--low-vram"):
+    with pytest.raises(StageOutOfMemoryError, match="temporal diffusion; try low_vram, a smaller window or a "
+                                                    "smaller mesh_resolution$"):  # the Python API's names
         animate(moving_disc(3), models, fast_settings(), mesh=UserMesh(*_sphere()))
+    cli = fast_settings(names=CLI_NAMES)  # the command line's flags; it has no window option
+    with pytest.raises(StageOutOfMemoryError, match="temporal diffusion; try --low-vram or a smaller --mesh-resolution$"):
+        animate(moving_disc(3), models, cli, mesh=UserMesh(*_sphere()))
 
 
 def test_mps_out_of_memory_names_the_device_and_other_errors_pass_through():
-    stage = RunReport().stage
+    stage = RunReport(names=CLI_NAMES).stage
     with pytest.raises(StageOutOfMemoryError, match="out of MPS memory during temporal decoding; try --low-vram"), \
             stage("temporal decoding", "mps"):
         raise RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.00 GB)")

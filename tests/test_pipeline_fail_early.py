@@ -115,6 +115,6 @@ def test_load_models_node_fails_on_a_broken_checkpoint(pack, comfy_base, broken_
     try:
         with pytest.raises(pack.actionmesh_core.errors.WeightsError, match="the header does not match the data"):
             run_node(pack, "ActionMeshLoadModels", weights="broken_denoiser", precision="fp32", attention="sdpa",
-                     offload="cpu")
+                     offload="cpu", download_if_missing=False)
     finally:
         shutil.rmtree(folder)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from actionmesh_core.base.option_names import OptionNames
 from actionmesh_core.errors import InputError
 from actionmesh_core.inputs.clip import Clip
 from actionmesh_core.pipeline.framing import (
@@ -129,8 +130,10 @@ def test_mask_coverage_threshold_is_one_percent_at_127():
 
 def test_without_masks_the_error_says_what_to_supply():
     clip = make_clip(np.full((2, 10, 10), 255, np.uint8)).with_alpha(None)
-    with pytest.raises(InputError, match="RGBA frames.*_mask.png.*RMBG-1.4"):
+    with pytest.raises(InputError, match=r"transparent background or subject masks \(masks\), or install the RMBG-1.4"):
         preprocess_clip(clip)
+    with pytest.raises(InputError, match=r"transparent background or subject masks \(--masks\), or install"):
+        with_subject_masks(clip, names=OptionNames({"masks": "--masks"}))
 
 
 def test_matting_fn_supplies_missing_masks():

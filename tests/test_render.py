@@ -17,7 +17,9 @@ from actionmesh_core.render import (
     DEFAULT_FOV_DEG,
     Shading,
     context,
+    preview,
     rasterizer,
+    render_animation,
     render_rgba,
     render_turntable,
     side_by_side,
@@ -130,6 +132,22 @@ def test_animation_frames_and_views():
     assert centroid(still[0])[1] < centroid(still[2])[1] - 2
     with pytest.raises(InputError, match="one azimuth or one per frame"):
         render_rgba(anim.vertices, anim.faces, size=64, azimuth_deg=[0.0, 90.0])
+
+
+def test_render_animation_turns_or_stays_and_reports_each_chunk(monkeypatch):
+    monkeypatch.setattr(preview, "RENDER_CHUNK", 2)
+    anim = wobbling_sphere(num_frames=5, subdivisions=1)
+    calls = []
+    turning = render_animation(anim, camera="turntable", size=32, progress=lambda *args: calls.append(args))
+    fixed = render_animation(anim, camera="fixed", size=32)
+    assert turning.shape == fixed.shape == (5, 32, 32, 4)
+    assert calls == [("rendering", 2, 5), ("rendering", 4, 5), ("rendering", 5, 5)]
+    assert np.array_equal(turning[0], fixed[0]) and not np.array_equal(turning[3], fixed[3])  # frame 0 at azimuth 0
+    by_frame = render_rgba(preview.fit_to_unit_cube(anim.vertices), anim.faces, size=32,
+                           azimuth_deg=turntable_azimuths(5))  # the chunks join into one clip-long render
+    assert np.abs(turning.astype(int) - by_frame).max() <= 1
+    with pytest.raises(InputError, match="unknown camera 'orbit'"):
+        render_animation(anim, camera="orbit")
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import pygltflib
 import pytest
-from workflow_specs import (CORE_NODES, NAMES, PACK_ONLY, RANDOM_WEIGHTS_SETTINGS, WORKFLOWS, check_value, declaration,
-                            execute, is_widget, load, load_pack, recommended_settings, required_inputs,
+from workflow_specs import (CORE_NODES, INDEX, NAMES, PACK_ONLY, RANDOM_WEIGHTS_SETTINGS, WORKFLOWS, check_value,
+                            declaration, execute, is_widget, load, load_pack, recommended_settings, required_inputs,
                             speed_overrides, ui_widget_names)
 
 
 def test_every_template_has_an_api_twin_a_thumbnail_and_a_note():
     assert NAMES == ["image_text_to_4d", "long_video_ar_extend", "motion_transfer", "text_to_4d",
                      "video_mesh_to_4d", "video_to_4d", "video_to_4d_simple"]
+    titles = list(INDEX.values())
+    assert titles == sorted(titles) and [title.split(".")[0] for title in titles] == [str(k) for k in range(1, 8)]
+    assert sorted(path.stem for path in WORKFLOWS.glob("*.json")) == titles  # the template browser lists these
+    assert sorted(path.stem for path in (WORKFLOWS / "api").glob("*.json")) == sorted(NAMES + ["index"])
     readme = (WORKFLOWS / "README.md").read_text()
-    for name in NAMES:
-        assert (WORKFLOWS / "api" / f"{name}.json").is_file() and (WORKFLOWS / f"{name}.jpg").is_file()
-        assert f"`{name}`" in readme
+    for name, title in INDEX.items():
+        assert (WORKFLOWS / f"{title}.jpg").is_file() and load(name)["extra"]["title"] == title
+        assert f"`{name}`" in readme and title in readme
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -97,3 +101,41 @@ def test_pack_workflow_runs_end_to_end(name, pack, comfy_base):
     assert (comfy_base / "temp" / previews[0]["subfolder"] / previews[0]["filename"]).is_file()
     if "mesh" in name or "transfer" in name:
         assert len(gltf.images) == 1  # the user mesh's texture is kept
+
+
+SETTINGS_NODES = ("ActionMeshImage3DPrior", "ActionMeshTemporalDiffusion", "ActionMeshARExtend",
+                  "ActionMeshMotionTransfer", "ActionMeshVideoToAnimatedMesh")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_workflows_take_the_models_recommended_settings(name):
+    """Every node that runs a diffusion stage uses the preset "model default", in both formats, so a fresh Load
+    Models + workflow runs with what the loaded weights recommend (not the official 100/30 steps at 7.5)."""
+    ui, api = load(name), load(name, api=True)
+    presets = [dict(zip(ui_widget_names(node["type"]), node["widgets_values"]))["preset"]
+               for node in ui["nodes"] if node["type"] in SETTINGS_NODES]
+    presets += [entry["inputs"]["preset"] for entry in api.values() if entry["class_type"] in SETTINGS_NODES]
+    assert presets and set(presets) == {"model default"}
+    for node in ui["nodes"]:
+        if node["type"] == "ActionMeshLoadModels":
+            assert dict(zip(ui_widget_names(node["type"]), node["widgets_values"]))["download_if_missing"] is False
+
+
+def test_fresh_workflow_runs_with_the_models_recommended_settings(pack, comfy_base, monkeypatch):
+    recommended = recommended_settings()
+    if not recommended:
+        pytest.skip("no trained small model is bundled")
+    stages, used = pack.nodes.stages, []
+
+    def spy(*args, **kwargs):
+        used.append(run_settings(*args, **kwargs))
+        return used[-1]
+
+    run_settings = stages.run_settings
+    monkeypatch.setattr(stages, "run_settings", spy)
+    execute(pack, load("video_to_4d", api=True))
+    prior, temporal = used  # Image3D Prior, then Temporal Diffusion
+    assert (prior.prior_steps, prior.prior_guidance, prior.mesh_resolution) == \
+        (recommended["prior_steps"], recommended["prior_guidance"], recommended["mesh_resolution"])
+    assert (temporal.steps, temporal.guidance) == (recommended["steps"], recommended["guidance"])
+    assert prior.source == temporal.source == "model default"

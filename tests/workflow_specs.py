@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import graphlib
 import json
+from pathlib import Path
 
 from comfy_pack import PACK_DIR, load_pack
 
 WORKFLOWS = PACK_DIR / "workflows"
-NAMES = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
+# api/index.json pairs each workflow's id (its API twin's name) with its title (the template's file name), in the
+# order of the template browser; scripts/make_workflows.py writes all three.
+INDEX_FILE = WORKFLOWS / "api" / "index.json"
+INDEX = {entry["id"]: entry["title"] for entry in json.loads(INDEX_FILE.read_text())} if INDEX_FILE.is_file() else {}
+NAMES = sorted(INDEX)
 
 # The core ComfyUI nodes the workflows rely on, as ComfyUI 0.8.0's /object_info declares them:
 # {id: ({input: (type or combo options, {min, max})}, output types)}; FILE = a combo of the user's model/image files.
@@ -96,14 +101,19 @@ def check_value(node_type: str, name: str, value) -> None:
     elif kind == "STRING":
         assert isinstance(value, str), where
     assert options.get("min", value) <= value <= options.get("max", value), where
-    if (node_type, name) in (("ActionMeshLoadVideo", "video"), ("ActionMeshLoadMesh", "mesh_file")):
+    if (node_type, name) in (("ActionMeshLoadVideo", "video"), ("ActionMeshLoadMesh", "mesh_file"), ("LoadImage", "image")):
         assert (WORKFLOWS / "inputs" / value).is_file(), f"{where}: the example input is not shipped"
     if (node_type, name) == ("ActionMeshLoadModels", "weights"):
         assert value == "bundled small model", "shipped workflows use the weights every install has"
 
 
+def template(name: str) -> Path:
+    """The UI-format template of workflow `name` (an id of api/index.json)."""
+    return WORKFLOWS / f"{INDEX[name]}.json"
+
+
 def load(name: str, api: bool = False) -> dict:
-    return json.loads((WORKFLOWS / ("api" if api else "") / f"{name}.json").read_text())
+    return json.loads((WORKFLOWS / "api" / f"{name}.json" if api else template(name)).read_text())
 
 
 def required_inputs(node_type: str) -> set[str]:
@@ -121,17 +131,20 @@ RANDOM_WEIGHTS_SETTINGS = {"prior_steps": 1, "steps": 1, "mesh_resolution": 16} 
 
 def recommended_settings() -> dict:
     """The bundled small model's recommended settings (its actionmesh.json "settings": a trained prior gives no
-    surface with 1 step on a coarse grid), or the fewest steps and coarsest grid for the random-weight stand-in."""
+    surface with 1 step on a coarse grid), or {} for the random-weight stand-in."""
     models = load_pack().actionmesh_core.pipeline.model_set
     info = models.BUNDLED_WEIGHTS / models.RUN_INFO_FILE
-    return json.loads(info.read_text()).get("settings", {}) if info.is_file() else RANDOM_WEIGHTS_SETTINGS
+    return json.loads(info.read_text()).get("settings", {}) if info.is_file() else {}
 
 
-def speed_overrides(settings: dict) -> dict:
+def speed_overrides(settings: dict | None) -> dict:
     """{node type: widget values} for quick runs of the workflows: few small frames, the models kept in place, and
-    `settings` (keys as in actionmesh.json) for the steps, guidance and grid; the workflows keep what it lacks."""
+    `settings` (keys as in actionmesh.json) for the steps, guidance and grid through the "custom" preset. None: the
+    workflows' own preset ("model default": the bundled model's recommended settings) decides."""
     def widgets(**keys) -> dict:
-        return {widget: settings[key] for widget, key in keys.items() if key in settings}
+        if settings is None:
+            return {}
+        return {"preset": "custom", **{widget: settings[key] for widget, key in keys.items() if key in settings}}
 
     temporal = widgets(steps="steps", guidance="guidance")
     return {
@@ -145,7 +158,8 @@ def speed_overrides(settings: dict) -> dict:
     }
 
 
-SPEED = speed_overrides(recommended_settings())  # the workflows' wiring is what is tested, not the quality
+# The workflows' wiring is what is tested, not the quality: the bundled model runs as shipped ("model default").
+SPEED = speed_overrides(None if recommended_settings() else RANDOM_WEIGHTS_SETTINGS)
 
 
 def execute(pack, workflow: dict) -> dict:

@@ -6,9 +6,13 @@
 //   matrices of the current time computed once per drawn frame. Plain WebGL2, no library: core's 3D viewer only
 //   attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
+// Each player runs at most one animation loop, whatever happens (re-runs, the node removed, the graph reloaded, another
+// workflow opened), and loading this script twice (two URLs for one pack) registers the extension once.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
+const EXTENSION = "ActionMesh.AnimatedMeshPreview";
+const REGISTERED = Symbol.for(EXTENSION);  // on `app`: shared by every copy of this script
 const PREVIEW_NODE = "ActionMeshPreviewAnimatedMesh";
 const LOAD_MESH_NODE = "ActionMeshLoadMesh";
 const MESH_SUFFIXES = ".glb,.gltf,.obj,.ply";
@@ -281,6 +285,9 @@ class AnimationViewer {
     this.elevation = 0.35;
     this.playing = false;
     this.time = 0;
+    this.playedFrames = 0;  // frames advanced by playing, ever (the speed the browser test measures)
+    this.frameRequest = null;  // the one animation loop's pending frame, null when it is not running
+    this.tick = this.tick.bind(this);
     this.button.onclick = () => this.setPlaying(!this.playing);
     this.slider.oninput = () => { this.setPlaying(false); this.time = Number(this.slider.value); this.draw(); };
     this.canvas.onpointerdown = (event) => this.drag(event);
@@ -299,6 +306,7 @@ class AnimationViewer {
   }
 
   async load(url) {
+    this.url = url;
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     this.animation = await parseGlb(await response.arrayBuffer());
@@ -403,17 +411,37 @@ class AnimationViewer {
   setPlaying(playing) {
     this.playing = playing;
     this.button.textContent = playing ? "⏸" : "▶";
-    if (playing) {
-      let last = performance.now();
-      const tick = (now) => {
-        if (!this.playing || !this.canvas.isConnected) return;
-        this.time = (this.time + ((now - last) / 1000) * this.animation.fps) % this.frames;
-        last = now;
-        this.draw();
-        requestAnimationFrame(tick);
-      };
-      requestAnimationFrame(tick);
+    if (playing && this.frameRequest === null) {  // one loop: a running one goes on with the new animation
+      this.lastTick = performance.now();
+      this.frameRequest = requestAnimationFrame(this.tick);
+    } else if (!playing) {
+      this.stop();
     }
+  }
+
+  tick(now) {
+    this.frameRequest = null;
+    if (!this.playing || !this.canvas.isConnected || !this.animation) return;
+    const advance = Math.max(0, (now - this.lastTick) / 1000) * this.animation.fps;
+    this.lastTick = now;
+    this.playedFrames += advance;
+    this.time = (this.time + advance) % this.frames;
+    this.draw();
+    this.frameRequest = requestAnimationFrame(this.tick);
+  }
+
+  stop() {
+    if (this.frameRequest !== null) cancelAnimationFrame(this.frameRequest);
+    this.frameRequest = null;
+  }
+
+  // The node is gone (removed, or its graph replaced): no loop and no GPU memory left behind.
+  dispose() {
+    this.playing = false;
+    this.stop();
+    for (const texture of this.textures || []) this.gl?.deleteTexture(texture);
+    this.textures = [];
+    this.animation = null;
   }
 
   draw() {
@@ -484,36 +512,48 @@ async function uploadMesh(node) {
   picker.click();
 }
 
-app.registerExtension({
-  name: "ActionMesh.AnimatedMeshPreview",
-  async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (nodeData.name === PREVIEW_NODE) {
-      const onNodeCreated = nodeType.prototype.onNodeCreated;
-      nodeType.prototype.onNodeCreated = function () {
-        onNodeCreated?.apply(this, arguments);
-        const container = document.createElement("div");
-        container.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%";
-        this.actionmeshViewer = new AnimationViewer(container);
-        const widget = this.addDOMWidget("animation_preview", "actionmesh_preview", container, { serialize: false });
-        widget.serialize = false;
-        this.setSize([400, 420]);
-      };
-      const onExecuted = nodeType.prototype.onExecuted;
-      nodeType.prototype.onExecuted = function (message) {
-        onExecuted?.apply(this, arguments);
-        const entry = message?.actionmesh_preview?.[0];
-        if (entry) this.actionmeshViewer.load(viewUrl(entry)).catch((error) => {
-          this.actionmeshViewer.label.textContent = `cannot show the preview: ${error.message}`;
-        });
-      };
-    }
-    if (nodeData.name === LOAD_MESH_NODE) {
-      const onNodeCreated = nodeType.prototype.onNodeCreated;
-      nodeType.prototype.onNodeCreated = function () {
-        onNodeCreated?.apply(this, arguments);
-        const button = this.addWidget("button", "upload mesh to input/3d", null, () => uploadMesh(this));
-        button.serialize = false;
-      };
-    }
-  },
-});
+function register() {
+  if (app[REGISTERED]) return;  // this script was loaded twice
+  app[REGISTERED] = true;
+  app.registerExtension({ name: EXTENSION, beforeRegisterNodeDef });
+}
+
+async function beforeRegisterNodeDef(nodeType, nodeData) {
+  if (nodeData.name === PREVIEW_NODE) {
+    const onNodeCreated = nodeType.prototype.onNodeCreated;
+    nodeType.prototype.onNodeCreated = function () {
+      onNodeCreated?.apply(this, arguments);
+      const container = document.createElement("div");
+      container.style.cssText = "display:flex;flex-direction:column;width:100%;height:100%";
+      this.actionmeshViewer = new AnimationViewer(container);
+      const widget = this.addDOMWidget("animation_preview", "actionmesh_preview", container, { serialize: false });
+      widget.serialize = false;
+      this.setSize([400, 420]);
+    };
+    const onRemoved = nodeType.prototype.onRemoved;
+    nodeType.prototype.onRemoved = function () {
+      this.actionmeshViewer?.dispose();
+      return onRemoved?.apply(this, arguments);
+    };
+    const onExecuted = nodeType.prototype.onExecuted;
+    nodeType.prototype.onExecuted = function (message) {
+      onExecuted?.apply(this, arguments);
+      const entry = message?.actionmesh_preview?.[0];
+      if (entry) this.actionmeshViewer.load(viewUrl(entry)).catch((error) => {
+        this.actionmeshViewer.label.textContent = `cannot show the preview: ${error.message}`;
+      });
+    };
+  }
+  if (nodeData.name === LOAD_MESH_NODE) {
+    const onNodeCreated = nodeType.prototype.onNodeCreated;
+    nodeType.prototype.onNodeCreated = function () {
+      onNodeCreated?.apply(this, arguments);
+      // not a value: kept out of the saved workflow (serialize) and out of the prompt (options.serialize)
+      const button = this.addWidget("button", "upload mesh to input/3d", null, () => uploadMesh(this),
+        { serialize: false });
+      button.serialize = false;
+    };
+  }
+}
+
+register();

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..errors import OutputError
 
@@ -200,3 +200,21 @@ def staged_files(folder: str | os.PathLike, *, keep_others: bool = True) -> Iter
             for other in folder.iterdir():
                 if other.name not in names:
                     os.replace(other, tmp / f".old.{other.name}")
+
+
+def remove_staging_leftovers(folders: Iterable[str | os.PathLike]) -> list[Path]:
+    """Remove the staging folders that `staged_files` left inside any of `folders` when its process was killed
+    before it could clean up (a folder left empty by that goes too); returns what it removed.
+
+    Call it only while no process writes into these folders."""
+    removed = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            continue
+        leftovers = list(folder.glob(f"{STAGING_PREFIX}*"))
+        for entry in leftovers:
+            shutil.rmtree(entry, ignore_errors=True)
+        if leftovers and not any(folder.iterdir()):
+            folder.rmdir()
+        removed += leftovers
+    return removed

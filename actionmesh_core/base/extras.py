@@ -7,8 +7,9 @@ import importlib.util
 
 from ..errors import MissingExtraError
 
-EXTRAS = {"eval": ("pykdtree",), "train": ("pykdtree",)}
-"""{extra: modules it provides}: `eval` (ActionBench metrics), `train` (training and held-out scores)."""
+EXTRAS = {"eval": ("pykdtree",), "train": ("pykdtree",), "ray": ("ray",)}
+"""{extra: modules it provides}: `eval` (ActionBench metrics), `train` (training and held-out scores), `ray`
+(`--ray`: batches and evaluations on a Ray cluster)."""
 
 
 def require_extra(extra: str, what: str | None = None) -> None:

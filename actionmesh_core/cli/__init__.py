@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from ..base.extras import require_extra
+from ..base.log import LOGGER_NAME
 from ..errors import ActionMeshError
 
-SUBCOMMAND_MODULES = ("video2mesh", "extend", "colour", "demo", "export", "weights", "bench", "eval", "train")
+SUBCOMMAND_MODULES = ("video2mesh", "batch", "extend", "colour", "demo", "export", "weights", "bench", "eval",
+                      "train")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,10 +28,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Console(logging.Handler):
+    """The pack's log messages on the stderr of the moment (INFO and up: e.g. a skinned export's report)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def show_pack_log() -> None:
+    """Show the pack logger's INFO messages on the console (once, however often the command runs)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if not any(isinstance(handler, _Console) for handler in logger.handlers):
+        logger.addHandler(_Console(logging.INFO))
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Every failure a user can cause ends in one line on stderr: exit code 2 for bad input
     (ActionMeshError) or an OS error, 130 for Ctrl-C, also while the command's modules (torch...) load."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    show_pack_log()
     name = " ".join(["actionmesh", *[arg for arg in argv if not arg.startswith("-")][:1]])  # until args are parsed
     try:
         args = build_parser().parse_args(argv)

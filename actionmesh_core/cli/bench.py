@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     models = ModelSet.random(args.size, device=args.device, dtype=args.dtype, attention=args.attention,
                              offload="free" if args.low_vram else "cpu")
     settings = settings_from(args, models)
-    report = RunReport()
+    report = RunReport(names=settings.names)
     anim = animate(synthetic_clip(args.frames, args.resolution), models, settings, progress=TqdmProgress(),
                    report=report)
     print(f"\nbench: {args.size} models, {models.device}, {str(models.dtype).replace('torch.', '')}, "

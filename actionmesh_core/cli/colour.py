@@ -15,7 +15,8 @@ from ..pipeline.model_set import load_models
 from ..pipeline.run import matting_for
 from ..video_fit import COLOUR_MODES, colour_from_video
 from ..video_fit.register import iou_summary
-from .run_options import add_frame_options, add_video_options, selection_from, write_outputs
+from ..export.outputs import write_outputs
+from .run_options import add_frame_options, add_video_options, selection_from
 
 
 def register(subparsers) -> None:

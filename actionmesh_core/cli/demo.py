@@ -12,12 +12,13 @@ from ..base.atomic import check_output_folder
 from ..export.mp4 import write_mp4
 from ..inputs import load_clip
 from ..pipeline import RunReport, TqdmProgress, animate
+from ..export.outputs import write_outputs
 from ..pipeline.model_set import BUNDLED_NAME, BUNDLED_WEIGHTS
 from ..render import render_views, side_by_side
 from ..render.compose import over_background
 from ..video_fit import render_overlay
 from .run_options import add_run_options, add_video_options, models_from, print_summary, settings_from, \
-    video_fit_from, write_outputs
+    video_fit_from
 
 EXAMPLE_CLIP = Path(__file__).resolve().parents[1] / "assets" / "example_clip"
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
               "outputs show that the whole pipeline runs end to end; the shapes and motion are meaningless.")
     settings = settings_from(args, models)
     clip = load_clip(EXAMPLE_CLIP)
-    report = RunReport()
+    report = RunReport(names=settings.names)
     anim = animate(clip, models, settings, progress=TqdmProgress(), report=report, video=video_fit_from(args))
     written = write_outputs(anim, args.out, args.outputs, frames=clip.frames)
     with report.stage("preview"):

@@ -4,6 +4,7 @@ folder of predictions, without PyTorch3D."""
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from ..eval.loading import MESH_PATTERN
@@ -33,14 +34,32 @@ def register(subparsers) -> None:
                         "to, the official numbers")
     parser.add_argument("--device", help="torch device for the ICP (default: cuda when available, else cpu)")
     parser.add_argument("--recompute", action="store_true", help="score every sample again, ignoring --out's rows")
+    parser.add_argument("--ray", nargs="?", const="auto", metavar="auto|ADDRESS",
+                        help="score the samples on Ray actors (one per GPU, else one per --ray-cpus-per-worker CPUs): "
+                             "'auto' (a running cluster, else a local one) or a cluster address; same numbers as a "
+                             "local run; needs pip install 'comfyui-actionmesh[ray]' and paths every node can read")
+    parser.add_argument("--ray-workers", type=int, help="Ray actors (default: one per GPU, else CPUs / "
+                                                        "--ray-cpus-per-worker)")
+    parser.add_argument("--ray-cpus-per-worker", type=float, default=1,
+                        help="CPUs per Ray actor on a cluster without GPUs (default 1)")
     parser.set_defaults(func=run, extra="eval")
+
+
+def pool_from(args: argparse.Namespace):
+    """None (score here), or Ray actors when --ray is given."""
+    if args.ray is None:
+        return None
+    from ..parallel.ray_pool import RayPool
+
+    return functools.partial(RayPool, address=args.ray, workers=args.ray_workers,
+                             cpus_per_worker=args.ray_cpus_per_worker)
 
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.pred_root) / DEFAULT_CSV
     summary = evaluate_dataset(args.gt_root, args.pred_root, out, seed=args.seed,
                                protocol=FAST if args.fast else OFFICIAL, mesh_pattern=args.mesh_pattern,
-                               recompute=args.recompute, device=args.device)
+                               recompute=args.recompute, device=args.device, pool=pool_from(args))
     print()
     print(format_table(read_rows(out), summary))
     print(f"\nper-sample results: {out}\nsummary: {out}.summary.json")

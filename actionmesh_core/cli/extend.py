@@ -7,9 +7,10 @@ from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
 from ..base.atomic import check_output_folder
+from ..export.outputs import write_outputs
 from ..pipeline import RunReport, TqdmProgress, extend
 from .run_options import add_frame_options, add_run_options, models_from, print_summary, selection_from, \
-    settings_from, write_outputs
+    settings_from
 
 
 def register(subparsers) -> None:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out)  # before anything slow: a file, a read-only or a full folder fails now
     models = models_from(args)
     settings = settings_from(args, models)
-    report = RunReport()
+    report = RunReport(names=settings.names)
     anim = extend(AnimatedMesh.load(args.result), args.input, models, settings, selection=selection_from(args),
                   masks=args.masks, progress=TqdmProgress(), report=report)
     print_summary(anim, report, models, settings, write_outputs(anim, args.out, args.outputs))

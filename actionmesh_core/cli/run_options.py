@@ -1,5 +1,5 @@
-"""Options shared by the commands that run the pipeline (video2mesh, demo, extend, bench), and writing
-their outputs."""
+"""Options shared by the commands that run the pipeline (video2mesh, batch, demo, extend, bench), and their
+summary."""
 
 from __future__ import annotations
 
@@ -7,20 +7,23 @@ import argparse
 from pathlib import Path
 
 from ..animated_mesh import AnimatedMesh
+from ..base.option_names import OptionNames
 from ..errors import InputError, WeightsError
-from ..base.atomic import staged_files
-from ..export.formats import FORMATS, export_animated_mesh, export_skinned_mesh
-from ..export.frame_meshes import remove_stale_frames
+from ..export.outputs import DEFAULT_OUTPUTS
 from ..models.attention import BACKENDS
 from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_root_from_env
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
 from ..render.camera import DEFAULT_FOV_DEG
-from ..export.mp4 import write_overlay_mp4
 from ..skinning import AUTO, DEFAULT_MAX_ERROR
 from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
-DEFAULT_OUTPUTS = ("glb", "frames", "npz")
+CLI_NAMES = OptionNames({
+    "start": "--start", "end": "--end", "stride": "--stride", "max_frames": "--max-frames", "target_fps": "--fps",
+    "max_side": "--max-side", "fps": None, "masks": "--masks", "low_vram": "--low-vram", "window": None,
+    "mesh_resolution": "--mesh-resolution", "anchor_frame": "--anchor-frame", "seed": "--seed",
+})
+"""The options' names on the command line, for messages (`OptionNames`): the core's advice names these flags."""
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +109,7 @@ def preset_name(value: str) -> str:
     return value.replace("-", " ").replace("_", " ")
 
 
-def add_frame_options(parser: argparse.ArgumentParser) -> None:
+def add_frame_options(parser: argparse.ArgumentParser, masks: bool = True) -> None:
     group = parser.add_argument_group("frames")
     group.add_argument("--start", type=int, default=0, help="first frame to use")
     group.add_argument("--end", type=int, help="stop before this frame")
@@ -114,7 +117,8 @@ def add_frame_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-frames", type=int, help="keep at most this many frames (it says how many it drops)")
     group.add_argument("--fps", type=float, dest="target_fps", help="resample to this frame rate")
     group.add_argument("--max-side", type=int, help="shrink frames so their longer side is at most this")
-    group.add_argument("--masks", help="folder or glob of subject masks (white = subject), one per frame")
+    if masks:
+        group.add_argument("--masks", help="folder or glob of subject masks (white = subject), one per frame")
 
 
 def selection_from(args: argparse.Namespace) -> dict:
@@ -127,64 +131,27 @@ def settings_from(args: argparse.Namespace, models: ModelSet) -> Settings:
     if args.fast and args.preset not in ("model default", "fast"):
         raise InputError(f"--fast is --preset fast; it cannot be combined with --preset {args.preset}")
     return Settings.resolve(
-        models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, seed=args.seed,
+        models.recommended, "fast" if args.fast else args.preset, low_vram=args.low_vram, names=CLI_NAMES, seed=args.seed,
         steps=args.steps, prior_steps=args.prior_steps, guidance=args.guidance, prior_guidance=args.guidance,
         anchor_frame=args.anchor_frame, face_budget=args.face_budget, mesh_resolution=args.mesh_resolution,
         decode_memory_mb=args.decode_memory_mb)
 
 
-def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
-    """The models --weights names, else `fallback` (when given), else $ACTIONMESH_WEIGHTS's."""
+def weights_from(args: argparse.Namespace, fallback: str | None = None) -> str | Path:
+    """What --weights names, else `fallback` (when given), else $ACTIONMESH_WEIGHTS: a weights root or
+    "bundled"."""
     root = args.weights or fallback or weights_root_from_env()
     if root is None:
         raise WeightsError(f"no weights configured: pass --weights DIR (a weights root, see the README's 'Weights' "
                            f"section and `actionmesh weights download`), --weights {BUNDLED_NAME} for the small "
                            f"bundled model, or set ACTIONMESH_WEIGHTS")
-    return load_models(root, device=args.device, dtype=args.dtype, attention=args.attention,
+    return root
+
+
+def models_from(args: argparse.Namespace, fallback: str | None = None) -> ModelSet:
+    """The models `weights_from` names (loaded lazily: only headers are read now)."""
+    return load_models(weights_from(args, fallback), device=args.device, dtype=args.dtype, attention=args.attention,
                        offload="free" if args.low_vram else "cpu")
-
-
-OUTPUT_NAMES = {"glb": "animated_mesh.glb", "npz": "animated_mesh.npz", "usd": "animated_mesh.usd",
-                "usdz": "animated_mesh.usdz", "mp4": "preview.mp4", "frames": "", "obj": "obj", "ply": "ply",
-                "overlay": "overlay.mp4", "skinned_glb": "skinned_mesh.glb", "usdskel": "skinned_mesh.usd"}
-"""Where each output goes inside the output folder ("": the folder itself, for mesh_00.glb, ...)."""
-OUTPUT_FORMATS = {"skinned_glb": "skinned-glb"}
-"""The export format of each output whose name is not the format's."""
-
-def write_outputs(anim: AnimatedMesh, out_dir: Path, outputs: str, frames=None,
-                  skin_options: dict | None = None) -> list[Path]:
-    """Write the requested formats into out_dir, all or none: animated_mesh.glb, mesh_XX.glb, ...
-
-    frames: the video frames (T, H, W, 3), for the overlay (which also needs `anim.cameras`).
-    skin_options: `export_skinned_mesh`'s options for the skinned outputs, which print their report (bones,
-    error, size).
-    Everything is written into a hidden staging folder inside out_dir (`staged_files`: the same file system, so
-    also a mount point works) and moved in only once every format is written, so a failing format leaves
-    out_dir as it was. Other files in out_dir are kept, except per-frame
-    meshes of an earlier, longer run when this run writes per-frame meshes."""
-    formats = [o.strip() for o in outputs.split(",") if o.strip()]
-    unknown = [fmt for fmt in formats if fmt not in OUTPUT_NAMES]
-    if unknown:
-        raise InputError(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUT_NAMES)}")
-    if "overlay" in formats and (frames is None or anim.cameras is None):
-        raise InputError("the overlay output needs the video and a result registered to it (video2mesh, colour)")
-    out_dir = Path(out_dir)
-    with staged_files(out_dir) as staging:
-        written = [write_overlay_mp4(anim, frames, staging / OUTPUT_NAMES[name]) if name == "overlay"
-                   else _write_output(anim, OUTPUT_FORMATS.get(name, name), staging / OUTPUT_NAMES[name], skin_options)
-                   for name in formats]
-        names = {entry.name for entry in staging.iterdir()}
-    if "frames" in formats:  # per-frame meshes of an earlier, longer run
-        remove_stale_frames(out_dir, names)
-    return [out_dir / path.relative_to(staging) for path in written]
-
-
-def _write_output(anim: AnimatedMesh, fmt: str, path: Path, skin_options: dict | None) -> Path:
-    if not FORMATS[fmt].skinned:
-        return export_animated_mesh(anim, fmt, path)
-    report = export_skinned_mesh(anim, fmt, path, **(skin_options or {}))
-    print(report.summary())
-    return report.path
 
 
 def print_summary(anim: AnimatedMesh, report: RunReport, models: ModelSet, settings: Settings,

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 
 from ..base.atomic import check_output_folder
-from ..inputs import load_clip
+from ..batch.job import Job, run_job
 from ..io.mesh_file import load_user_mesh
-from ..pipeline import RunReport, TqdmProgress, animate
+from ..pipeline import TqdmProgress
 from .run_options import add_frame_options, add_run_options, add_skin_options, add_video_options, models_from, \
-    print_summary, selection_from, settings_from, skin_options_from, video_fit_from, write_outputs
+    print_summary, selection_from, settings_from, skin_options_from, video_fit_from
 
 
 def register(subparsers) -> None:
@@ -35,11 +35,8 @@ def run(args: argparse.Namespace) -> int:
     mesh = None if args.mesh is None else load_user_mesh(args.mesh)  # a broken mesh fails now too
     video = video_fit_from(args, mesh)
     models = models_from(args)
-    settings = settings_from(args, models)
-    report = RunReport()
-    clip = load_clip(args.input, masks=args.masks, **selection_from(args))
-    anim = animate(clip, models, settings, mesh=mesh, progress=TqdmProgress(), report=report, video=video)
-    written = write_outputs(anim, args.out, args.outputs, frames=clip.frames,
-                            skin_options=skin_options_from(args, device=str(models.device)))
-    print_summary(anim, report, models, settings, written)
+    job = Job(args.input, args.out, settings_from(args, models), args.outputs, mesh=mesh, masks=args.masks,
+              selection=selection_from(args), video=video, skin=skin_options_from(args, device=str(models.device)))
+    result = run_job(job, models, TqdmProgress())
+    print_summary(result.anim, result.report, models, job.settings, result.written)
     return 0

@@ -8,6 +8,7 @@ A sample that fails is recorded with its error and left out of the means.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -18,6 +19,8 @@ from typing import Callable
 
 from ..errors import InputError
 from ..base.atomic import atomic_path
+from ..parallel import Died, InlinePool, Pool, run_tasks
+from ..parallel.dispatch import WorkerFactory
 from .loading import MESH_PATTERN, list_samples, load_gt, load_prediction
 from .metrics import DEFAULT_SEED, OFFICIAL, Protocol, evaluate_sample
 
@@ -29,22 +32,47 @@ NO_SHARED_TOPOLOGY = "CD-M not computed: the predicted frames do not share one t
 def evaluate_dataset(gt_root: str | os.PathLike, pred_root: str | os.PathLike, out_csv: str | os.PathLike, *,
                      seed: int = DEFAULT_SEED, protocol: Protocol = OFFICIAL, mesh_pattern: str = MESH_PATTERN,
                      recompute: bool = False, device: str | None = None,
-                     echo: Callable[[str], None] = print) -> dict:
+                     echo: Callable[[str], None] = print, pool: Callable[[WorkerFactory], Pool] | None = None) -> dict:
     """Score every GT sample; rows already scored ("ok") in out_csv are kept unless recompute.
 
-    Returns the summary (also written to `<out_csv>.summary.json`).
+    pool: makes the workers that score the samples from a worker factory (`InlinePool`, the default, scores
+    them here in order; a `RayPool` scores them on Ray actors, with the same numbers). The CSV is written
+    here, after each sample. Returns the summary (also written to `<out_csv>.summary.json`).
     """
     out_csv = Path(out_csv)
     uids = list_samples(gt_root)
     rows = {} if recompute else {r["uid"]: r for r in _resumable_rows(out_csv, seed, protocol, echo)}
-    for i, uid in enumerate(uids):
-        if uid not in rows:
-            rows[uid] = _evaluate_one(gt_root, pred_root, uid, seed, protocol, mesh_pattern, device)
-            write_results(out_csv, [rows[u] for u in uids if u in rows], seed, protocol)
-        row = rows[uid]
-        scores = "  ".join(f"{name} {_number(row[key])}" for name, key in METRICS)
-        echo(f"[{i + 1}/{len(uids)}] {uid}: {row['status']}  {scores}  {row['error_message']}".rstrip())
+    for uid in (uid for uid in uids if uid in rows):
+        echo(_line(uids, uid, rows[uid]))
+
+    def record(uid: str, row: dict | Died, attempts: int) -> None:
+        if isinstance(row, Died):
+            row = dict.fromkeys(COLUMNS, "") | {"uid": uid, "status": "error", "error_message": row.message}
+        rows[uid] = row
+        write_results(out_csv, [rows[u] for u in uids if u in rows], seed, protocol)
+        echo(_line(uids, uid, row))
+
+    scorer = functools.partial(SampleScorer, gt_root=gt_root, pred_root=pred_root, seed=seed, protocol=protocol,
+                               mesh_pattern=mesh_pattern, device=device)
+    run_tasks((pool or InlinePool)(scorer), [uid for uid in uids if uid not in rows], record)
     return write_results(out_csv, [rows[u] for u in uids], seed, protocol)
+
+
+def _line(uids: list[str], uid: str, row: dict) -> str:
+    scores = "  ".join(f"{name} {_number(row[key])}" for name, key in METRICS)
+    return f"[{uids.index(uid) + 1}/{len(uids)}] {uid}: {row['status']}  {scores}  {row['error_message']}".rstrip()
+
+
+class SampleScorer:
+    """Scores one sample per `run(uid)` call (a worker of `evaluate_dataset`'s pool; slot is unused)."""
+
+    def __init__(self, slot: int, gt_root, pred_root, seed: int, protocol: Protocol, mesh_pattern: str,
+                 device: str | None):
+        self._args = (gt_root, pred_root, seed, protocol, mesh_pattern, device)
+
+    def run(self, uid: str) -> dict:
+        gt_root, pred_root, seed, protocol, mesh_pattern, device = self._args
+        return _evaluate_one(gt_root, pred_root, uid, seed, protocol, mesh_pattern, device)
 
 
 def _evaluate_one(gt_root, pred_root, uid, seed, protocol, mesh_pattern, device) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..animated_mesh import AnimatedMesh
+from ..base.log import log
 from ..errors import InputError, OutputError
 from ..skinning import AUTO, DEFAULT_MAX_ERROR, SkinFit, SkinningConfig, decompose
 from .frame_meshes import write_frame_meshes
@@ -35,8 +36,6 @@ from .gltf import write_animated_glb
 from .gltf_skinned import write_skinned_glb
 from .mp4 import write_preview_mp4
 from .usd import write_usd, write_usdskel
-
-log = logging.getLogger(__name__)
 
 MP4_OPTIONS = frozenset({"input_frames", "azimuths", "fps", "size", "mode", "elevation_deg", "distance", "fit"})
 SKIN_OPTIONS = frozenset({"bones", "max_error", "max_bones", "seed", "device", "progress"})
@@ -85,9 +84,7 @@ def export_animated_mesh(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLi
     """
     spec, out_path = _checked(anim, fmt, out_path, options)
     if spec.skinned:
-        report = export_skinned_mesh(anim, fmt, out_path, **options)
-        log.log(logging.INFO if report.fit.target_met or not report.fit.auto else logging.WARNING, report.summary())
-        return report.path
+        return log_skin_report(export_skinned_mesh(anim, fmt, out_path, **options)).path
     spec.write(anim, out_path, **options)
     return out_path
 
@@ -113,6 +110,14 @@ def export_skinned_mesh(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLik
     fit = decompose(anim.vertices, config, progress=progress)
     spec.write(anim, fit.rig, out_path, **writer_options)
     return SkinnedExport(out_path, fit, out_path.stat().st_size)
+
+
+def log_skin_report(report: SkinnedExport) -> SkinnedExport:
+    """Log a skinned export's report through the pack's logger: INFO, or WARNING when "auto" missed its error
+    target (the best skin found was written). Returns the report."""
+    missed = report.fit.auto and not report.fit.target_met
+    log.log(logging.WARNING if missed else logging.INFO, "%s", report.summary())
+    return report
 
 
 def _checked(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLike, options: dict) -> tuple[_Format, Path]:

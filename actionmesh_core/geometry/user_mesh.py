@@ -17,20 +17,19 @@ How the layouts relate:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
+from ..base.log import log
 from ..animated_mesh import AnimatedMesh
 from ..errors import InputError, MeshError
 from ..io.mesh_file import UserMesh
 from .model_frame import ModelFrame
 from .postprocess import clean_mesh, decimate
 
-log = logging.getLogger(__name__)
 
 ENCODER_FACE_LIMIT = 5_000_000
 """From this many merged faces on, the encoder samples a simplified copy (half as many faces)."""

@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
+from ..base.log import log
+from ..base.option_names import PYTHON_NAMES, OptionNames
 from ..errors import InputError
 from .pixels import fit, match_mask
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_FPS = 8.0
@@ -116,6 +116,7 @@ class FrameSelection:
     max_frames: keep at most this many (the first ones); a warning says how many were dropped.
     target_fps: resample to this rate by picking the nearest source frame to each target time
                 (instead of `stride`); never above the source rate, so no frame is repeated.
+    names:      how the user names these options (`--max-frames`, `frame_load_cap`...), for messages.
     """
 
     start: int = 0
@@ -123,25 +124,27 @@ class FrameSelection:
     stride: int = 1
     max_frames: int | None = None
     target_fps: float | None = None
+    names: OptionNames = field(default=PYTHON_NAMES, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("start", "end", "stride", "max_frames"):
-            value = getattr(self, name)
+        name = self.names
+        for option in ("start", "end", "stride", "max_frames"):
+            value = getattr(self, option)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-                raise InputError(f"{name} must be a whole number, got {value!r}")
+                raise InputError(f"{name(option)} must be a whole number, got {value!r}")
         if self.start < 0:
-            raise InputError(f"start must be 0 or more, got {self.start}")
+            raise InputError(f"{name('start')} must be 0 or more, got {self.start}")
         if self.end is not None and self.end <= self.start:
-            raise InputError(f"end ({self.end}) must be greater than start ({self.start})")
+            raise InputError(f"{name('end')} ({self.end}) must be greater than {name('start')} ({self.start})")
         if self.stride < 1:
-            raise InputError(f"stride must be 1 or more, got {self.stride}")
+            raise InputError(f"{name('stride')} must be 1 or more, got {self.stride}")
         if self.max_frames is not None and self.max_frames < MIN_FRAMES:
-            raise InputError(f"max_frames must be at least {MIN_FRAMES}, got {self.max_frames}")
+            raise InputError(f"{name('max_frames')} must be at least {MIN_FRAMES}, got {self.max_frames}")
         if self.target_fps is not None:
             if not (self.target_fps > 0 and math.isfinite(self.target_fps)):
-                raise InputError(f"target_fps must be a positive number, got {self.target_fps}")
+                raise InputError(f"{name('target_fps')} must be a positive number, got {self.target_fps}")
             if self.stride != 1:
-                raise InputError("give either stride or target_fps, not both")
+                raise InputError(f"give either {name('stride')} or {name('target_fps')}, not both")
 
     def step(self, source_fps: float) -> float:
         """Distance in source frames between kept frames (>= 1, so no frame is ever repeated)."""
@@ -175,10 +178,12 @@ class FrameSelection:
         Once exhausted, raises InputError if fewer than MIN_FRAMES were kept, and logs a warning if
         `max_frames` dropped any.
         """
+        names = self.names
         if self.target_fps is not None and self.target_fps > source_fps:
             log.warning(
-                "%s: target_fps=%g is above the source rate of %g fps: keeping every frame",
+                "%s: %s=%g is above the source rate of %g fps: keeping every frame",
                 source,
+                names("target_fps"),
                 self.target_fps,
                 source_fps,
             )
@@ -197,21 +202,25 @@ class FrameSelection:
                 next_index = next(wanted, None)
         total = seen if exhausted else max(seen, num_frames or 0)
         if kept < MIN_FRAMES:
+            advice = names.advice(("lower", "start"), ("lower", "stride"), ("raise", "end"), ("raise", "target_fps"))
             raise InputError(
-                f"{source}: {kept} frame(s) selected out of {total} (start={self.start}, end={self.end}, "
-                f"stride={self.stride}, target_fps={self.target_fps}); ActionMesh needs at least {MIN_FRAMES}. "
-                "Give a longer video, or lower start / stride, or raise end / target_fps."
+                f"{source}: {kept} frame(s) selected out of {total} ("
+                f"{names.values(start=self.start, end=self.end, stride=self.stride, target_fps=self.target_fps)}); "
+                f"ActionMesh needs at least {MIN_FRAMES}. Give a longer video" + (f", or {advice}." if advice else ".")
             )
         dropped = sum(1 for _ in itertools.takewhile(lambda i: i < total, self.candidates(source_fps))) - kept
         if dropped > 0:
+            parts = "/".join(names(option) for option in ("start", "end") if names.offers(option))
             log.warning(
-                "%s: max_frames=%d kept the first %d selected frames and dropped %s%d later ones. To keep them, "
-                "raise max_frames, raise stride or lower target_fps, or choose another part with start/end.",
+                "%s: %s=%d kept the first %d selected frames and dropped %s%d later ones. To keep them, %s%s.",
                 source,
+                names("max_frames"),
                 self.max_frames,
                 kept,
                 "about " if estimated and not exhausted else "",
                 dropped,
+                names.advice(("raise", "max_frames"), ("raise", "stride"), ("lower", "target_fps")),
+                f", or choose another part with {parts}" if parts else "",
             )
 
 

@@ -7,18 +7,17 @@ Files are taken in natural order (frame_2 before frame_10) and only the selected
 from __future__ import annotations
 
 import glob
-import logging
 import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..base.log import log
 from ..errors import InputError
 from .clip import DEFAULT_FPS, Clip, FrameSelection, collect, collect_masks
 from .pixels import match_mask, to_uint8
 
-log = logging.getLogger(__name__)
 
 IMAGE_GROUPS = ((".png",), (".jpg", ".jpeg"), (".webp",))
 """Frame formats in order of preference: a folder with several formats uses the first one present."""

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..base.option_names import PYTHON_NAMES, OptionNames
 from ..errors import InputError
 from .clip import Clip, FrameSelection
 from .image_files import IMAGE_SUFFIXES, read_image_sequence, read_mask_files
@@ -35,6 +36,7 @@ def load_clip(
     masks: PathLike | Any | None = None,
     invert_masks: bool = False,
     fps: float | None = None,
+    names: OptionNames = PYTHON_NAMES,
 ) -> Clip:
     """Read the selected frames of `source` into a Clip (see `FrameSelection` for start/end/stride/...).
 
@@ -46,13 +48,15 @@ def load_clip(
                   255 (or 1.0) = subject, unless `invert_masks`.
     invert_masks: set for masks where 1 means transparent, such as ComfyUI's MASK type.
     fps:          frame rate of the source; read from video files, otherwise DEFAULT_FPS.
+    names:        how the caller's user names these options, for messages (the command line's `--max-frames`, a
+                  node's `frame_load_cap`; see `OptionNames`).
     Raises InputError for missing or unreadable input and for fewer than 2 selected frames.
     """
-    selection = FrameSelection(start, end, stride, max_frames, target_fps)
+    selection = FrameSelection(start, end, stride, max_frames, target_fps, names)
     if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
-        raise InputError(f"max_side must be a positive whole number of pixels, got {max_side!r}")
+        raise InputError(f"{names('max_side')} must be a positive whole number of pixels, got {max_side!r}")
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
-        raise InputError(f"fps must be a positive number, got {fps}")
+        raise InputError(f"{names('fps')} must be a positive number, got {fps}")
     if isinstance(source, (str, os.PathLike)):
         clip = _read_path(source, selection, max_side, fps)
     else:

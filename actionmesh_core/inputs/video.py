@@ -10,23 +10,25 @@ dropped or repeated), and times assume the constant rate the container reports.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from ..base.log import log
 from ..errors import InputError
 from .clip import DEFAULT_FPS, Clip, FrameSelection, collect
 
-log = logging.getLogger(__name__)
 
 ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 """ffmpeg's built-in VP8/VP9 decoders drop the alpha plane of transparent WebM files; libvpx keeps it."""
 
 CHANNELS = {"rgb24": 3, "rgba": 4}
 """The raw formats read from ffmpeg: RGB, or RGBA for sources that carry alpha."""
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif", ".avi", ".m4v")
+"""Files taken as videos where a folder is listed (`actionmesh batch`); any file ffmpeg reads works as an input."""
 
 _HINT = (
     "Give a video file (mp4, mov, webm, mkv, gif, avi), a folder of frames or a glob pattern such as 'frames/*.png'."
@@ -53,9 +55,9 @@ def read_video(path: Path, selection: FrameSelection, max_side: int | None = Non
     if fps is None:
         fps = meta["fps"]
         if not fps > 0:
-            log.warning(
-                "%s: the file gives no frame rate; assuming %g fps (set fps to override)", path.name, DEFAULT_FPS
-            )
+            override = selection.names("fps")
+            log.warning("%s: the file gives no frame rate; assuming %g fps%s", path.name, DEFAULT_FPS,
+                        f" (set {override} to override)" if override else "")
             fps = DEFAULT_FPS
     width, height = meta["size"]
     with contextlib.closing(reader):

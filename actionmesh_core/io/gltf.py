@@ -9,7 +9,6 @@ import base64
 import binascii
 import functools
 import io
-import logging
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -20,11 +19,11 @@ import pygltflib
 from PIL import Image
 from trimesh.transformations import quaternion_matrix
 
+from ..base.log import log
 from ..animated_mesh import Material
 from ..base.safe_paths import resource_path
 from ..errors import MeshError
 
-log = logging.getLogger(__name__)
 
 
 class MeshPart(NamedTuple):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..base.option_names import PYTHON_NAMES, OptionNames
 from ..errors import InputError
 from ..inputs.clip import Clip
 
@@ -39,16 +40,18 @@ class SquareFrames:
     padding: tuple[int, int, int, int]
 
 
-def with_subject_masks(clip: Clip, matting_fn: MattingFn | None = None) -> Clip:
-    """The clip with a checked subject mask: its own alpha, else `matting_fn`'s, else an InputError."""
+def with_subject_masks(clip: Clip, matting_fn: MattingFn | None = None, names: OptionNames = PYTHON_NAMES) -> Clip:
+    """The clip with a checked subject mask: its own alpha, else `matting_fn`'s, else an InputError (advice worded
+    with the user's option `names`)."""
     if clip.alpha is not None:
         check_masks(clip, "the mask")
         return clip
     if matting_fn is None:
+        masks = f"subject masks ({names('masks')})" if names.offers("masks") else "subject masks"
         raise InputError(
-            f"{clip.source} has no subject masks: give RGBA frames (a transparent background), "
-            "xxx_image.png + xxx_mask.png pairs, a separate mask input, or install the RMBG-1.4 "
-            "background-removal weights so the masks can be computed."
+            f"{clip.source} has no subject masks: give frames with a transparent background or {masks}, or install "
+            "the RMBG-1.4 background remover (briaai/RMBG-1.4) in the weights root's RMBG/ folder so that they can "
+            "be computed (`actionmesh weights download --only rmbg`)."
         )
     alpha = np.asarray(matting_fn(clip.frames))
     if alpha.shape != clip.frames.shape[:3] or alpha.dtype != np.uint8:

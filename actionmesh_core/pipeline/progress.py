@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from ..base.option_names import PYTHON_NAMES, OptionNames
 from ..errors import StageOutOfMemoryError
 
 ProgressFn = Callable[[str, int, int], None]
@@ -23,10 +24,12 @@ def no_progress(stage: str, done: int, total: int) -> None:
 
 
 class TqdmProgress:
-    """One tqdm bar per stage, on stderr."""
+    """One tqdm bar per stage, on stderr. leave=False clears each bar when its stage ends (a batch keeps only
+    its bar over items)."""
 
-    def __init__(self):
+    def __init__(self, leave: bool = True):
         self._bars: dict[str, object] = {}
+        self._leave = leave
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
@@ -35,11 +38,17 @@ class TqdmProgress:
         if bar is None or bar.total != total:
             if bar is not None:
                 bar.close()
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=True)
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=self._leave)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
             del self._bars[stage]
+
+    def close(self) -> None:
+        """Close the bars of stages that did not finish (a failed or cancelled run)."""
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
 
 
 @dataclass
@@ -52,10 +61,12 @@ class StageRecord:
 
 @dataclass
 class RunReport:
-    """Wall time and peak memory of each stage of a run."""
+    """Wall time and peak memory of each stage of a run; `names` words the out-of-memory advice in the user's
+    option names (`--low-vram`, a node's `low_vram`)."""
 
     stages: list[StageRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    names: OptionNames = PYTHON_NAMES
 
     @contextlib.contextmanager
     def stage(self, name: str, device: torch.device | str = "cpu") -> Iterator[None]:
@@ -70,9 +81,9 @@ class RunReport:
         except RuntimeError as exc:
             if not is_out_of_memory(exc):
                 raise
-            raise StageOutOfMemoryError(
-                f"out of {device.type.upper()} memory during {name}; try --low-vram (ComfyUI: low_vram), fewer "
-                "frames per window, or a smaller mesh_resolution") from None
+            advice = self.names.advice(("", "low_vram"), ("a smaller", "window"), ("a smaller", "mesh_resolution"))
+            raise StageOutOfMemoryError(f"out of {device.type.upper()} memory during {name}"
+                                        + (f"; try {advice}" if advice else "")) from None
         peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         self.stages.append(StageRecord(name, time.perf_counter() - start, peak_gpu, _peak_rss_mb()))
 

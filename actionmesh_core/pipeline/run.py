@@ -4,7 +4,6 @@ continuing an existing animation with more frames."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,9 @@ import numpy as np
 import torch
 
 from ..animated_mesh import AnimatedMesh, Continuation
-from ..errors import InputError, MeshError
+from ..base.log import log
+from ..base.option_names import PYTHON_NAMES, OptionNames
+from ..errors import InputError, MeshError, WeightsError
 from ..geometry.model_frame import ModelFrame
 from ..geometry.user_mesh import PreparedMesh, prepare_user_mesh
 from ..io.mesh_file import UserMesh, load_user_mesh
@@ -29,10 +30,10 @@ from .stages import (ReferenceMesh, decode_animation, encode_frames, encode_mesh
                      generate_reference)
 
 MeshInput = str | os.PathLike | UserMesh | PreparedMesh
+ReferenceInput = MeshInput | ReferenceMesh
+"""What an animation can deform: a user's mesh (file, loaded or prepared), or a reference mesh with its latent."""
 Box = tuple[int, int, int, int] | np.ndarray
 """(x0, y0, x1, y1) crop in clip pixels, end-exclusive."""
-
-log = logging.getLogger(__name__)
 
 
 def matting_for(models: ModelSet, progress: ProgressFn = no_progress):
@@ -52,17 +53,31 @@ def matting_for(models: ModelSet, progress: ProgressFn = no_progress):
     return matting
 
 
-def prepare_mesh(mesh: MeshInput) -> PreparedMesh:
+def remove_background(frames: np.ndarray, models: ModelSet, progress: ProgressFn = no_progress) -> np.ndarray:
+    """RMBG-1.4's subject masks: frames (T, H, W, 3) uint8 -> alpha (T, H, W) uint8 (255 = subject), one progress
+    step per frame. Raises WeightsError when the models have no RMBG-1.4."""
+    matting = matting_for(models, progress)
+    if matting is None:
+        raise WeightsError("the RMBG-1.4 background remover is not installed with these models: put briaai/RMBG-1.4 "
+                           "(config.json + model.safetensors) in the weights root's RMBG/ folder (`actionmesh "
+                           "weights download --only rmbg --root ROOT`), or give subject masks")
+    return matting(frames)
+
+
+def prepare_mesh(mesh: MeshInput, up_axis: str = "+y") -> PreparedMesh:
+    """A user's mesh (a file, or loaded) made ready for the model (`prepare_user_mesh`: its `up_axis` turned to +Y
+    for the model; the animation comes back in the file's own axes and units). A PreparedMesh is kept as it is."""
     if isinstance(mesh, PreparedMesh):
         return mesh
-    return prepare_user_mesh(mesh if isinstance(mesh, UserMesh) else load_user_mesh(mesh))
+    return prepare_user_mesh(mesh if isinstance(mesh, UserMesh) else load_user_mesh(mesh), up_axis=up_axis)
 
 
 @dataclass
 class PreparedFrames:
     """A clip with subject masks, its square model frames and their image tokens.
 
-    clip: the Clip (alpha filled in); images: (T, S, S, 3) uint8 on white; features: (T, 257, hidden) float32.
+    clip: the Clip (alpha filled in); images: (T, S, S, 3) uint8 on white; features: (T, 257, hidden) float32 on
+    the CPU (device memory stays bounded for long clips: each stage moves the frames it works on).
     """
 
     clip: Clip
@@ -71,24 +86,29 @@ class PreparedFrames:
 
 
 def prepare_frames(clip: Clip, models: ModelSet, report: RunReport | None = None,
-                   progress: ProgressFn = no_progress, box: Box | None = None) -> PreparedFrames:
+                   progress: ProgressFn = no_progress, box: Box | None = None,
+                   names: OptionNames = PYTHON_NAMES) -> PreparedFrames:
     """Masks (the clip's own, else RMBG-1.4), the square crop on white, and DINOv2 tokens.
 
-    box: crop to use instead of the clip's union subject box (an extension keeps its first run's framing)."""
-    report = report if report is not None else RunReport()
+    box:   crop to use instead of the clip's union subject box (an extension keeps its first run's framing).
+    names: how the user names the options, for the advice in messages (without a report of the caller's)."""
+    report = report if report is not None else RunReport(names=names)
     with report.stage("preprocessing"):
-        clip = with_subject_masks(clip, matting_for(models, progress))
+        clip = with_subject_masks(clip, matting_for(models, progress), report.names)
         images = preprocess_clip(clip, box=box).images
     with report.stage("image features", models.device):
-        features = encode_frames(models, images)
+        features = encode_frames(models, images).cpu()
     return PreparedFrames(clip, images, features)
 
 
-def make_reference(frames: PreparedFrames, models: ModelSet, settings: Settings, mesh: MeshInput | None = None,
+def make_reference(frames: PreparedFrames, models: ModelSet, settings: Settings, mesh: ReferenceInput | None = None,
                    progress: ProgressFn = no_progress, report: RunReport | None = None) -> ReferenceMesh:
-    """The mesh the animation deforms: TripoSG on the anchor frame, or the given mesh (its latent encoded)."""
-    report = report if report is not None else RunReport()
+    """The mesh the animation deforms: TripoSG on the anchor frame, or the given mesh (its latent encoded; a
+    ReferenceMesh is used as it is)."""
+    report = report if report is not None else RunReport(names=settings.names)
     anchor = check_anchor(settings.anchor_frame, len(frames.clip))
+    if isinstance(mesh, ReferenceMesh):
+        return mesh
     if mesh is None:
         with report.stage("reference mesh", models.device):
             features = frames.features[anchor]
@@ -111,18 +131,45 @@ def check_anchor(anchor: int, frames: int) -> int:
     return anchor
 
 
-def animate_reference(frames: PreparedFrames, reference: ReferenceMesh, models: ModelSet, settings: Settings,
-                      progress: ProgressFn = no_progress, report: RunReport | None = None,
-                      video: VideoFit | None = None) -> AnimatedMesh:
-    """Stages I and II from a reference mesh at `settings.anchor_frame`, then `fit_to_video` when `video` is given."""
-    report = report if report is not None else RunReport()
+def check_known_latents(known: dict[int, torch.Tensor], frames: int, models: ModelSet) -> None:
+    """Known latents ({frame: (N, C)}) must fall inside the clip and come from models with the same token count."""
+    if not known:
+        raise InputError("Stage I needs at least one known latent (the reference's, at the anchor frame)")
+    for frame, latent in known.items():
+        check_anchor(frame, frames)
+        if latent.shape[0] != models.num_tokens:
+            raise InputError(f"the reference latent has {latent.shape[0]} tokens but these models use "
+                             f"{models.num_tokens}: make the reference with the same models")
+
+
+def temporal_latents(frames: PreparedFrames, reference: ReferenceInput, models: ModelSet, settings: Settings,
+                     known: dict[int, torch.Tensor] | None = None, progress: ProgressFn = no_progress,
+                     report: RunReport | None = None) -> torch.Tensor:
+    """Stage I over the whole clip: (T, N, C) latents, one per frame.
+
+    known: clean latents by frame (e.g. the image-to-3D prior's at its anchor frame); default: the reference's
+           latent at `settings.anchor_frame` (a user's mesh is encoded first). Windows slide from the anchor."""
+    report = report if report is not None else RunReport(names=settings.names)
     anchor = check_anchor(settings.anchor_frame, len(frames.clip))
+    if known is None:
+        known = {anchor: make_reference(frames, models, settings, reference, progress, report).latent}
+    check_known_latents(known, len(frames.clip), models)
     with report.stage("temporal diffusion", models.device):
-        latents = generate_latents(models, frames.features, {anchor: reference.latent}, anchor, settings, progress)
+        return generate_latents(models, frames.features, known, anchor, settings, progress)
+
+
+def decode_latents(latents: torch.Tensor, reference: ReferenceInput, clip: Clip, models: ModelSet, settings: Settings,
+                   progress: ProgressFn = no_progress, report: RunReport | None = None) -> AnimatedMesh:
+    """Stage II: (T, N, C) latents of `clip` + the mesh at `settings.anchor_frame` -> the AnimatedMesh (in a user
+    mesh's own layout and units)."""
+    report = report if report is not None else RunReport(names=settings.names)
+    anchor = check_anchor(settings.anchor_frame, len(latents))
+    if not isinstance(reference, ReferenceMesh):  # the mesh's geometry; its latent is the anchor's
+        prepared = prepare_mesh(reference)
+        reference = ReferenceMesh(prepared.vertices, prepared.faces, latents[anchor], prepared=prepared)
     with report.stage("temporal decoding", models.device):
         vertices = decode_animation(models, latents, reference.vertices, reference.faces, anchor, settings, progress)
-    anim = assemble(vertices, latents, reference, frames.clip)
-    return anim if video is None else fit_to_video(anim, frames.clip, video, report)
+    return assemble(vertices, latents, reference, clip)
 
 
 def fit_to_video(anim: AnimatedMesh, clip: Clip, video: VideoFit, report: RunReport | None = None) -> AnimatedMesh:
@@ -140,7 +187,19 @@ def fit_to_video(anim: AnimatedMesh, clip: Clip, video: VideoFit, report: RunRep
     return anim
 
 
-def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, mesh: MeshInput | None = None,
+def animate_reference(frames: PreparedFrames, reference: ReferenceInput, models: ModelSet, settings: Settings,
+                      progress: ProgressFn = no_progress, report: RunReport | None = None,
+                      video: VideoFit | None = None) -> AnimatedMesh:
+    """Stages I and II from a reference mesh at `settings.anchor_frame` (a user's mesh is encoded first), then
+    `fit_to_video` when `video` is given."""
+    report = report if report is not None else RunReport(names=settings.names)
+    reference = make_reference(frames, models, settings, reference, progress, report)
+    latents = temporal_latents(frames, reference, models, settings, progress=progress, report=report)
+    anim = decode_latents(latents, reference, frames.clip, models, settings, progress, report)
+    return anim if video is None else fit_to_video(anim, frames.clip, video, report)
+
+
+def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, mesh: ReferenceInput | None = None,
             selection: dict | None = None, masks: Any = None, invert_masks: bool = False,
             progress: ProgressFn = no_progress, report: RunReport | None = None,
             video: VideoFit | None = None) -> AnimatedMesh:
@@ -149,7 +208,8 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
     mesh:      None: make the reference mesh from the anchor frame with the image-to-3D prior (video -> 4D).
                A mesh file / UserMesh / PreparedMesh: animate that mesh instead, keeping its vertex layout,
                UVs and texture ({video + mesh} -> 4D; with a mesh of another object: motion transfer).
-               `settings.anchor_frame` is the video frame the mesh corresponds to.
+               `settings.anchor_frame` is the video frame the mesh corresponds to. A ReferenceMesh (with its
+               latent) is animated as it is.
     selection: frame selection for `load_clip` (start, end, stride, max_frames, target_fps, max_side).
     masks:     optional subject masks (see `load_clip`); else the frames' alpha, else RMBG-1.4.
     settings:  None: the weights' recommended settings over the official ones (`Settings.resolve`).
@@ -157,14 +217,15 @@ def animate(source: Any, models: ModelSet, settings: Settings | None = None, *, 
                (the official pipeline's grey mesh in its own frame).
     """
     settings = settings or Settings.resolve(models.recommended)
-    report = report if report is not None else RunReport()
+    report = report if report is not None else RunReport(names=settings.names)
     clip = source if isinstance(source, Clip) else load_clip(source, masks=masks, invert_masks=invert_masks,
-                                                              **(selection or {}))
+                                                              names=report.names, **(selection or {}))
     check_anchor(settings.anchor_frame, len(clip))
-    if mesh is not None:  # a broken mesh file is found before any model runs
+    if mesh is not None and not isinstance(mesh, ReferenceMesh):  # a broken mesh file is found before any model runs
         with report.stage("mesh loading"):
             mesh = prepare_mesh(mesh)
-    models.verify(run_models(prior=mesh is None, mesh_encoder=mesh is not None, matting=clip.alpha is None))
+    models.verify(run_models(prior=mesh is None, mesh_encoder=isinstance(mesh, PreparedMesh),
+                             matting=clip.alpha is None))
     frames = prepare_frames(clip, models, report, progress)
     reference = make_reference(frames, models, settings, mesh, progress, report)
     return animate_reference(frames, reference, models, settings, progress, report, video)
@@ -221,13 +282,13 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     of the longer run. New frames without masks get them as in `animate` (RMBG-1.4); every frame is cropped to
     the first run's box, so the subject keeps its framing."""
     settings = (settings or Settings.resolve(models.recommended)).replace(anchor_frame=0)
-    report = report if report is not None else RunReport()
+    report = report if report is not None else RunReport(names=settings.names)
     state = anim.continuation
     if state is None:
         raise InputError("this animated mesh does not store its last input frame, so it cannot be extended; "
                          "re-create it with this version of ActionMesh")
     new = more_frames if isinstance(more_frames, Clip) else load_clip(
-        more_frames, masks=masks, invert_masks=invert_masks, **(selection or {"start": 0}))
+        more_frames, masks=masks, invert_masks=invert_masks, names=report.names, **(selection or {"start": 0}))
     last = state.last_frame
     if last.shape[:2] != new.frames.shape[1:3]:
         raise InputError(f"the new frames must have the size of the previous clip ({last.shape[1]}x{last.shape[0]}); "
@@ -235,7 +296,7 @@ def extend(anim: AnimatedMesh, more_frames: Any, models: ModelSet, settings: Set
     models.verify(run_models(prior=False, mesh_encoder=state.latents is None, matting=new.alpha is None))
     if new.alpha is None:
         with report.stage("background removal", models.device):
-            new = with_subject_masks(new, matting_for(models, progress))
+            new = with_subject_masks(new, matting_for(models, progress), report.names)
     clip = Clip(frames=np.concatenate([last[None, ..., :3], new.frames]),
                 alpha=np.concatenate([last[None, ..., 3], new.alpha]), fps=new.fps,
                 frame_indices=np.arange(len(new) + 1), source_fps=new.fps, source=new.source)

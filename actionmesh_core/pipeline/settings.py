@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..base.option_names import PYTHON_NAMES, OptionNames
 from ..errors import InputError
 
 PRESETS = ("model default", "official", "fast", "custom")
@@ -30,7 +31,8 @@ class Settings:
     Defaults are the official `actionmesh.yaml`; build settings with `Settings.resolve` so that what the user
     did not set follows the preset. `low_vram` runs the guidance branches one after the other, recomputes the
     image keys/values per step, decodes one target frame at a time and frees each model after its stage.
-    `source` says where the values came from, for summaries ("model default", "fast, with your steps", ...).
+    `source` says where the values came from, for summaries ("model default", "fast, with your steps", ...);
+    `names` how the user names the options (`--low-vram`, a node's `low_vram`), for the advice in messages.
     """
 
     seed: int = 44
@@ -50,33 +52,36 @@ class Settings:
     decode_memory_mb: int | None = None  # Stage II query activations at once; None: 1024 on CPU, 1/4 of free GPU
     low_vram: bool = False
     source: str = "official"
+    names: OptionNames = field(default=PYTHON_NAMES, compare=False, repr=False)
 
     @classmethod
     def resolve(cls, recommended: Mapping | None = None, preset: str = "model default", *,
-                custom: Mapping | None = None, low_vram: bool = False, **overrides) -> "Settings":
+                custom: Mapping | None = None, low_vram: bool = False, names: OptionNames = PYTHON_NAMES,
+                **overrides) -> "Settings":
         """The run settings: `overrides` (what the user set; None = not set) over the preset's values.
 
         recommended: the weights' recommendations (`ModelSet.recommended`), used by "model default"; keys that
                      are not settings are ignored (a newer `actionmesh.json` may carry more).
         custom:      values that apply only with the "custom" preset (the number widgets of a node).
+        names:       how the caller's user names the options, for messages (`OptionNames`).
         """
         if preset not in PRESETS:
             raise InputError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-        names = {f.name for f in dataclasses.fields(cls)} - {"source", "low_vram"}
+        settable = {f.name for f in dataclasses.fields(cls)} - {"source", "low_vram", "names"}
         values = {"decode_batch": 1} if low_vram else {}
         if preset == "model default":
-            values.update({k: v for k, v in (recommended or {}).items() if k in names})
+            values.update({k: v for k, v in (recommended or {}).items() if k in settable})
         elif preset == "fast":
             values.update(FAST)
         given = {**((custom or {}) if preset == "custom" else {}), **overrides}
         user = {k: v for k, v in given.items() if v is not None}
-        unknown = sorted(set(user) - names)
+        unknown = sorted(set(user) - settable)
         if unknown:
-            raise InputError(f"unknown setting {unknown[0]!r}; settings are: {', '.join(sorted(names))}")
+            raise InputError(f"unknown setting {unknown[0]!r}; settings are: {', '.join(sorted(settable))}")
         yours = [k for k in TUNED if k in user and user[k] != values.get(k, getattr(cls, k))]
         source = "model default = official" if preset == "model default" and not recommended else preset
         source += f", with your {', '.join(yours)}" if yours and preset != "custom" else ""
-        settings = cls(**{**values, **user}, low_vram=low_vram, source=source)
+        settings = cls(**{**values, **user}, low_vram=low_vram, source=source, names=names)
         settings.validate()
         return settings
 

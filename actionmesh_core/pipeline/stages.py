@@ -74,8 +74,9 @@ def generate_reference(models: ModelSet, features: torch.Tensor, settings: Setti
                                                   resolution=resolution, coarse_resolution=min(64, resolution),
                                                   device=device)
         except MeshError as exc:
-            raise MeshError(f"the image-to-3D prior gave no usable surface for the anchor frame ({exc}); try another "
-                            "anchor frame (--anchor-frame), another seed, or check the subject mask") from None
+            advice = settings.names.advice(("another", "anchor_frame"), ("another", "seed"))
+            raise MeshError(f"the image-to-3D prior gave no usable surface for the anchor frame ({exc}); try "
+                            f"{advice + ', or ' if advice else ''}check the subject mask") from None
     vertices, faces = postprocess_mesh(vertices, faces, settings.face_budget, settings.floaters_threshold)
     return ReferenceMesh(vertices, faces, latent.float().cpu(), stats=stats)
 

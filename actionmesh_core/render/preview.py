@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from ..animated_mesh import AnimatedMesh
+from ..errors import InputError
 from .compose import over_background, side_by_side
 from .rasterizer import Shading, render_rgba
 
@@ -49,6 +51,39 @@ def render_views(
     return [
         render_rgba(vertices, anim.faces, azimuth_deg=azimuth, **appearance, **render_options) for azimuth in azimuths
     ]
+
+
+CAMERAS = ("turntable", "fixed")
+RENDER_CHUNK = 8
+"""Frames rendered between two progress calls (and the most held by the rasteriser at once)."""
+
+
+def render_animation(
+    anim: AnimatedMesh,
+    *,
+    camera: str = "turntable",
+    azimuth_deg: float = 0.0,
+    progress: Callable[[str, int, int], None] | None = None,
+    **render_options,
+) -> np.ndarray:
+    """Every frame of `anim`, framed on the whole animation: (T, H, W, 4) uint8 with straight alpha.
+
+    camera: "turntable" (one full turn over the clip, starting at `azimuth_deg`) or "fixed" (every frame from
+    `azimuth_deg`). Frames are rendered RENDER_CHUNK at a time; `progress("rendering", done, total)` follows each
+    chunk (it may raise to cancel). render_options go to `render_rgba` (size, elevation_deg, mode...)."""
+    if camera not in CAMERAS:
+        raise InputError(f"unknown camera {camera!r}: use one of {', '.join(CAMERAS)}")
+    frames = anim.num_frames
+    azimuths = azimuth_deg + (turntable_azimuths(frames) if camera == "turntable" else np.zeros(frames))
+    fitted = dataclasses.replace(anim, vertices=fit_to_unit_cube(anim.vertices), frame_times=None)
+    chunks = []
+    for start in range(0, frames, RENDER_CHUNK):
+        part = slice(start, start + RENDER_CHUNK)
+        chunk = dataclasses.replace(fitted, vertices=fitted.vertices[part], frame_times=None)
+        chunks.append(render_views(chunk, azimuths=[azimuths[part]], fit=False, **render_options)[0])
+        if progress is not None:
+            progress("rendering", min(start + RENDER_CHUNK, frames), frames)
+    return np.concatenate(chunks)
 
 
 def mesh_appearance(anim: AnimatedMesh, plain: Shading | None = None) -> dict:

@@ -1,0 +1,93 @@
+// The shipped workflows as a creator first sees them, in ComfyUI's real frontend (headless Chromium): each is loaded
+// into a 1600 x 1000 window and fitted to it with the frontend's own "fit view" command, then measured with the
+// canvas's own numbers: the zoom (text is drawn only above the frontend's low-quality threshold), every node's box
+// (no two overlap; none under the frontend's own panels: every point of a node's box on the screen shows the canvas or
+// a node's own widget, never the side bar, the run bar or the minimap), every title against the width the frontend
+// gives it before cutting it ("..."), every node at least its smallest size, every group's title.
+// usage: node workflow_view.mjs SERVER_URL OUT_DIR WORKFLOW.json...
+// Prints one JSON object {file: measurements}; OUT_DIR/<file name>.png is the screenshot at fit view.
+import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, outDir, ...files] = process.argv.slice(2);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist"],
+});
+await fetch(`${url}/settings/Comfy.TutorialCompleted`, { method: "POST", body: "true" });
+const results = {};
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.app?.graph && window.app?.canvas && window.app?.extensionManager?.command,
+    null, { timeout: 120000 });
+  await sleep(2000);
+  for (const file of files) {
+    const workflow = JSON.parse(readFileSync(file, "utf8"));
+    await page.evaluate((graph) => window.app.loadGraphData(graph, true, true, "view"), workflow);
+    await sleep(1500);
+    // the frontend's "missing models" dialog (from the loaders' properties.models): what it lists, then closed
+    const missingModels = await page.evaluate(() => [...document.querySelectorAll(".p-dialog")]
+      .filter((dialog) => /Missing Models/.test(dialog.textContent))
+      .flatMap((dialog) => [...dialog.querySelectorAll("li, .p-listbox-option, [class*=item]")]
+        .map((item) => item.textContent.trim()).filter((text) => text.includes(".safetensors"))));
+    await page.keyboard.press("Escape");
+    await sleep(500);
+    await page.evaluate(() => window.app.extensionManager.command.execute("Comfy.Canvas.FitView"));
+    await sleep(1500);  // the fit is animated
+    const measured = await page.evaluate(() => {
+      const { app, LiteGraph } = window;
+      const canvas = app.canvas, ds = canvas.ds, ctx = canvas.ctx;
+      const toScreen = ([x, y, w, h]) => {
+        const [sx, sy] = ds.convertOffsetToCanvas([x, y]);
+        return [sx, sy, w * ds.scale, h * ds.scale];
+      };
+      // points of a screen box where something else than the canvas or a node's widget is on top
+      const covered = ([x, y, w, h]) => {
+        let hidden = 0, outside = 0;
+        for (let i = 0; i <= 6; i++)
+          for (let j = 0; j <= 6; j++) {
+            const px = x + (w * i) / 6, py = y + (h * j) / 6;
+            if (px < 0 || py < 0 || px >= window.innerWidth || py >= window.innerHeight) { outside++; continue; }
+            const top = document.elementFromPoint(px, py);
+            if (!(top === canvas.canvas || top?.closest(".dom-widget"))) hidden++;
+          }
+        return { hidden, outside };
+      };
+      const nodes = app.graph.nodes.map((node) => {
+        ctx.save();
+        ctx.font = node.titleFontStyle ?? canvas.title_text_font;
+        const titleWidth = ctx.measureText(node.getTitle()).width;
+        ctx.restore();
+        const box = [...node.boundingRect];
+        return { id: node.id, type: node.type, title: node.getTitle(), box, screen: toScreen(box),
+          covered: covered(toScreen(box)),
+          size: [...node.size], smallest: [...node.computeSize()], titleWidth,
+          titleRoom: node.size[0] - 2 * LiteGraph.NODE_TITLE_HEIGHT, missing: node.has_errors ?? false };
+      });
+      const groups = app.graph.groups.map((group) => {
+        ctx.save();
+        ctx.font = group.font ?? `${group.font_size ?? LiteGraph.DEFAULT_GROUP_FONT}px ${LiteGraph.NODE_FONT}`;
+        const titleWidth = ctx.measureText(group.title).width;
+        ctx.restore();
+        return { title: group.title, box: [...group._bounding], titleWidth,
+          titleRoom: group._bounding[2] - 2 * (group.padding ?? 4), screen: toScreen([...group._bounding]) };
+      });
+      canvas.updateLowQualityThreshold?.();
+      return { scale: ds.scale, lowQualityBelow: canvas._lowQualityZoomThreshold, lowQuality: canvas.low_quality,
+        window: [window.innerWidth, window.innerHeight], nodes, groups,
+        nodeTypesMissing: app.graph.nodes.filter((n) => !LiteGraph.registered_node_types[n.type]).map((n) => n.type) };
+    });
+    results[basename(file)] = { ...measured, missingModels: [...new Set(missingModels)] };
+    await page.screenshot({ path: join(outDir, `${basename(file, ".json")}.png`) });
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify({ results, errors }));
