@@ -106,7 +106,7 @@ class SkinFit:
                 f"diagonal, {self.seconds:.1f} s on {self.device}")
         if self.auto and not self.target_met:
             line += (f"; MISSED the target mean error of {self.target:g} % with the most bones tried: writing "
-                     "the best skin found (raise --max-bones or --max-error)")
+                     "the best skin found (allow more bones or a larger error target)")
         return line
 
 
