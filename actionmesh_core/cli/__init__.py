@@ -6,9 +6,11 @@ the optional parts, `extra` (the PyPI extra it needs: checked before `func` runs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
+from collections.abc import Iterator
 
 from ..base.extras import require_extra
 from ..base.log import LOGGER_NAME
@@ -35,20 +37,31 @@ class _Console(logging.Handler):
         print(self.format(record), file=sys.stderr)
 
 
-def show_pack_log() -> None:
-    """Show the pack logger's INFO messages on the console (once, however often the command runs)."""
-    logger = logging.getLogger(LOGGER_NAME)
-    if not any(isinstance(handler, _Console) for handler in logger.handlers):
-        logger.addHandler(_Console(logging.INFO))
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+@contextlib.contextmanager
+def pack_log_on_console() -> Iterator[None]:
+    """While a command runs, the pack logger's INFO messages (and warnings) go to the console; the logger is left
+    as it was after."""
+    logger, handler = logging.getLogger(LOGGER_NAME), _Console(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
         logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Every failure a user can cause ends in one line on stderr: exit code 2 for bad input
     (ActionMeshError) or an OS error, 130 for Ctrl-C, also while the command's modules (torch...) load."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    show_pack_log()
+    with pack_log_on_console():
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     name = " ".join(["actionmesh", *[arg for arg in argv if not arg.startswith("-")][:1]])  # until args are parsed
     try:
         args = build_parser().parse_args(argv)
