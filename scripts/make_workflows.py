@@ -92,18 +92,19 @@ def prepare(source: str = "video") -> Node:
                  "fps": f"{source}.fps"})
 
 
-def result(source: str, name: str, step: int, skinned: bool = False) -> Group:
-    """The in-node player above Export; skinned: a second Export beside them writes a skinned GLB (bones, weights
-    and bone animation, for game engines)."""
-    nodes = [
+def result(source: str, name: str, step: int) -> Group:
+    """The in-node player above Export."""
+    return Group(f"{step} · Result", ORANGE, [[
         Node("preview", "ActionMeshPreviewAnimatedMesh", "Preview (drag to turn)", links={"animation": source},
              size=(500, 500)),
-        Node("export", "ActionMeshExport", "Export", {"filename_prefix": f"actionmesh/{name}"}, {"animation": source})]
-    if skinned:
-        nodes.append(Node("skinned", "ActionMeshExport", "Export skinned GLB (game engines)",
-                          {"format": "skinned-glb", "filename_prefix": f"actionmesh/{name}_skinned"},
-                          {"animation": source}))
-    return Group(f"{step} · Result", ORANGE, [nodes])
+        Node("export", "ActionMeshExport", "Export", {"filename_prefix": f"actionmesh/{name}"}, {"animation": source})]])
+
+
+def game_engines(source: str, name: str, step: int) -> Group:
+    """A second Export that writes a skinned GLB (bones, weights and bone animation, for game engines)."""
+    return Group(f"{step} · Game engines", ORANGE, [[
+        Node("skinned", "ActionMeshExport", "Export skinned GLB (game engines)",
+             {"format": "skinned-glb", "filename_prefix": f"actionmesh/{name}_skinned"}, {"animation": source})]])
 
 
 def generated_to_4d(name: str, image: bool) -> list[list[Group]]:
@@ -181,8 +182,8 @@ def build() -> list[Workflow]:
         Workflow("video_to_4d", "2. Video to 4D, stage by stage", [
             [Group("1 · Load", BLUE, [[models(), video()]])],
             [Group("2 · Frames and reference mesh", GREEN, [[prepare(), stages[0]]])],
-            [Group("3 · Animation", GREEN, [[stages[1], stages[2]]])],
-            [result("decoder.animation", "video_to_4d", 4, skinned=True)],
+            [Group("3 · Animation", GREEN, [[stages[1], stages[2]]]), game_engines("decoder.animation", "video_to_4d", 5)],
+            [result("decoder.animation", "video_to_4d", 4)],
         ]),
         Workflow("video_mesh_to_4d", "3. Video and your mesh to 4D", [
             [Group("1 · Load", BLUE, [[models(), video(), Node("mesh", "ActionMeshLoadMesh", "Load your mesh",

@@ -130,10 +130,11 @@ def api_workflow(name: str) -> dict:
     return load(name, api=True)
 
 
-def node_id(workflow: dict, class_type: str) -> str:
-    """The id of the API workflow's (only) node of `class_type`."""
-    ids = [key for key, entry in workflow.items() if entry["class_type"] == class_type]
-    assert len(ids) == 1, (class_type, ids)
+def node_id(workflow: dict, class_type: str, **inputs) -> str:
+    """The id of the API workflow's (only) node of `class_type` with these input values."""
+    ids = [key for key, entry in workflow.items() if entry["class_type"] == class_type
+           and all(entry["inputs"].get(name) == value for name, value in inputs.items())]
+    assert len(ids) == 1, (class_type, inputs, ids)
     return ids[0]
 
 
@@ -214,7 +215,7 @@ def test_video_to_4d_runs_and_its_glb_downloads(server):
     workflow = quick(api_workflow("video_to_4d"))
     entry = server.run(workflow)
     assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
-    exported = entry["outputs"][node_id(workflow, "ActionMeshExport")]["3d"][0]
+    exported = entry["outputs"][node_id(workflow, "ActionMeshExport", format="glb")]["3d"][0]
     assert exported["type"] == "output" and exported["filename"].endswith(".glb")
     glb = server.request("/view?" + urllib.parse.urlencode(exported))
     gltf = pygltflib.GLTF2.load_from_bytes(glb)
@@ -275,7 +276,7 @@ def two_material_animation(path):
 
 def test_bad_widget_values_are_node_errors(server):
     workflow = quick(api_workflow("video_to_4d"))
-    export, prior = node_id(workflow, "ActionMeshExport"), node_id(workflow, "ActionMeshImage3DPrior")
+    export, prior = node_id(workflow, "ActionMeshExport", format="glb"), node_id(workflow, "ActionMeshImage3DPrior")
     workflow[export]["inputs"]["filename_prefix"] = "../outside"
     workflow[prior]["inputs"]["steps"] = 0
     with pytest.raises(urllib.error.HTTPError) as error:
@@ -325,7 +326,7 @@ def test_workflow_runs_end_to_end_with_the_recommended_settings(server, name):
     entry = server.run(workflow, timeout=900)
     assert entry["status"]["status_str"] == "success", entry["status"]["messages"]
     outputs = entry["outputs"]
-    exported = outputs[node_id(workflow, "ActionMeshExport")]["3d"][0]
+    exported = outputs[node_id(workflow, "ActionMeshExport", format="glb")]["3d"][0]
     assert exported["filename"].startswith(name) and exported["filename"].endswith(".glb")
     if name == "video_to_4d_simple":  # core Preview 3D gets the GLB, core Save Video the turntable
         assert outputs[node_id(workflow, "Preview3D")]["result"][0] == f"{exported['subfolder']}/{exported['filename']}"
