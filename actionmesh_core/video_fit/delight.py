@@ -23,7 +23,7 @@ from .refine import one_thread
 STEPS = 300
 HUBER = 0.03
 """Log-luminance difference between neighbours above which it counts as a border (linear, not quadratic)."""
-MIN_GAIN = 0.05
+MIN_GAIN = 0.01
 """The light is removed only when it lowers the neighbour penalty by at least this fraction."""
 MIN_FACTOR = 0.25
 """Colours are never brightened more than 1 / MIN_FACTOR times (deep shadow stays dark rather than noisy)."""
