@@ -1,7 +1,7 @@
 """Draw the workflows' thumbnails (workflows/<title>.jpg, 320x180, the template browser's cards) from real results of
 the bundled small model on the example inputs. Each card shows what its workflow does: its inputs on the left, then
-what comes out (the stages of the step-by-step graph and its overlay, the textured mesh of {video + mesh}, the other object of motion
-transfer, the frames over time of the long video, the prompt of the text and image graphs).
+what comes out (the stages of the step-by-step graph and its overlay, the textured mesh of {video + mesh}, the other
+object of motion transfer, the frames over time of the long video, the prompt of the text and image graphs).
 
     python scripts/make_thumbnails.py
 """

@@ -38,8 +38,9 @@ def clip(pack):
 @pytest.fixture(scope="module")
 def fitted(pack, clip):
     truth, _, images, mask = clip
-    return run_node(pack, "ActionMeshFitCamera", animation=bare(pack, truth), frames=images,
-                    camera_fov=49.1, mask=mask)[0]
+    with torch.inference_mode():  # as ComfyUI runs every node: the refinement's autograd must still work
+        return run_node(pack, "ActionMeshFitCamera", animation=bare(pack, truth), frames=images,
+                        camera_fov=49.1, mask=mask)[0]
 
 
 def test_fit_camera_registers_the_animation_to_the_mask(clip, fitted):
@@ -56,8 +57,9 @@ def test_fit_camera_registers_the_animation_to_the_mask(clip, fitted):
 
 def test_colour_from_video_paints_the_parts_colours(pack, clip, fitted):
     truth, rgba, images, mask = clip
-    (anim, report), _ = run_node(pack, "ActionMeshColourFromVideo", animation=fitted[0], frames=images, mode="vertex",
-                                 texture_size=1024, remove_light=True, camera_fov=49.1, mask=mask)
+    with torch.inference_mode():  # the light's fit uses autograd too
+        (anim, report), _ = run_node(pack, "ActionMeshColourFromVideo", animation=fitted[0], frames=images,
+                                     mode="vertex", texture_size=1024, remove_light=True, camera_fov=49.1, mask=mask)
     assert anim.vertex_colors is not None and np.array_equal(anim.cameras.world_to_camera,
                                                              fitted[0].cameras.world_to_camera)
     assert report.startswith("colours from the video (vertex)") and "light removed" in report

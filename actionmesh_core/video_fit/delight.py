@@ -18,7 +18,7 @@ import scipy.sparse
 import torch
 
 from .observe import Observations
-from .refine import one_thread
+from .refine import optimising
 
 STEPS = 300
 HUBER = 0.03
@@ -42,7 +42,7 @@ class Lighting:
         return np.clip(shading / (self.ambient + np.linalg.norm(self.light)), MIN_FACTOR, 1.0)
 
 
-@one_thread()
+@optimising()
 def fit_lighting(seen: Observations, graph: scipy.sparse.csr_matrix) -> Lighting | None:
     """The lighting of the colours seen at the vertices (observations of the vertices, graph (V, V) adjacency),
     or None when it does not explain them better than ambient light."""
