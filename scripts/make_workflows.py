@@ -106,13 +106,12 @@ def on_the_video(source: str, step: int) -> Group:
     return Group(f"{step} · On the video", GREEN, [[
         Node("fit", "ActionMeshFitCamera", "Fit Camera", {}, {"animation": source} | masks),
         Node("colour", "ActionMeshColourFromVideo", "Colour from Video", {}, {"animation": "fit.animation"} | masks),
-    ], [
         Node("overlay", "ActionMeshOverlayOnVideo", "Overlay on Video", {"wireframe": True},
              {"animation": "colour.animation", "frames": "video.frames"}),
         Node("overlay_video", "CreateVideo", "Make overlay video", {"fps": 8.0},
              {"images": "overlay.frames", "fps": "video.fps"}),
         Node("save_overlay", "SaveVideo", "Save overlay video", {"filename_prefix": "actionmesh/overlay"},
-             {"video": "overlay_video.VIDEO"}, size=(300, 330))]])
+             {"video": "overlay_video.VIDEO"}, size=(300, 250))]])
 
 
 def generated_to_4d(name: str, image: bool) -> list[list[Group]]:
@@ -189,8 +188,9 @@ def build() -> list[Workflow]:
         ]),
         Workflow("video_to_4d", "2. Video to 4D, stage by stage", [
             [Group("1 · Load", BLUE, [[models(), video()]])],
-            [Group("2 · Frames and reference mesh", GREEN, [[prepare(), stages[0]]])],
-            [Group("3 · Animation", GREEN, [[stages[1], stages[2]]]), on_the_video("decoder.animation", 4)],
+            [Group("2 · Frames and reference mesh", GREEN, [[prepare(), stages[0]]]),
+             Group("3 · Animation", GREEN, [[stages[1], stages[2]]])],
+            [on_the_video("decoder.animation", 4)],
             [result("colour.animation", "video_to_4d", 5)],
         ]),
         Workflow("video_mesh_to_4d", "3. Video and your mesh to 4D", [
