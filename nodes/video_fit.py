@@ -102,8 +102,8 @@ class ColourFromVideo:
         }, "optional": {"mask": SUBJECT_MASK, "prepared_frames": PREPARED_MASKS}}
 
     @classmethod
-    def VALIDATE_INPUTS(cls, texture_size):
-        return validated(lambda: check_texture_size(texture_size))
+    def VALIDATE_INPUTS(cls, mode, texture_size):
+        return validated(lambda: check_texture_size(texture_size)) if mode == "texture" else True
 
     def colour(self, animation, frames, mode, texture_size, remove_light, camera_fov, mask=None,
                prepared_frames=None):

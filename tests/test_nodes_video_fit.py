@@ -69,8 +69,9 @@ def test_colour_from_video_paints_the_parts_colours(pack, clip, fitted):
 
 def test_colour_from_video_checks_the_texture_size(pack):
     node = pack.NODE_CLASS_MAPPINGS["ActionMeshColourFromVideo"]
-    assert node.VALIDATE_INPUTS(texture_size=2048) is True
-    assert "power of two" in node.VALIDATE_INPUTS(texture_size=1000)
+    assert node.VALIDATE_INPUTS(mode="texture", texture_size=2048) is True
+    assert "power of two" in node.VALIDATE_INPUTS(mode="texture", texture_size=1000)
+    assert node.VALIDATE_INPUTS(mode="vertex", texture_size=1000) is True  # no texture: the size plays no part
 
 
 def test_masks_come_from_the_mask_then_prepare_frames_then_alpha(pack, clip):
