@@ -92,12 +92,18 @@ def prepare(source: str = "video") -> Node:
                  "fps": f"{source}.fps"})
 
 
-def result(source: str, name: str, step: int) -> Group:
-    """The in-node player above Export."""
-    return Group(f"{step} · Result", ORANGE, [[
+def result(source: str, name: str, step: int, skinned: bool = False) -> Group:
+    """The in-node player above Export; skinned: a second Export beside them writes a skinned GLB (bones, weights
+    and bone animation, for game engines)."""
+    nodes = [
         Node("preview", "ActionMeshPreviewAnimatedMesh", "Preview (drag to turn)", links={"animation": source},
              size=(500, 500)),
-        Node("export", "ActionMeshExport", "Export", {"filename_prefix": f"actionmesh/{name}"}, {"animation": source})]])
+        Node("export", "ActionMeshExport", "Export", {"filename_prefix": f"actionmesh/{name}"}, {"animation": source})]
+    if skinned:
+        nodes.append(Node("skinned", "ActionMeshExport", "Export skinned GLB (game engines)",
+                          {"format": "skinned-glb", "filename_prefix": f"actionmesh/{name}_skinned"},
+                          {"animation": source}))
+    return Group(f"{step} · Result", ORANGE, [nodes])
 
 
 def on_the_video(source: str, step: int) -> Group:
@@ -191,7 +197,7 @@ def build() -> list[Workflow]:
             [Group("2 · Frames and reference mesh", GREEN, [[prepare(), stages[0]]]),
              Group("3 · Animation", GREEN, [[stages[1], stages[2]]])],
             [on_the_video("decoder.animation", 4)],
-            [result("colour.animation", "video_to_4d", 5)],
+            [result("colour.animation", "video_to_4d", 5, skinned=True)],
         ]),
         Workflow("video_mesh_to_4d", "3. Video and your mesh to 4D", [
             [Group("1 · Load", BLUE, [[models(), video(), Node("mesh", "ActionMeshLoadMesh", "Load your mesh",

@@ -1,6 +1,6 @@
 """Fixtures shared by the test modules. Plain helpers that take arguments (inputs, small models, the pack's
 loader, export checks) are modules beside this file: pipeline_fixtures.py, comfy_pack.py, export_checks.py,
-workflow_specs.py, reference_impl.py; no test module imports another."""
+skinning_fixtures.py, workflow_specs.py, reference_impl.py; no test module imports another."""
 
 import os
 import shutil

@@ -1,5 +1,5 @@
 """Sample animations and the readers and validators that check exported files (plain helpers for the export
-tests): Khronos glTF-Validator, a GLB accessor reader, USD's own validators."""
+tests): Khronos glTF-Validator, a GLB accessor reader, a skinned-glTF evaluator, USD's own validators."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class Glb:
             pygltflib.UNSIGNED_SHORT: np.uint16,
             pygltflib.UNSIGNED_BYTE: np.uint8,
         }[acc.componentType]
-        width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc.type]
+        width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc.type]
         data = np.frombuffer(
             self.blob, dtype, count=acc.count * width, offset=(view.byteOffset or 0) + (acc.byteOffset or 0)
         )
@@ -123,6 +123,46 @@ class Glb:
         sampler = self.gltf.animations[0].samplers[0]
         times = self.accessor(sampler.input)
         return times, self.accessor(sampler.output).reshape(len(times), -1), sampler.interpolation
+
+    def skinned_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """The skinned vertex positions of the first primitive at every key of the first animation, evaluated
+        from the file alone (glTF 2.0 §3.7.3: sum over the 4 influences of weight x joint world matrix x
+        inverse bind matrix x rest position; joint world matrices from the node tree, animated TRS or the
+        node's own). Returns key times (K,) and positions (K, V, 3) float64."""
+        from scipy.spatial.transform import Rotation
+
+        gltf, skin = self.gltf, self.gltf.skins[0]
+        attributes = self.primitive.attributes
+        rest = self.accessor(attributes.POSITION).astype(np.float64)
+        joints = self.accessor(attributes.JOINTS_0).astype(np.int64)
+        weights = self.accessor(attributes.WEIGHTS_0)
+        weights = weights / np.float64(np.iinfo(weights.dtype).max) if weights.dtype != np.float32 else weights
+        inverse_bind = self.accessor(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)  # column-major
+        animation = gltf.animations[0]
+        times = self.accessor(animation.samplers[0].input)
+        tracks = {(channel.target.node, channel.target.path): self.accessor(animation.samplers[channel.sampler].output)
+                  for channel in animation.channels}
+        parents = {child: node for node, item in enumerate(gltf.nodes) for child in (item.children or [])}
+
+        def local(node: int, key: int) -> np.ndarray:
+            item = gltf.nodes[node]
+            rotation = tracks[(node, "rotation")][key] if (node, "rotation") in tracks else item.rotation or [0, 0, 0, 1]
+            translation = tracks[(node, "translation")][key] if (node, "translation") in tracks \
+                else item.translation or [0, 0, 0]
+            matrix = np.eye(4)
+            matrix[:3, :3] = Rotation.from_quat(rotation).as_matrix()
+            matrix[:3, 3] = translation
+            return matrix
+
+        def world(node: int, key: int) -> np.ndarray:
+            return (world(parents[node], key) if node in parents else np.eye(4)) @ local(node, key)
+
+        positions = []
+        for key in range(len(times)):
+            skinning = np.stack([world(joint, key) @ inverse_bind[j] for j, joint in enumerate(skin.joints)])
+            blended = np.einsum("vk,vkij->vij", weights, skinning[joints])
+            positions.append(np.einsum("vij,vj->vi", blended[:, :3, :3], rest) + blended[:, :3, 3])
+        return times, np.stack(positions)
 
 
 def mesh_of(stage: Usd.Stage) -> UsdGeom.Mesh:

@@ -12,6 +12,7 @@ from actionmesh_core.cli import main
 from actionmesh_core.cli.demo import EXAMPLE_CLIP
 from actionmesh_core.errors import InputError
 from actionmesh_core.pipeline.model_set import BUNDLED_WEIGHTS
+from export_checks import Glb
 from pipeline_fixtures import moving_disc
 
 FAST = ["--steps", "1", "--prior-steps", "2", "--mesh-resolution", "32", "--face-budget", "1000"]
@@ -188,3 +189,14 @@ def test_outputs_replace_only_our_own_files(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (out / "obj").glob("mesh_*")) == ["mesh_00.obj", "mesh_01.obj"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_video2mesh_writes_a_skinned_glb(tiny_root, frame_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["video2mesh", str(frame_folder), "--out", str(out), "--weights", str(tiny_root), "--outputs",
+                 "npz,skinned_glb", "--bones", "2", "--device", "cpu", *FAST]) == 0
+    printed = capsys.readouterr().err  # the pack's log, on the console
+    assert "[ActionMesh] skinned_mesh.glb: " in printed and "2 bones, error mean" in printed
+    anim = AnimatedMesh.load(out / "animated_mesh.npz")
+    _, positions = Glb(out / "skinned_mesh.glb").skinned_positions()
+    assert positions.shape == anim.vertices.shape

@@ -176,7 +176,7 @@ def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
 
     from actionmesh_core.export import gltf
 
-    write = gltf._BinaryBuffer.write
+    write = gltf.BinaryBuffer.write
 
     def crash_half_way(self, stream):  # the disk fills half-way through the file
         data = io.BytesIO()
@@ -184,7 +184,7 @@ def test_an_existing_file_is_replaced_whole_or_kept(tmp_path, monkeypatch):
         stream.write(data.getvalue()[: len(data.getvalue()) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(gltf._BinaryBuffer, "write", crash_half_way)
+    monkeypatch.setattr(gltf.BinaryBuffer, "write", crash_half_way)
     with pytest.raises(OutputError, match="the disk holding .*anim.glb is full"):
         write_animated_glb(wobbling_sphere(3), path)
     monkeypatch.undo()

@@ -68,3 +68,14 @@ def test_egl_renders_on_the_gpu_not_on_llvmpipe():
     assert "llvmpipe" not in name.lower(), (
         f"EGL renders with {name!r} on a CUDA machine: install the NVIDIA driver's EGL library (libEGL_nvidia; "
         "in a container, NVIDIA_DRIVER_CAPABILITIES must include graphics) or set GLCONTEXT_DEVICE_INDEX")
+
+
+def test_skinning_decomposition_on_cuda_matches_the_cpu_run():
+    from actionmesh_core.data import make_clip
+    from actionmesh_core.skinning import SkinningConfig, decompose
+
+    vertices = make_clip(1_000_001, frames=12).watertight_animation(resolution=64).vertices
+    cpu, gpu = (decompose(vertices, SkinningConfig(bones=5, device=device)) for device in ("cpu", "cuda"))
+    assert gpu.device.startswith("cuda") and gpu.rig.num_bones == cpu.rig.num_bones == 5
+    assert gpu.mean_error == pytest.approx(cpu.mean_error, rel=1e-3)
+    np.testing.assert_allclose(gpu.rig.positions(), cpu.rig.positions(), atol=1e-4)

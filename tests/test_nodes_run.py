@@ -3,6 +3,7 @@ results, progress, cancellation, and the errors users see."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +11,7 @@ import pygltflib
 import pytest
 import torch
 from comfy_pack import EXAMPLE_MESH, EXAMPLE_TARGET, EXAMPLE_VIDEO, run_node, small_models
+from export_checks import Glb
 
 QUICK = {"preset": "custom", "guidance": 3.0, "seed": 7, "window": 3, "low_vram": False}  # steps=1: the cheapest run
 
@@ -383,3 +385,31 @@ def test_core_mesh_converters(pack, prior, animation):
     assert np.allclose(back.vertices[0].numpy(), prior[0].vertices)
     (loaded,), _ = run_node(pack, "ActionMeshMeshToMESH", mesh=mesh)  # a user's mesh goes out as its file has it
     assert np.allclose(loaded.vertices[0].numpy(), animation[1].vertices[2])
+
+
+@pytest.mark.parametrize("fmt, bones, suffix", [("skinned-glb", 2, ".glb"), ("usdskel", 0, ".usd")])
+def test_export_skinned_formats_report_bones_error_and_size(pack, animation, comfy_base, caplog, fmt, bones, suffix):
+    anim = animation[1]
+    with caplog.at_level(logging.INFO, logger="actionmesh"):
+        (path,), ui = run_node(pack, "ActionMeshExport", animation=anim, format=fmt, filename_prefix="actionmesh/rig",
+                               bones=bones, max_error=0.5)
+    file = comfy_base / "output" / path
+    assert path.startswith("actionmesh/rig_") and path.endswith(suffix) and file.is_file()
+    assert ui["3d"] == [{"filename": file.name, "subfolder": "actionmesh", "type": "output", "format": fmt}]
+    (text,) = ui["text"]  # file, size, bones and error, also in the pack's log
+    assert text.startswith(f"{file.name}: {file.stat().st_size / 1e6:.2f} MB, ") and "error mean" in text
+    assert f"[ActionMesh] {text}" in caplog.text
+    if fmt == "skinned-glb":  # the bones asked for, and the file plays the animation to the reported error
+        assert f", {bones} bones, " in text
+        times, positions = Glb(file).skinned_positions()
+        diagonal = np.linalg.norm(np.ptp(anim.vertices[0], axis=0))
+        mean_error = (np.linalg.norm(positions - anim.vertices, axis=-1) / diagonal * 100).mean()
+        assert f"error mean {mean_error:.3f} %" in text
+    else:  # auto: the fewest bones that reach max_error (or the report says it missed)
+        assert "bone" in text and ("MISSED" in text or float(text.split("error mean ")[1].split(" %")[0]) <= 0.5)
+
+
+def test_export_without_the_skin_widgets_keeps_its_defaults(pack, animation, comfy_base):
+    (path,), ui = run_node(pack, "ActionMeshExport", animation=animation[1], format="skinned-glb",
+                           filename_prefix="actionmesh/old")  # a workflow saved before the widgets existed
+    assert path.endswith(".glb") and "text" in ui and ui["3d"][0]["format"] == "skinned-glb"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pygltflib
 import pytest
+from export_checks import validate
 from workflow_specs import (CORE_NODES, INDEX, NAMES, PACK_ONLY, RANDOM_WEIGHTS_SETTINGS, WORKFLOWS, check_value,
                             declaration, execute, is_widget, load, load_pack, recommended_settings, required_inputs,
                             speed_overrides, ui_widget_names)
@@ -89,9 +90,19 @@ def test_speed_overrides_are_valid_widget_values():
 def test_pack_workflow_runs_end_to_end(name, pack, comfy_base):
     assert PACK_ONLY == ["long_video_ar_extend", "motion_transfer", "video_mesh_to_4d", "video_to_4d"]
     ui = execute(pack, load(name, api=True))
-    exported = [entry for out in ui.values() for entry in out.get("3d", [])]
+    exported = [entry for out in ui.values() for entry in out.get("3d", []) if entry["format"] == "glb"]
     previews = [entry for out in ui.values() for entry in out.get("actionmesh_preview", [])]
     assert len(exported) == len(previews) == 1
+    skinned = [(entry, out["text"][0]) for out in ui.values() for entry in out.get("3d", [])
+               if entry["format"] == "skinned-glb"]
+    assert len(skinned) == (name == "video_to_4d")  # the stage-by-stage graph also exports a skinned GLB
+    for entry, report in skinned:
+        path = comfy_base / "output" / entry["subfolder"] / entry["filename"]
+        assert path.name == f"{name}_skinned_00001_.glb" and report.startswith(f"{path.name}: ") and "bone" in report
+        gltf = pygltflib.GLTF2().load(str(path))
+        assert len(gltf.skins) == 1 and len(gltf.animations) == 1 and not gltf.meshes[0].primitives[0].targets
+        (report,) = validate(path)
+        assert report["issues"]["numErrors"] == 0
     glb = comfy_base / "output" / exported[0]["subfolder"] / exported[0]["filename"]
     assert glb.name == f"{name}_00001_.glb" and glb.is_file()
     gltf = pygltflib.GLTF2().load(str(glb))

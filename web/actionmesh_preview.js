@@ -1,8 +1,10 @@
 // ActionMesh frontend extension:
 // - "ActionMesh Preview Animated Mesh" plays the animated GLB its node wrote (one mesh, one primitive per
 //   material, one morph target per frame) inside the node: play/pause, frame slider, drag to orbit, each
-//   material's base colour and base-colour texture times the vertex colours. Plain WebGL2, no library: core's 3D
-//   viewer only attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
+//   material's base colour and base-colour texture times the vertex colours. It plays skinned GLBs too (a skin,
+//   JOINTS_0/WEIGHTS_0 and a joint TRS animation): the vertex shader blends 4 joint matrices per vertex, the
+//   matrices of the current time computed once per drawn frame. Plain WebGL2, no library: core's 3D viewer only
+//   attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
 // Each player runs at most one animation loop, whatever happens (re-runs, the node removed, the graph reloaded, another
 // workflow opened), and loading this script twice (two URLs for one pack) registers the extension once.
@@ -17,7 +19,7 @@ const MESH_SUFFIXES = ".glb,.gltf,.obj,.ply";
 
 // ---------------------------------------------------------------- GLB reading
 
-const COMPONENTS = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4 };
+const COMPONENTS = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT4: 16 };
 const ARRAYS = { 5121: Uint8Array, 5123: Uint16Array, 5125: Uint32Array, 5126: Float32Array };
 
 function readAccessor(gltf, bin, index) {
@@ -63,8 +65,37 @@ async function baseColorImage(gltf, bin, primitive) {
   return createImageBitmap(new Blob([bytes], { type: image.mimeType }));
 }
 
-// An animated GLB written by the pack -> {base, targets[], colors, uvs, indices, groups[], fps}: frame k =
-// base + targets[k]; its primitives (one per material, each with one target per frame) are joined into one
+// Normalised integers (glTF WEIGHTS_0 as unsigned byte/short) as floats in [0, 1]; floats as they are.
+function asFloats(values) {
+  if (values instanceof Float32Array) return values;
+  const scale = 2 ** (8 * values.BYTES_PER_ELEMENT) - 1;
+  return Float32Array.from(values, (value) => value / scale);
+}
+
+// The skin of the mesh node, when it has one -> {joints (node indices), parents, rest TRS of every node,
+// tracks {node: {rotation, translation}} keyed at `times`, inverseBind (J * 16), times}.
+function readSkin(gltf, bin) {
+  const meshNode = gltf.nodes.find((node) => node.mesh === 0);
+  if (meshNode?.skin === undefined) return null;
+  const skin = gltf.skins[meshNode.skin];
+  const parents = {};
+  gltf.nodes.forEach((node, index) => (node.children || []).forEach((child) => (parents[child] = index)));
+  const tracks = {};
+  let times = new Float32Array([0]);
+  for (const channel of gltf.animations?.[0]?.channels || []) {
+    const sampler = gltf.animations[0].samplers[channel.sampler];
+    times = readAccessor(gltf, bin, sampler.input);
+    (tracks[channel.target.node] ||= {})[channel.target.path] = readAccessor(gltf, bin, sampler.output);
+  }
+  const inverseBind = skin.inverseBindMatrices === undefined
+    ? Float32Array.from({ length: 16 * skin.joints.length }, (_, i) => (i % 5 === 0 ? 1 : 0))
+    : readAccessor(gltf, bin, skin.inverseBindMatrices);
+  return { joints: skin.joints, parents, nodes: gltf.nodes, tracks, inverseBind, times };
+}
+
+// An animated GLB written by the pack -> {base, targets[], colors, uvs, indices, groups[], fps, skin}: frame k =
+// base + targets[k], or for a skinned GLB (skin, with joints/weights per vertex) the rest pose `base` moved by
+// the joints at key k; its primitives (one per material, each with one target per frame) are joined into one
 // vertex list, and each is a group {first, count, image} of the joined indices.
 async function parseGlb(buffer) {
   const header = new DataView(buffer);
@@ -83,6 +114,10 @@ async function parseGlb(buffer) {
       base, indices, colors: vertexColors(gltf, bin, primitive, base.length / 3),
       uvs: uv === undefined ? new Float32Array((base.length / 3) * 2) : readAccessor(gltf, bin, uv),
       targets: (primitive.targets || []).map((target) => readAccessor(gltf, bin, target.POSITION)),
+      joints: primitive.attributes.JOINTS_0 === undefined ? null
+        : Float32Array.from(readAccessor(gltf, bin, primitive.attributes.JOINTS_0)),
+      weights: primitive.attributes.WEIGHTS_0 === undefined ? null
+        : asFloats(readAccessor(gltf, bin, primitive.attributes.WEIGHTS_0)),
       group: { first: indexCount, count: indices.length, image: await baseColorImage(gltf, bin, primitive) },
     });
     vertexCount += base.length / 3;
@@ -96,24 +131,93 @@ async function parseGlb(buffer) {
     indices: concatenate(parts.map((part) => part.indices), Uint32Array),
     groups: parts.map((part) => part.group),
     fps: (gltf.extras && gltf.extras.fps) || 8,
+    skin: parts[0].joints && parts[0].weights && readSkin(gltf, bin),
+    joints: parts[0].joints && concatenate(parts.map((part) => part.joints), Float32Array),
+    weights: parts[0].weights && concatenate(parts.map((part) => part.weights), Float32Array),
   };
+}
+
+// ---------------------------------------------------------------- skinning
+
+function slerp(a, b, w) {
+  let dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
+  const sign = dot < 0 ? -1 : 1;
+  dot *= sign;
+  if (dot > 0.9995) {
+    const q = a.map((v, i) => (1 - w) * v + w * sign * b[i]);
+    const n = Math.hypot(...q);
+    return q.map((v) => v / n);
+  }
+  const angle = Math.acos(dot), s = Math.sin(angle);
+  const wa = Math.sin((1 - w) * angle) / s, wb = (sign * Math.sin(w * angle)) / s;
+  return a.map((v, i) => wa * v + wb * b[i]);
+}
+
+// Column-major 4 x 4 of translation t, rotation quaternion q (x, y, z, w) and scale s, and a product of two.
+function trsMatrix(t, q, s) {
+  const [x, y, z, w] = q;
+  return [
+    (1 - 2 * (y * y + z * z)) * s[0], 2 * (x * y + z * w) * s[0], 2 * (x * z - y * w) * s[0], 0,
+    2 * (x * y - z * w) * s[1], (1 - 2 * (x * x + z * z)) * s[1], 2 * (y * z + x * w) * s[1], 0,
+    2 * (x * z + y * w) * s[2], 2 * (y * z - x * w) * s[2], (1 - 2 * (x * x + y * y)) * s[2], 0,
+    t[0], t[1], t[2], 1];
+}
+
+function multiply(a, b) {
+  const out = new Array(16).fill(0);
+  for (let c = 0; c < 4; c++)
+    for (let r = 0; r < 4; r++)
+      for (let k = 0; k < 4; k++) out[c * 4 + r] += a[k * 4 + r] * b[c * 4 + k];
+  return out;
+}
+
+// The skinning matrix of every joint at key `k` + `w` (glTF LINEAR: slerp rotations, lerp translations):
+// joint world transform times its inverse bind matrix. Returns a Float32Array of J column-major 4 x 4s.
+function jointMatrices(skin, k, w) {
+  const next = Math.min(k + 1, skin.times.length - 1);
+  const local = (node) => {
+    const item = skin.nodes[node], track = skin.tracks[node] || {};
+    const at = (values, width, key) => Array.from(values.subarray(width * key, width * key + width));
+    const rotation = track.rotation ? slerp(at(track.rotation, 4, k), at(track.rotation, 4, next), w)
+      : item.rotation || [0, 0, 0, 1];
+    const translation = track.translation
+      ? at(track.translation, 3, k).map((v, i) => (1 - w) * v + w * track.translation[3 * next + i])
+      : item.translation || [0, 0, 0];
+    return item.matrix || trsMatrix(translation, rotation, item.scale || [1, 1, 1]);
+  };
+  const world = (node) => (node in skin.parents ? multiply(world(skin.parents[node]), local(node)) : local(node));
+  const out = new Float32Array(16 * skin.joints.length);
+  skin.joints.forEach((joint, j) => out.set(multiply(world(joint), skin.inverseBind.subarray(16 * j, 16 * j + 16)), 16 * j));
+  return out;
 }
 
 // ---------------------------------------------------------------- WebGL2 viewer
 
 const VERTEX_SHADER = `#version 300 es
 uniform mat4 viewProjection;
+uniform bool skinned;
+uniform highp sampler2D jointTexture;  // row 0: the 4 columns of each joint's skinning matrix
 in vec3 position;
 in vec3 albedo;
 in vec2 uv;
+in vec4 joint;
+in vec4 weight;
 out vec3 worldPosition;
 out vec3 vertexAlbedo;
 out vec2 vertexUv;
+mat4 jointMatrix(float index) {
+  int column = 4 * int(index);
+  return mat4(texelFetch(jointTexture, ivec2(column, 0), 0), texelFetch(jointTexture, ivec2(column + 1, 0), 0),
+              texelFetch(jointTexture, ivec2(column + 2, 0), 0), texelFetch(jointTexture, ivec2(column + 3, 0), 0));
+}
 void main() {
-  worldPosition = position;
+  vec4 moved = vec4(position, 1.0);
+  if (skinned) moved = (weight.x * jointMatrix(joint.x) + weight.y * jointMatrix(joint.y) +
+                        weight.z * jointMatrix(joint.z) + weight.w * jointMatrix(joint.w)) * moved;
+  worldPosition = moved.xyz;
   vertexAlbedo = albedo;
   vertexUv = uv;
-  gl_Position = viewProjection * vec4(position, 1.0);
+  gl_Position = viewProjection * vec4(worldPosition, 1.0);
 }`;
 
 const FRAGMENT_SHADER = `#version 300 es
@@ -210,23 +314,28 @@ class AnimationViewer {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     this.animation = await parseGlb(await response.arrayBuffer());
-    const { base, targets, colors, uvs, indices, groups } = this.animation;
+    const { base, targets, colors, uvs, indices, groups, skin } = this.animation;
     const gl = this.gl;
     if (!this.program) {
       this.program = gl.createProgram();
       gl.attachShader(this.program, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
       gl.attachShader(this.program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT_SHADER));
       gl.linkProgram(this.program);
-      this.uniforms = Object.fromEntries(["viewProjection", "eye", "textured"].map(
-        (name) => [name, gl.getUniformLocation(this.program, name)]));  // the sampler stays on unit 0
+      this.uniforms = Object.fromEntries(["viewProjection", "eye", "textured", "skinned", "jointTexture"].map(
+        (name) => [name, gl.getUniformLocation(this.program, name)]));  // base colour: unit 0, joints: unit 1
       this.positions = gl.createBuffer();
       this.albedo = gl.createBuffer();
       this.uvs = gl.createBuffer();
+      this.jointIndices = gl.createBuffer();
+      this.jointWeights = gl.createBuffer();
       this.indexBuffer = gl.createBuffer();
+      this.jointTexture = gl.createTexture();
       this.vertexArray = gl.createVertexArray();  // records the attribute layout and the index buffer once
       gl.bindVertexArray(this.vertexArray);
-      for (const [name, buffer, size] of [["position", this.positions, 3], ["albedo", this.albedo, 3], ["uv", this.uvs, 2]]) {
-        const location = gl.getAttribLocation(this.program, name);
+      this.attributes = {};
+      for (const [name, buffer, size] of [["position", this.positions, 3], ["albedo", this.albedo, 3], ["uv", this.uvs, 2],
+        ["joint", this.jointIndices, 4], ["weight", this.jointWeights, 4]]) {
+        const location = this.attributes[name] = gl.getAttribLocation(this.program, name);
         gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
         gl.enableVertexAttribArray(location);
         gl.vertexAttribPointer(location, size, gl.FLOAT, false, 0, 0);
@@ -234,6 +343,22 @@ class AnimationViewer {
       gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
     }
     gl.bindVertexArray(this.vertexArray);
+    for (const [name, buffer, values] of [["joint", this.jointIndices, this.animation.joints],
+      ["weight", this.jointWeights, this.animation.weights]]) {
+      if (skin) {  // per-vertex joints and weights; without a skin the shader ignores them (constant zeros)
+        gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+        gl.bufferData(gl.ARRAY_BUFFER, values, gl.STATIC_DRAW);
+        gl.enableVertexAttribArray(this.attributes[name]);
+      } else gl.disableVertexAttribArray(this.attributes[name]);
+    }
+    gl.activeTexture(gl.TEXTURE1);  // the joints' skinning matrices (identities without a skin)
+    gl.bindTexture(gl.TEXTURE_2D, this.jointTexture);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    this.jointCount = skin ? skin.joints.length : 1;
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA32F, 4 * this.jointCount, 1, 0, gl.RGBA, gl.FLOAT,
+      skin ? jointMatrices(skin, 0, 0) : new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]));
+    gl.activeTexture(gl.TEXTURE0);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.albedo);
     gl.bufferData(gl.ARRAY_BUFFER, colors, gl.STATIC_DRAW);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.uvs);
@@ -250,16 +375,41 @@ class AnimationViewer {
     this.frame = new Float32Array(base.length);
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.indexBuffer);
     gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, indices, gl.STATIC_DRAW);
-    let radius = 1e-6;  // the camera frames every frame of the animation
-    for (const target of targets.length ? targets : [new Float32Array(base.length)])
-      for (let i = 0; i < base.length; i += 3)
-        radius = Math.max(radius, Math.hypot(base[i] + target[i], base[i + 1] + target[i + 1], base[i + 2] + target[i + 2]));
-    this.distance = 2.8 * radius;
-    this.frames = Math.max(targets.length, 1);
+    if (skin) {  // the rest pose, moved by the joints in the shader
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
+      gl.bufferData(gl.ARRAY_BUFFER, base, gl.STATIC_DRAW);
+    }
+    this.distance = 2.8 * this.radius();
+    this.frames = skin ? skin.times.length : Math.max(targets.length, 1);
     this.slider.max = this.frames - 1;
     this.time = 0;
     this.setPlaying(this.frames > 1);
     this.draw();
+  }
+
+  // The radius around the origin that holds every frame of the animation (skinned: every 16th vertex).
+  radius() {
+    const { base, targets, skin, joints, weights } = this.animation;
+    let radius = 1e-6;
+    if (!skin) {
+      for (const target of targets.length ? targets : [new Float32Array(base.length)])
+        for (let i = 0; i < base.length; i += 3)
+          radius = Math.max(radius, Math.hypot(base[i] + target[i], base[i + 1] + target[i + 1], base[i + 2] + target[i + 2]));
+      return radius;
+    }
+    for (let k = 0; k < skin.times.length; k++) {
+      const matrices = jointMatrices(skin, k, 0);
+      for (let v = 0; v < base.length / 3; v += 16) {
+        const moved = [0, 0, 0];
+        for (let i = 0; i < 4; i++) {
+          const m = matrices.subarray(16 * joints[4 * v + i]), w = weights[4 * v + i];
+          for (let r = 0; r < 3; r++)
+            moved[r] += w * (m[r] * base[3 * v] + m[4 + r] * base[3 * v + 1] + m[8 + r] * base[3 * v + 2] + m[12 + r]);
+        }
+        radius = Math.max(radius, Math.hypot(...moved));
+      }
+    }
+    return radius;
   }
 
   setPlaying(playing) {
@@ -301,10 +451,17 @@ class AnimationViewer {
   draw() {
     const gl = this.gl;
     if (!this.animation || !gl) return;
-    const { base, targets } = this.animation;
+    const { base, targets, skin } = this.animation;
     const k = Math.floor(this.time), w = this.time - k;
-    const a = targets[k] || new Float32Array(base.length), b = targets[(k + 1) % this.frames] || a;
-    for (let i = 0; i < base.length; i++) this.frame[i] = base[i] + (1 - w) * a[i] + w * b[i];
+    if (skin) {
+      gl.activeTexture(gl.TEXTURE1);
+      gl.bindTexture(gl.TEXTURE_2D, this.jointTexture);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, 4 * this.jointCount, 1, gl.RGBA, gl.FLOAT, jointMatrices(skin, k, w));
+      gl.activeTexture(gl.TEXTURE0);
+    } else {
+      const a = targets[k] || new Float32Array(base.length), b = targets[(k + 1) % this.frames] || a;
+      for (let i = 0; i < base.length; i++) this.frame[i] = base[i] + (1 - w) * a[i] + w * b[i];
+    }
     this.slider.value = this.time;
     this.label.textContent = `frame ${k + 1} / ${this.frames}`;
 
@@ -319,9 +476,13 @@ class AnimationViewer {
       Math.cos(this.azimuth) * Math.cos(this.elevation)].map((v) => v * this.distance);
     gl.uniformMatrix4fv(this.uniforms.viewProjection, false, lookAtPerspective(eye, width / height));
     gl.uniform3fv(this.uniforms.eye, eye);
+    gl.uniform1i(this.uniforms.skinned, skin ? 1 : 0);
+    gl.uniform1i(this.uniforms.jointTexture, 1);
     gl.bindVertexArray(this.vertexArray);
-    gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
-    gl.bufferData(gl.ARRAY_BUFFER, this.frame, gl.DYNAMIC_DRAW);
+    if (!skin) {
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.positions);
+      gl.bufferData(gl.ARRAY_BUFFER, this.frame, gl.DYNAMIC_DRAW);
+    }
     this.animation.groups.forEach(({ first, count }, i) => {
       gl.uniform1i(this.uniforms.textured, this.textures[i] ? 1 : 0);
       if (this.textures[i]) gl.bindTexture(gl.TEXTURE_2D, this.textures[i]);

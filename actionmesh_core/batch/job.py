@@ -30,6 +30,7 @@ class Job:
     masks:     folder or glob of subject masks, one per source frame.
     selection: frame selection for `load_clip` (start, end, stride, max_frames, target_fps, max_side).
     video:     register the result to the video and colour it (`VideoFit`); None: neither.
+    skin:      `export_skinned_mesh`'s options (bones, max_error, ...) for the skinned outputs.
     """
 
     source: str | os.PathLike
@@ -40,6 +41,7 @@ class Job:
     masks: str | os.PathLike | None = None
     selection: dict = field(default_factory=dict)
     video: VideoFit | None = None
+    skin: dict = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "out_dir", Path(self.out_dir))
@@ -64,5 +66,5 @@ def run_job(job: Job, models: ModelSet, progress: ProgressFn = no_progress,
     clip = load_clip(job.source, masks=job.masks, names=report.names, **job.selection)
     anim = animate(clip, models, job.settings, mesh=mesh, progress=progress, report=report, video=job.video)
     with report.stage("writing outputs"):
-        written = write_outputs(anim, job.out_dir, job.outputs, frames=clip.frames)
+        written = write_outputs(anim, job.out_dir, job.outputs, frames=clip.frames, skin_options=job.skin)
     return JobResult(anim, written, report)

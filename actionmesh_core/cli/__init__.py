@@ -6,10 +6,14 @@ the optional parts, `extra` (the PyPI extra it needs: checked before `func` runs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
+from collections.abc import Iterator
 
 from ..base.extras import require_extra
+from ..base.log import LOGGER_NAME
 from ..errors import ActionMeshError
 
 SUBCOMMAND_MODULES = ("video2mesh", "batch", "extend", "colour", "demo", "export", "weights", "bench", "eval",
@@ -26,10 +30,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Console(logging.Handler):
+    """The pack's log messages on the stderr of the moment (INFO and up: e.g. a skinned export's report)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def pack_log_on_console() -> Iterator[None]:
+    """While a command runs, the pack logger's INFO messages (and warnings) go to the console; the logger is left
+    as it was after."""
+    logger, handler = logging.getLogger(LOGGER_NAME), _Console(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Every failure a user can cause ends in one line on stderr: exit code 2 for bad input
     (ActionMeshError) or an OS error, 130 for Ctrl-C, also while the command's modules (torch...) load."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    with pack_log_on_console():
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     name = " ".join(["actionmesh", *[arg for arg in argv if not arg.startswith("-")][:1]])  # until args are parsed
     try:
         args = build_parser().parse_args(argv)

@@ -15,6 +15,7 @@ from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_ro
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
 from ..render.camera import DEFAULT_FOV_DEG
+from ..skinning import AUTO, DEFAULT_MAX_ERROR
 from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
 CLI_NAMES = OptionNames({
@@ -52,8 +53,36 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), help="weights precision (default bf16 on GPU)")
     group.add_argument("--attention", choices=BACKENDS, default="auto", help="attention kernel")
     group.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
-                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, overlay (default "
-                            "glb,frames,npz); overlay: overlay.mp4, the mesh drawn over the video")
+                       help="comma-separated: glb, frames, npz, usd, usdz, obj, ply, mp4, overlay, skinned_glb, usdskel "
+                            "(default glb,frames,npz); overlay: overlay.mp4, the mesh drawn over the video; "
+                            "skinned_glb / usdskel: bones and weights fitted to the animation (see --bones)")
+
+
+def add_skin_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    """The options of skinned exports (skinned-glb, usdskel): bone count or auto, error target, bone cap, seed."""
+    group = parser.add_argument_group("skinned exports (skinned-glb, usdskel)")
+    group.add_argument("--bones", type=_bone_count, default=AUTO,
+                       help="number of bones, or 'auto' (default): the fewest bones that reach --max-error")
+    group.add_argument("--max-error", type=float, default=DEFAULT_MAX_ERROR,
+                       help=f"auto: the mean vertex error to reach, in %% of the bounding-box diagonal "
+                            f"(default {DEFAULT_MAX_ERROR})")
+    group.add_argument("--max-bones", type=int, default=64, help="auto: the most bones to try (default 64)")
+    if seed:
+        group.add_argument("--seed", type=int, default=0, help="seed of the bone placement (default 0)")
+
+
+def skin_options_from(args: argparse.Namespace, **extra) -> dict:
+    """The keyword options of `export_skinned_mesh` given on the command line."""
+    return dict(bones=args.bones, max_error=args.max_error, max_bones=args.max_bones, **extra)
+
+
+def _bone_count(text: str) -> int | str:
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of bones or 'auto', got {text!r}") from None
 
 
 def add_video_options(parser: argparse.ArgumentParser, colours: tuple[str, ...] = COLOUR_CHOICES) -> None:

@@ -9,8 +9,8 @@ from ..base.atomic import check_output_folder
 from ..batch.job import Job, run_job
 from ..io.mesh_file import load_user_mesh
 from ..pipeline import TqdmProgress
-from .run_options import add_frame_options, add_run_options, add_video_options, models_from, print_summary, \
-    selection_from, settings_from, video_fit_from
+from .run_options import add_frame_options, add_run_options, add_skin_options, add_video_options, models_from, \
+    print_summary, selection_from, settings_from, skin_options_from, video_fit_from
 
 
 def register(subparsers) -> None:
@@ -26,6 +26,7 @@ def register(subparsers) -> None:
     add_frame_options(parser)
     add_run_options(parser)
     add_video_options(parser)
+    add_skin_options(parser, seed=False)
     parser.set_defaults(func=run)
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     video = video_fit_from(args, mesh)
     models = models_from(args)
     job = Job(args.input, args.out, settings_from(args, models), args.outputs, mesh=mesh, masks=args.masks,
-              selection=selection_from(args), video=video)
+              selection=selection_from(args), video=video, skin=skin_options_from(args, device=str(models.device)))
     result = run_job(job, models, TqdmProgress())
     print_summary(result.anim, result.report, models, job.settings, result.written)
     return 0

@@ -164,6 +164,23 @@ class SyntheticClip:
                                           band=2.0 * 2.0 / coarse)
         return vertices, faces
 
+    def watertight_animation(self, resolution: int = 128, face_count: int | None = None, softness: float = 0.02,
+                             fps: float = 8.0) -> AnimatedMesh:
+        """The clip as an `AnimatedMesh` with one fixed, watertight topology, as the pipeline makes them: the
+        frame-0 mesh (`mesh(0, resolution)`, decimated to about `face_count` faces when given) carried through
+        the clip by the parts, blended where they meet (`Rig.blend_weights` with `softness`, in model units:
+        smooth joints), and coloured by its parts. Stretching parts make the motion non-rigid."""
+        from ..geometry.postprocess import decimate
+
+        vertices, faces = self.mesh(0, resolution)
+        if face_count is not None:
+            mesh = decimate(trimesh.Trimesh(vertices, faces, process=False), face_count)
+            vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+        weights = self.rig.blend_weights(self.pose, 0, vertices, softness)
+        colors = weights @ np.array([part.color for part in self.rig.parts], np.float64)
+        return AnimatedMesh(self.rig.deform(self.pose, 0, vertices, weights), faces, fps=fps,
+                            vertex_colors=np.round(colors).astype(np.uint8), name=f"{self.category}_{self.seed}")
+
 
 def category_of(seed: int) -> str:
     """The category of a seed's clip: the seeds cycle through CATEGORIES."""

@@ -127,6 +127,30 @@ class Rig:
         return union_field(*self.shapes(), pose.rotations[frame], pose.translations[frame], pose.scales[frame],
                            points, valid)
 
+    def blend_weights(self, pose: Pose, frame: int, points: np.ndarray, softness: float) -> np.ndarray:
+        """points: (M, 3) world at `frame` -> (M, P) weights of the parts (rows sum to 1): a softmax of the parts'
+        own fields over `softness` (world units), so a point follows the part it lies on, and points where
+        parts meet blend them smoothly. Weights below 1e-4 are dropped."""
+        fields = part_fields(*self.shapes(), pose.rotations[frame], pose.translations[frame], pose.scales[frame],
+                             np.asarray(points, np.float64)).T  # (M, P)
+        weights = np.exp((fields - fields.max(axis=1, keepdims=True)) / softness)
+        weights /= weights.sum(axis=1, keepdims=True)
+        weights[weights < 1e-4] = 0.0
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def deform(self, pose: Pose, frame: int, points: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Carry points (M, 3), world at `frame`, through the clip: each part moves (and stretches) the point
+        as if fixed in its bone frame, and the results are blended with `weights` (M, P).
+        Returns (T, M, 3) float64 world positions at every frame of `pose`."""
+        points = np.asarray(points, np.float64)
+        moved = np.zeros((len(pose.rotations), len(points), 3))
+        for p in np.flatnonzero(weights.any(axis=0)):
+            rotation, scale, origin = pose.rotations[frame, p], pose.scales[frame, p], pose.translations[frame, p]
+            local = (points - origin) @ rotation / scale  # the inverse of `Pose.to_world`
+            world = np.einsum("tij,tmj->tmi", pose.rotations[:, p], local[None] * pose.scales[:, p, None, :])
+            moved += weights[:, p, None] * (world + pose.translations[:, p, None, :])
+        return moved
+
     def meshes(self, pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All parts' meshes at every frame (they overlap; fine for pictures, not a watertight union).
 
@@ -150,10 +174,17 @@ def union_field(kind: np.ndarray, center: np.ndarray, size: np.ndarray, rotation
     scales (..., P, 3): their bone frames; points (..., M, 3) world; valid (..., P) bool: parts to use
     (default all). Returns (..., M); -inf where no part is valid.
     """
-    offsets = points[..., None, :, :] - translations[..., :, None, :]  # (..., P, M, 3)
-    local = np.einsum("...pji,...pmj->...pmi", rotations, offsets) / scales[..., :, None, :]
-    field = primitive_sdf(kind[..., None], center[..., None, :], size[..., None, :], local)
-    field = field * scales.min(axis=-1)[..., None]
+    field = part_fields(kind, center, size, rotations, translations, scales, points)
     if valid is not None:
         field = np.where(valid[..., None], field, -np.inf)
     return field.max(axis=-2)
+
+
+def part_fields(kind: np.ndarray, center: np.ndarray, size: np.ndarray, rotations: np.ndarray,
+                translations: np.ndarray, scales: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The field of every posed primitive on its own, positive inside: arguments as `union_field`;
+    returns (..., P, M)."""
+    offsets = points[..., None, :, :] - translations[..., :, None, :]  # (..., P, M, 3)
+    local = np.einsum("...pji,...pmj->...pmi", rotations, offsets) / scales[..., :, None, :]
+    field = primitive_sdf(kind[..., None], center[..., None, :], size[..., None, :], local)
+    return field * scales.min(axis=-1)[..., None]

@@ -52,7 +52,7 @@ _COMPONENT_TYPES = {
     np.dtype(np.uint16): pygltflib.UNSIGNED_SHORT,
     np.dtype(np.uint8): pygltflib.UNSIGNED_BYTE,
 }
-_ELEMENT_TYPES = {1: pygltflib.SCALAR, 2: pygltflib.VEC2, 3: pygltflib.VEC3, 4: pygltflib.VEC4}
+_ELEMENT_TYPES = {1: pygltflib.SCALAR, 2: pygltflib.VEC2, 3: pygltflib.VEC3, 4: pygltflib.VEC4, 16: pygltflib.MAT4}
 
 
 def write_animated_glb(
@@ -76,11 +76,11 @@ def animated_glb_bytes(anim: AnimatedMesh, *, interpolation: str = "smooth", nor
     return _animated_document(anim, interpolation=interpolation, normals=normals).finish()
 
 
-def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool) -> _BinaryBuffer:
+def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool) -> BinaryBuffer:
     """The animated GLB of `write_animated_glb`, ready to write (its glTF is `.gltf`)."""
     if interpolation not in INTERPOLATIONS:
         raise InputError(f"GLB interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
-    blob = _document(anim, anim.vertices, _encoded_textures(anim), normals=normals, morph=True)
+    blob = mesh_document(anim, anim.vertices, encoded_textures(anim), normals=normals, morph=True)
     gltf = blob.gltf
     one_hot = np.eye(anim.num_frames, dtype=np.float32)
     times, weights = anim.frame_times.astype(np.float32), one_hot
@@ -89,9 +89,9 @@ def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool)
         weights = np.concatenate([weights, weights[-1:]])
     keys = blob.accessor(times, bounds=True)
     animation = pygltflib.Animation(name=anim.name)
-    _animate(animation, keys, blob.accessor(weights.reshape(-1)), INTERPOLATIONS[interpolation], 0, "weights")
+    add_channel(animation, keys, blob.accessor(weights.reshape(-1)), INTERPOLATIONS[interpolation], 0, "weights")
     if anim.cameras is not None:
-        _add_video_camera(blob, anim, animation, keys, INTERPOLATIONS[interpolation], len(times))
+        add_video_camera(blob, anim, animation, keys, INTERPOLATIONS[interpolation], len(times))
     gltf.animations.append(animation)
     gltf.extras = {"fps": float(anim.fps), "frames": anim.num_frames}
     return blob
@@ -100,7 +100,7 @@ def _animated_document(anim: AnimatedMesh, *, interpolation: str, normals: bool)
 VIDEO_CAMERA = "video_camera"
 
 
-def _add_video_camera(blob: _BinaryBuffer, anim: AnimatedMesh, animation: pygltflib.Animation, keys: int,
+def add_video_camera(blob: BinaryBuffer, anim: AnimatedMesh, animation: pygltflib.Animation, keys: int,
                       interpolation: str, count: int) -> None:
     """A perspective camera node named VIDEO_CAMERA whose yfov and aspect ratio are the video's and whose
     translation and rotation follow `anim.cameras` at the animation's keys (the first `count` frames, the last
@@ -116,11 +116,11 @@ def _add_video_camera(blob: _BinaryBuffer, anim: AnimatedMesh, animation: pygltf
                                      translation=translations[0].tolist(), rotation=rotations[0].tolist()))
     node = len(gltf.nodes) - 1
     gltf.scenes[gltf.scene].nodes.append(node)
-    _animate(animation, keys, blob.accessor(translations), interpolation, node, "translation")
-    _animate(animation, keys, blob.accessor(rotations), interpolation, node, "rotation")
+    add_channel(animation, keys, blob.accessor(translations), interpolation, node, "translation")
+    add_channel(animation, keys, blob.accessor(rotations), interpolation, node, "rotation")
 
 
-def _animate(animation: pygltflib.Animation, keys: int, values: int, interpolation: str, node: int, path: str) -> None:
+def add_channel(animation: pygltflib.Animation, keys: int, values: int, interpolation: str, node: int, path: str) -> None:
     """Add a sampler (key times and values accessors) and the channel that drives `path` of `node` with it."""
     animation.samplers.append(pygltflib.AnimationSampler(input=keys, output=values, interpolation=interpolation))
     animation.channels.append(pygltflib.AnimationChannel(
@@ -130,19 +130,22 @@ def _animate(animation: pygltflib.Animation, keys: int, values: int, interpolati
 def frame_glbs(anim: AnimatedMesh) -> Iterator[bytes]:
     """Each frame of `anim` as a static GLB: the animated file's primitives and materials, without
     targets. The textures are encoded once for all the frames."""
-    pngs = _encoded_textures(anim)
+    pngs = encoded_textures(anim)
     for positions in anim.vertices:
-        yield _document(anim, positions[None], pngs, normals=False, morph=False).finish()
+        yield mesh_document(anim, positions[None], pngs, normals=False, morph=False).finish()
 
 
-def _document(anim: AnimatedMesh, frames: np.ndarray, pngs: dict[int, bytes], *, normals: bool,
-              morph: bool) -> _BinaryBuffer:
-    """A glTF with one node and one mesh whose base is frames[0] (T', V, 3); morph: one target per frame.
-    pngs: `_encoded_textures(anim)`. Returns the glTF's _BinaryBuffer (the glTF is its `.gltf`)."""
+def mesh_document(anim: AnimatedMesh, frames: np.ndarray, pngs: dict[int, bytes], *, normals: bool, morph: bool,
+                  vertex_attributes: dict[str, tuple[np.ndarray, bool]] | None = None) -> BinaryBuffer:
+    """A glTF with one node (node 0) and one mesh whose base is frames[0] (T', V, 3), with the UVs, vertex
+    colours and materials of `anim`; morph: one target per frame. pngs: `encoded_textures(anim)`.
+    vertex_attributes: more per-vertex attributes, {glTF name: ((V, k) array, normalized)} (a skin's JOINTS_0
+    and WEIGHTS_0). Returns the glTF's BinaryBuffer (the glTF is its `.gltf`)."""
     gltf = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator=GENERATOR))
-    blob = _BinaryBuffer(gltf)
+    blob = BinaryBuffer(gltf)
     frame_normals = vertex_normals(frames, anim.faces) if normals else None
-    primitives = [_primitive(blob, anim, part, frames, frame_normals, morph) for part in anim.material_parts()]
+    primitives = [_primitive(blob, anim, part, frames, frame_normals, morph, vertex_attributes or {})
+                  for part in anim.material_parts()]
     textures: dict[int, int] = {}  # id of an image -> its glTF texture, so an image in several slots is stored once
     gltf.materials = [_material(material, blob, pngs, textures) for material in anim.resolved_materials()]
     mesh = pygltflib.Mesh(name=anim.name, primitives=primitives)
@@ -157,10 +160,10 @@ def _document(anim: AnimatedMesh, frames: np.ndarray, pngs: dict[int, bytes], *,
 
 
 def _primitive(blob, anim: AnimatedMesh, part, frames: np.ndarray, frame_normals: np.ndarray | None,
-               morph: bool) -> pygltflib.Primitive:
+               morph: bool, vertex_attributes: dict[str, tuple[np.ndarray, bool]]) -> pygltflib.Primitive:
     """One primitive (a part of `anim.material_parts()`): base frames[0], targets frames[k] - frames[0]
     (all primitives of the mesh get the same number of targets, as glTF requires), optional normals
-    (T', V, 3) likewise."""
+    (T', V, 3) likewise, and the part's rows of each of `vertex_attributes`."""
     material, ids, faces = part
     vectors = pygltflib.ARRAY_BUFFER
     base = frames[0][ids]
@@ -175,12 +178,14 @@ def _primitive(blob, anim: AnimatedMesh, part, frames: np.ndarray, frame_normals
         attributes.TEXCOORD_0 = blob.accessor(anim.uvs[ids], vectors)
     if anim.vertex_colors is not None:
         attributes.COLOR_0 = blob.accessor(_linear_rgba(anim.vertex_colors[ids]), vectors, normalized=True)
+    for name, (values, normalized) in vertex_attributes.items():
+        setattr(attributes, name, blob.accessor(values[ids], vectors, normalized=normalized))
     index_type = np.uint16 if len(ids) < 0xFFFF else np.uint32
     indices = blob.accessor(faces.astype(index_type).reshape(-1), pygltflib.ELEMENT_ARRAY_BUFFER)
     return pygltflib.Primitive(attributes=attributes, indices=indices, material=material, targets=targets)
 
 
-class _BinaryBuffer:
+class BinaryBuffer:
     """Collects arrays into the GLB's one binary buffer and adds their bufferViews and accessors."""
 
     def __init__(self, gltf: pygltflib.GLTF2):
@@ -202,7 +207,8 @@ class _BinaryBuffer:
     def accessor(
         self, array: np.ndarray, target: int | None = None, *, bounds: bool = False, normalized: bool = False
     ) -> int:
-        """array: (N,) or (N, 1..4) of float32/uint8/uint16/uint32. bounds: write per-component min/max."""
+        """array: (N,) or (N, 1..4) of float32/uint8/uint16/uint32, or (N, 16) float32 column-major 4 x 4 matrices.
+        bounds: write per-component min/max."""
         array = np.ascontiguousarray(array)
         columns = 1 if array.ndim == 1 else array.shape[1]
         accessor = pygltflib.Accessor(
@@ -249,7 +255,7 @@ def _linear_rgba(colors: np.ndarray) -> np.ndarray:
     return np.concatenate([rgb, np.round(alpha)], axis=1).astype(np.uint16)
 
 
-def _encoded_textures(anim: AnimatedMesh) -> dict[int, bytes]:
+def encoded_textures(anim: AnimatedMesh) -> dict[int, bytes]:
     """The PNG file of every texture image of `anim`'s materials, by id of the image."""
     pngs = {}
     for material in anim.resolved_materials():
@@ -261,7 +267,7 @@ def _encoded_textures(anim: AnimatedMesh) -> dict[int, bytes]:
     return pngs
 
 
-def _material(material: Material, blob: _BinaryBuffer, pngs: dict[int, bytes],
+def _material(material: Material, blob: BinaryBuffer, pngs: dict[int, bytes],
               textures: dict[int, int]) -> pygltflib.Material:
     """`material` as a glTF material, its textures embedded as PNG images (pngs, by id of the image) once
     per document (textures: id of an image -> glTF texture index, filled as images are embedded)."""
@@ -294,7 +300,7 @@ def _material(material: Material, blob: _BinaryBuffer, pngs: dict[int, bytes],
     )
 
 
-def _texture(blob: _BinaryBuffer, png: bytes, name: str) -> int:
+def _texture(blob: BinaryBuffer, png: bytes, name: str) -> int:
     """Embed a PNG file as a texture (one shared repeat sampler); returns its index."""
     gltf = blob.gltf
     gltf.images.append(pygltflib.Image(name=name, mimeType="image/png", bufferView=blob.view(png)))

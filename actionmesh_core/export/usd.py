@@ -18,6 +18,9 @@ material). Not kept: texture samplers and texture transforms.
 A `.usdz` file packs the layer and its textures into one archive; `.usd`/`.usdc`/`.usda` files put
 the textures beside them as `<stem>_basecolor.png`, `<stem>_normal.png`, ... (material i > 0:
 `<stem>_material<i>_basecolor.png`, ...).
+
+With a `SkinRig` (`rig=`), the root is a UsdSkel SkelRoot, the mesh holds the rest pose, and a Skeleton
+with a SkelAnimation moves it (`usdskel.py`); materials, UVs and colours are the same.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from ..errors import ActionMeshError, InputError
 from ..base.atomic import atomic_path
 from ..base.colour_space import srgb_to_linear
 from ..base.normals import vertex_normals
+from ..skinning import SkinRig
+from .usdskel import author_skeleton
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
 TEXTURE_FILE_NAMES = {slot: key.removesuffix("Texture").lower() for slot, key in GLTF_KEYS.items()}
@@ -43,28 +48,34 @@ TEXTURE_NODE_NAMES = {slot: key[0].upper() + key[1:] for slot, key in GLTF_KEYS.
 """BaseColorTexture, ...: the shader prim name of each texture slot."""
 
 
-def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = True) -> Path:
+def write_usd(anim: AnimatedMesh, path: str | os.PathLike, *, normals: bool = True, rig: SkinRig | None = None) -> Path:
     """Write `anim` to a USD file whose suffix picks the flavour (see USD_SUFFIXES). Returns the path.
 
     The layer and its textures are written to temporary names and renamed into place only once all
-    are complete, so a failed write keeps the previous files. normals: write time-sampled vertex normals.
+    are complete, so a failed write keeps the previous files. normals: write time-sampled vertex normals
+    (rest-pose normals with a rig). rig: write a UsdSkel skeleton animation instead of time-sampled points.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in USD_SUFFIXES:
         raise InputError(f"a USD file name must end in one of {USD_SUFFIXES}, got {path.name!r}")
     if suffix == ".usdz":
-        return _write_usdz(anim, path, normals=normals)
+        return _write_usdz(anim, path, normals=normals, rig=rig)
     files = _texture_files(anim, f"{path.stem}_")
     with contextlib.ExitStack() as renames:  # every file is renamed into place only at the end
         layer = renames.enter_context(atomic_path(path))
         for key, name in files.items():
             _save_texture(anim, key, renames.enter_context(atomic_path(path.with_name(name))))
-        _write_stage(anim, layer, files, normals=normals)
+        _write_stage(anim, layer, files, normals=normals, rig=rig)
     return path
 
 
-def _write_usdz(anim: AnimatedMesh, path: Path, *, normals: bool) -> Path:
+def write_usdskel(anim: AnimatedMesh, rig: SkinRig, path: str | os.PathLike, *, normals: bool = True) -> Path:
+    """`write_usd` with the skeleton of `rig` (the skinned writers' signature, as `write_skinned_glb`)."""
+    return write_usd(anim, path, normals=normals, rig=rig)
+
+
+def _write_usdz(anim: AnimatedMesh, path: Path, *, normals: bool, rig: SkinRig | None) -> Path:
     from pxr import Sdf, UsdUtils
 
     with tempfile.TemporaryDirectory(prefix="actionmesh_usdz_") as folder:
@@ -72,7 +83,7 @@ def _write_usdz(anim: AnimatedMesh, path: Path, *, normals: bool) -> Path:
         files = _texture_files(anim, "")
         for key, name in files.items():
             _save_texture(anim, key, Path(folder) / name)
-        _write_stage(anim, layer, files, normals=normals)
+        _write_stage(anim, layer, files, normals=normals, rig=rig)
         with atomic_path(path) as tmp:
             if not UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(layer)), str(tmp)):
                 raise ActionMeshError(f"usd-core could not package {path.name} (see its messages above)")
@@ -94,9 +105,9 @@ def _save_texture(anim: AnimatedMesh, key: tuple[int, str], path: Path) -> None:
     Image.fromarray(anim.resolved_materials()[material].textures()[slot]).save(path, format="PNG")
 
 
-def _write_stage(anim: AnimatedMesh, layer_path: Path, files: dict, *, normals: bool) -> None:
+def _write_stage(anim: AnimatedMesh, layer_path: Path, files: dict, *, normals: bool, rig: SkinRig | None) -> None:
     """Author the whole stage into `layer_path` (the textures `files`, see `_texture_files`, beside it)."""
-    from pxr import Sdf, Tf, Usd, UsdGeom, Vt
+    from pxr import Sdf, Tf, Usd, UsdGeom, UsdSkel, Vt
 
     stage = Usd.Stage.CreateNew(str(layer_path))
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
@@ -107,22 +118,26 @@ def _write_stage(anim: AnimatedMesh, layer_path: Path, files: dict, *, normals: 
     stage.SetStartTimeCode(float(time_codes[0]))
     stage.SetEndTimeCode(float(time_codes[-1]))
 
-    root = UsdGeom.Xform.Define(stage, "/" + Tf.MakeValidIdentifier(anim.name))
+    root = (UsdGeom.Xform if rig is None else UsdSkel.Root).Define(stage, "/" + Tf.MakeValidIdentifier(anim.name))
     stage.SetDefaultPrim(root.GetPrim())
     mesh = UsdGeom.Mesh.Define(stage, root.GetPath().AppendChild("Mesh"))
     mesh.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
     mesh.CreateOrientationAttr(UsdGeom.Tokens.rightHanded)
     mesh.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(anim.num_faces, 3, np.int32)))
     mesh.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(anim.faces.astype(np.int32).reshape(-1)))
+    frames = anim.vertices if rig is None else rig.rest[None].astype(np.float32)  # a rig moves the rest pose
+    sample_times = [Usd.TimeCode(float(t)) for t in time_codes] if rig is None else [Usd.TimeCode.Default()]
     points, extent = mesh.CreatePointsAttr(), mesh.CreateExtentAttr()
-    for time, frame in zip(time_codes, anim.vertices):
-        points.Set(Vt.Vec3fArray.FromNumpy(frame), float(time))
-        extent.Set(Vt.Vec3fArray.FromNumpy(np.stack([frame.min(0), frame.max(0)])), float(time))
+    for time, frame in zip(sample_times, frames):
+        points.Set(Vt.Vec3fArray.FromNumpy(frame), time)
+        extent.Set(Vt.Vec3fArray.FromNumpy(np.stack([frame.min(0), frame.max(0)])), time)
     if normals:
         normal_attr = mesh.CreateNormalsAttr()
         mesh.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
-        for time, frame_normals in zip(time_codes, vertex_normals(anim.vertices, anim.faces)):
-            normal_attr.Set(Vt.Vec3fArray.FromNumpy(frame_normals), float(time))
+        for time, frame_normals in zip(sample_times, vertex_normals(frames, anim.faces)):
+            normal_attr.Set(Vt.Vec3fArray.FromNumpy(frame_normals), time)
+    if rig is not None:
+        author_skeleton(stage, root, mesh, rig, time_codes)
     primvars = UsdGeom.PrimvarsAPI(mesh)
     if anim.uvs is not None:
         st = np.stack([anim.uvs[:, 0], 1.0 - anim.uvs[:, 1]], axis=1).astype(np.float32)
