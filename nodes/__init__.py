@@ -14,6 +14,7 @@ from .stages import (
     TemporalDiffusion,
     VideoToAnimatedMesh,
 )
+from .video_fit import ColourFromVideo, FitCamera, OverlayOnVideo
 
 NODES = {
     "ActionMeshLoadModels": (LoadModels, "ActionMesh Load Models"),
@@ -27,6 +28,9 @@ NODES = {
     "ActionMeshARExtend": (ARExtend, "ActionMesh AR Extend"),
     "ActionMeshMotionTransfer": (MotionTransfer, "ActionMesh Motion Transfer"),
     "ActionMeshVideoToAnimatedMesh": (VideoToAnimatedMesh, "ActionMesh Video to Animated Mesh"),
+    "ActionMeshFitCamera": (FitCamera, "ActionMesh Fit Camera"),
+    "ActionMeshColourFromVideo": (ColourFromVideo, "ActionMesh Colour from Video"),
+    "ActionMeshOverlayOnVideo": (OverlayOnVideo, "ActionMesh Overlay on Video"),
     "ActionMeshMeshFromMESH": (MeshFromMESH, "ActionMesh Mesh from MESH"),
     "ActionMeshMeshToMESH": (MeshToMESH, "ActionMesh Mesh to MESH"),
     "ActionMeshAnimationFrameToMESH": (AnimationFrameToMESH, "ActionMesh Animation Frame to MESH"),

@@ -7,7 +7,7 @@
     Temporal Autoencoder    latents + reference -> animated mesh               (decode_latents, Stage II)
     AR Extend               animated mesh + more frames -> longer one          (extend)
     Motion Transfer         prepared frames of A + mesh of B -> animation of B (animate_reference)
-    Video to Animated Mesh  frames (+ mesh) -> animated mesh                   (animate)
+    Video to Animated Mesh  frames (+ mesh) -> animated mesh, registered to the video and coloured (animate)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..actionmesh_core.pipeline import (
     remove_background,
     temporal_latents,
 )
+from ..actionmesh_core.video_fit import COLOUR_CHOICES, VideoFit, default_colour
 from . import inputs
 from .comfy_types import clip_from_comfy, clip_to_comfy
 from .runtime import NodeProgress, on_device, run_settings, validated
@@ -220,11 +221,16 @@ class VideoToAnimatedMesh:
         }, "optional": {
             "mask": inputs.MASK,
             "mesh": (MESH, {"tooltip": "Optional: animate this mesh instead of making one (textures kept)."}),
+            "colour": (["auto", *COLOUR_CHOICES], {"default": "auto", "tooltip": (
+                "Then register the result to the video (a camera per frame) and colour it from the frames. auto: "
+                "vertex colours, or none for a mesh of yours with a texture or colours of its own; texture: a "
+                "baked 1024 x 1024 texture (pip install xatlas).")}),
         }}
 
-    def animate(self, model, frames, preset, seed, anchor_frame, fps, low_vram, mask=None, mesh=None):
+    def animate(self, model, frames, preset, seed, anchor_frame, fps, low_vram, mask=None, mesh=None, colour="auto"):
         settings = run_settings(model, preset, seed=seed, anchor_frame=anchor_frame, low_vram=low_vram,
                                 names=inputs.ONE_NODE_NAMES)
+        video = VideoFit(colour=default_colour(mesh) if colour == "auto" else colour)
         with on_device():
             return (animate(clip_from_comfy(frames, mask, fps), model.models, settings, mesh=mesh,
-                            progress=NodeProgress()),)
+                            progress=NodeProgress(), video=video),)

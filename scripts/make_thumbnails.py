@@ -1,7 +1,7 @@
 """Draw the workflows' thumbnails (workflows/<title>.jpg, 320x180, the template browser's cards) from real results of
 the bundled small model on the example inputs. Each card shows what its workflow does: its inputs on the left, then
-what comes out (the stages of the step-by-step graph, the textured mesh of {video + mesh}, the other object of motion
-transfer, the frames over time of the long video, the prompt of the text and image graphs).
+what comes out (the stages of the step-by-step graph and its overlay, the textured mesh of {video + mesh}, the other
+object of motion transfer, the frames over time of the long video, the prompt of the text and image graphs).
 
     python scripts/make_thumbnails.py
 """
@@ -21,6 +21,7 @@ from actionmesh_core.pipeline import Settings, animate, bundled_models, prepare_
 from actionmesh_core.pipeline.run import make_reference
 from actionmesh_core.render.compose import over_background
 from actionmesh_core.render.preview import render_views
+from actionmesh_core.video_fit import VideoFit, render_overlay
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / "workflows"
@@ -98,7 +99,8 @@ def main() -> None:
     camera = make_clip(HELD_OUT_SEED + 3).camera  # the example clip's (scripts/make_example_clip.py)
     clip = load_clip(INPUTS / "actionmesh_example.webm")
     rgba, last = clip.rgba, len(clip) - 1
-    video = animate(clip, models, settings)
+    video = animate(clip, models, settings, video=VideoFit())  # registered and coloured, as the video workflows
+    overlay = render_overlay(video, over_background(rgba), opacity=0.85)
     textured = animate(clip, models, settings, mesh=MESH)
     transfer = animate(clip, models, settings, mesh=TARGET)
     reference = make_reference(prepare_frames(clip, models), models, settings)
@@ -117,11 +119,12 @@ def main() -> None:
         card.tile(view, f"frame {k}", size=62)
 
     card = cards["video_to_4d"] = Card("Video to 4D, stage by stage")
-    card.tile(rgba[0], "video")
+    card.tile(rgba[0], "video", size=60)
     card.arrow("0")
-    card.tile(normals, "reference")
+    card.tile(normals, "reference", size=60)
     card.arrow("I-II")
-    card.tile(views(video, camera, (two_thirds,))[0], "animated")
+    card.tile(views(video, camera, (two_thirds,))[0], "coloured", size=60)
+    card.tile(np.dstack([overlay[two_thirds], rgba[two_thirds][..., 3:]]), "on video", size=60)
 
     card = cards["video_mesh_to_4d"] = Card("Video + your mesh to 4D")
     card.tile(rgba[third], "video", size=62)

@@ -107,6 +107,20 @@ def game_engines(source: str, name: str, step: int) -> Group:
              {"format": "skinned-glb", "filename_prefix": f"actionmesh/{name}_skinned"}, {"animation": source})]])
 
 
+def on_the_video(source: str, step: int) -> Group:
+    """Fit Camera -> Colour from Video (the result) and Overlay on Video -> an mp4 of the mesh over the video."""
+    masks = {"frames": "video.frames", "mask": "video.mask", "prepared_frames": "frames.frames"}
+    return Group(f"{step} · On the video", GREEN, [[
+        Node("fit", "ActionMeshFitCamera", "Fit Camera", {}, {"animation": source} | masks),
+        Node("colour", "ActionMeshColourFromVideo", "Colour from Video", {}, {"animation": "fit.animation"} | masks),
+        Node("overlay", "ActionMeshOverlayOnVideo", "Overlay on Video", {"wireframe": True},
+             {"animation": "colour.animation", "frames": "video.frames"}),
+        Node("overlay_video", "CreateVideo", "Make overlay video", {"fps": 8.0},
+             {"images": "overlay.frames", "fps": "video.fps"}),
+        Node("save_overlay", "SaveVideo", "Save overlay video", {"filename_prefix": "actionmesh/overlay"},
+             {"video": "overlay_video.VIDEO"}, size=(300, 250))]])
+
+
 def generated_to_4d(name: str, image: bool) -> list[list[Group]]:
     """Wan 2.2 TI2V 5B makes 25 frames at 24 fps from a prompt (and a start image), as ComfyUI's own template runs it;
     Video to Animated Mesh turns them into an animated mesh (they have no alpha: RMBG-1.4 masks them)."""
@@ -180,10 +194,11 @@ def build() -> list[Workflow]:
                      {"animation": "animate.animation"})]])],
         ]),
         Workflow("video_to_4d", "2. Video to 4D, stage by stage", [
-            [Group("1 · Load", BLUE, [[models(), video()]])],
-            [Group("2 · Frames and reference mesh", GREEN, [[prepare(), stages[0]]])],
-            [Group("3 · Animation", GREEN, [[stages[1], stages[2]]]), game_engines("decoder.animation", "video_to_4d", 5)],
-            [result("decoder.animation", "video_to_4d", 4)],
+            [Group("1 · Load", BLUE, [[models(), video()]]), game_engines("colour.animation", "video_to_4d", 6)],
+            [Group("2 · Frames and reference mesh", GREEN, [[prepare(), stages[0]]]),
+             Group("3 · Animation", GREEN, [[stages[1], stages[2]]])],
+            [on_the_video("decoder.animation", 4)],
+            [result("colour.animation", "video_to_4d", 5)],
         ]),
         Workflow("video_mesh_to_4d", "3. Video and your mesh to 4D", [
             [Group("1 · Load", BLUE, [[models(), video(), Node("mesh", "ActionMeshLoadMesh", "Load your mesh",

@@ -15,6 +15,7 @@ import trimesh
 from pxr import Usd, UsdGeom, UsdValidation
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
+from actionmesh_core.base.colour_space import linear_to_srgb
 
 VALIDATOR_DIR = Path(__file__).parent / "js"
 NUM_FRAMES, FPS = 6, 8.0
@@ -101,6 +102,12 @@ class Glb:
             self.blob, dtype, count=acc.count * width, offset=(view.byteOffset or 0) + (acc.byteOffset or 0)
         )
         return data.reshape(acc.count, width) if width > 1 else data
+
+    def colours(self) -> np.ndarray:
+        """The first primitive's COLOR_0 (linear light, normalised integers) as sRGB uint8 RGBA."""
+        linear = self.accessor(self.primitive.attributes.COLOR_0)
+        linear = linear / float(np.iinfo(linear.dtype).max) if linear.dtype != np.float32 else linear
+        return np.concatenate([linear_to_srgb(linear[:, :3]), np.round(linear[:, 3:] * 255)], axis=1).astype(np.uint8)
 
     @property
     def primitive(self) -> pygltflib.Primitive:

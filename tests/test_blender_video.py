@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from actionmesh_core.base.colour_space import srgb_to_linear
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.export.gltf import write_animated_glb
 
@@ -56,7 +57,11 @@ def test_blender_imports_the_colours_and_the_animated_video_camera(tmp_path):
     assert found["angle_y"] == pytest.approx(anim.cameras.yfov, rel=1e-3)
     colours = np.array(found["colours"])
     assert found["colour_attributes"] and len(colours) in (anim.num_vertices, found["loops"])
-    assert len(np.unique(np.round(colours[:, :3], 2), axis=0)) >= len(np.unique(anim.vertex_colors, axis=0)) - 1
+    # Blender's colours are linear light: the parts' sRGB colours decoded (sRGB bytes written as they are would
+    # come out washed out), every part's colour present
+    parts = srgb_to_linear(np.unique(anim.vertex_colors[:, :3], axis=0))
+    distance = np.linalg.norm(colours[:, None, :3] - parts[None], axis=-1)
+    assert distance.min(axis=1).max() < 0.01 and (distance.min(axis=0) < 0.01).all()
     poses = np.array(found["poses"])
     assert len(poses) >= anim.num_frames
     ours = anim.cameras.camera_to_world()

@@ -110,7 +110,9 @@ def test_texture_uvs_and_colours_are_carried(written):
     glb = Glb(path)
     attributes = glb.primitive.attributes
     np.testing.assert_array_equal(glb.accessor(attributes.TEXCOORD_0), anim.uvs)
-    np.testing.assert_array_equal(glb.accessor(attributes.COLOR_0), anim.vertex_colors)
+    np.testing.assert_array_equal(glb.colours(), anim.vertex_colors)
+    linear = glb.accessor(attributes.COLOR_0)[:, :3] / 65535.0  # glTF's COLOR_0 is linear light, not sRGB bytes
+    np.testing.assert_allclose(linear, ((anim.vertex_colors[:, :3] / 255.0 + 0.055) / 1.055) ** 2.4, atol=0.005)
     material = glb.gltf.materials[glb.primitive.material]
     assert material.pbrMetallicRoughness.baseColorFactor == pytest.approx(anim.materials[0].base_color.tolist())
     image = glb.gltf.images[glb.gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index].source]
@@ -216,7 +218,7 @@ def test_rgb_colours_and_textures_are_accepted(tmp_path):
     anim = AnimatedMesh(base.vertices, base.faces, uvs=base.uvs, materials=[rgb],
                         vertex_colors=base.vertex_colors[:, :3])
     glb = Glb(write_animated_glb(anim, tmp_path / "rgb.glb"))
-    np.testing.assert_array_equal(glb.accessor(glb.primitive.attributes.COLOR_0)[:, :3], anim.vertex_colors)
+    np.testing.assert_array_equal(glb.colours(), np.concatenate([anim.vertex_colors, np.full((642, 1), 255)], axis=1))
     (report,) = validate(tmp_path / "rgb.glb")
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
 
@@ -266,8 +268,7 @@ def test_video_camera_glb_passes_the_validator_and_keeps_its_colours(registered)
         assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, report["issues"]
     glb = Glb(paths["smooth"])
     assert glb.gltf.scenes[0].nodes == [0, 1] and glb.gltf.nodes[1].name == "video_camera"
-    colors = glb.accessor(glb.primitive.attributes.COLOR_0)
-    np.testing.assert_array_equal(colors[:, :3], anim.vertex_colors)
+    np.testing.assert_array_equal(glb.colours()[:, :3], anim.vertex_colors[:, :3])
 
 
 def test_video_camera_reproduces_the_overlay_projection(registered):

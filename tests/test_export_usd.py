@@ -93,7 +93,8 @@ def test_vertex_colours_become_display_colours(tmp_path):
     anim = AnimatedMesh(base.vertices, base.faces, vertex_colors=colors)
     stage = Usd.Stage.Open(str(write_usd(anim, tmp_path / "a.usda")))
     mesh = mesh_of(stage)
-    np.testing.assert_allclose(np.asarray(mesh.GetDisplayColorAttr().Get()), colors[:, :3] / 255.0, atol=1e-6)
+    linear = np.asarray(mesh.GetDisplayColorAttr().Get())  # linear light: the sRGB bytes decoded
+    np.testing.assert_allclose(linear, ((colors[:, :3] / 255.0 + 0.055) / 1.055) ** 2.4, atol=0.003)
 
 
 def test_rejects_a_non_usd_suffix(tmp_path):

@@ -19,7 +19,7 @@ def test_pack_imports_like_comfyui_without_comfyui(pack):
     assert not pack.nodes.comfy_adapter.IN_COMFYUI
     assert set(pack.NODE_CLASS_MAPPINGS) == set(pack.NODE_DISPLAY_NAME_MAPPINGS)
     assert all(node_id.startswith("ActionMesh") for node_id in pack.NODE_CLASS_MAPPINGS)
-    assert len(set(pack.NODE_DISPLAY_NAME_MAPPINGS.values())) == len(pack.NODE_CLASS_MAPPINGS) == 17
+    assert len(set(pack.NODE_DISPLAY_NAME_MAPPINGS.values())) == len(pack.NODE_CLASS_MAPPINGS) == 20
     web = PACK_DIR / pack.WEB_DIRECTORY
     assert any(web.glob("*.js"))
 

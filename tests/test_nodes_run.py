@@ -237,6 +237,7 @@ def test_one_node_video_to_animated_mesh(pack, model, video, monkeypatch):
                           preset="fast", seed=3, anchor_frame=0, fps=5.0, low_vram=True)
     assert (used[0].prior_steps, used[0].steps, used[0].seed, used[0].low_vram) == (50, 15, 3, True)
     assert anim.num_frames == 2 and anim.fps == 5.0 and anim.num_faces > 0
+    assert anim.cameras is not None and anim.vertex_colors is not None  # registered and coloured by default
 
 
 def test_remove_background_runs_rmbg_frame_by_frame(pack, model, video, progress_log, monkeypatch):

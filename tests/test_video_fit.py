@@ -6,11 +6,13 @@ import logging
 import numpy as np
 import pytest
 import trimesh
+from export_checks import validate
 from scipy import ndimage
 
 from actionmesh_core.animated_mesh import AnimatedMesh, Material
 from actionmesh_core.data.clips import HELD_OUT_SEED, make_clip
 from actionmesh_core.errors import InputError, MeshError
+from actionmesh_core.export.gltf import write_animated_glb
 from actionmesh_core.render.compose import over_background
 from actionmesh_core.video_cameras import VideoCameras
 from actionmesh_core.video_fit import check_texture_size, colour_from_video, fit_cameras, render_overlay
@@ -114,9 +116,11 @@ def test_surface_no_frame_shows_is_filled_from_the_colours_around_it(clip, verte
     assert (colours.max(axis=1) > 20).all() and (colours.min(axis=1) < 240).all()  # no black, no white holes
 
 
-def test_a_baked_texture_carries_the_colours(clip, registered):
+def test_a_baked_texture_carries_the_colours(clip, registered, tmp_path):
     _, truth, rgba = clip
     anim, report = colour_from_video(registered[0], rgba[..., :3], rgba[..., 3], mode="texture", texture_size=256)
+    (validated,) = validate(write_animated_glb(anim, tmp_path / "textured.glb"))  # the textured, registered GLB
+    assert validated["issues"]["numErrors"] == validated["issues"]["numWarnings"] == 0, validated["issues"]
     (material,) = anim.materials
     assert material.base_color_texture.shape == (256, 256, 3) and anim.vertex_colors is None
     assert anim.uvs is not None and anim.uvs.min() >= 0.0 and anim.uvs.max() <= 1.0

@@ -112,6 +112,13 @@ def test_pack_workflow_runs_end_to_end(name, pack, comfy_base):
     assert (comfy_base / "temp" / previews[0]["subfolder"] / previews[0]["filename"]).is_file()
     if "mesh" in name or "transfer" in name:
         assert len(gltf.images) == 1  # the user mesh's texture is kept
+    saved = [entry for out in ui.values() for entry in out.get("saved_video", [])]
+    if name == "video_to_4d":  # registered, coloured, and drawn over the video (the overlay mp4)
+        assert gltf.meshes[0].primitives[0].attributes.COLOR_0 is not None
+        assert [node.name for node in gltf.nodes if node.camera is not None] == ["video_camera"]
+        assert len(saved) == 1 and saved[0]["frames"].shape[0] == frames and saved[0]["prefix"] == "actionmesh/overlay"
+    else:
+        assert not saved
 
 
 SETTINGS_NODES = ("ActionMeshImage3DPrior", "ActionMeshTemporalDiffusion", "ActionMeshARExtend",

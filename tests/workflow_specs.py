@@ -7,6 +7,7 @@ from __future__ import annotations
 import graphlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 from comfy_pack import PACK_DIR, load_pack
 
@@ -125,7 +126,18 @@ def required_inputs(node_type: str) -> set[str]:
     return {n for n in CORE_NODES[node_type][0] if (node_type, n) not in optional}
 
 
-PACK_ONLY = [name for name in NAMES if all(node["type"].startswith("ActionMesh") for node in load(name)["nodes"])]
+def _create_video(images, fps, audio=None):
+    return (SimpleNamespace(images=images, fps=fps),)
+
+
+def _save_video(video, filename_prefix, format="auto", codec="auto"):
+    return {"ui": {"saved_video": [{"frames": video.images, "fps": video.fps, "prefix": filename_prefix}]}}
+
+
+# Core nodes the executor stands in for (what they get is recorded in the ui dict): the video savers.
+CORE_STAND_INS = {"CreateVideo": _create_video, "SaveVideo": _save_video}
+PACK_ONLY = [name for name in NAMES if all(node["type"].startswith("ActionMesh") or node["type"] in CORE_STAND_INS
+                                           for node in load(name)["nodes"])]
 RANDOM_WEIGHTS_SETTINGS = {"prior_steps": 1, "steps": 1, "mesh_resolution": 16}  # any surface will do
 
 
@@ -170,8 +182,13 @@ def execute(pack, workflow: dict) -> dict:
     results, ui = {}, {}
     for node_id in graphlib.TopologicalSorter(graph).static_order():
         entry = workflow[node_id]
-        cls = pack.NODE_CLASS_MAPPINGS[entry["class_type"]]
         inputs = {k: results[v[0]][v[1]] if isinstance(v, list) else v for k, v in entry["inputs"].items()}
+        if entry["class_type"] in CORE_STAND_INS:
+            out = CORE_STAND_INS[entry["class_type"]](**inputs)
+            results[node_id] = out if isinstance(out, tuple) else ()
+            ui |= {node_id: out["ui"]} if isinstance(out, dict) else {}
+            continue
+        cls = pack.NODE_CLASS_MAPPINGS[entry["class_type"]]
         inputs |= SPEED.get(entry["class_type"], {})
         if hasattr(cls, "VALIDATE_INPUTS"):
             names = cls.VALIDATE_INPUTS.__code__.co_varnames[1:cls.VALIDATE_INPUTS.__code__.co_argcount]

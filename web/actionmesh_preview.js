@@ -35,7 +35,11 @@ function readAccessor(gltf, bin, index) {
   return new Type(bin.buffer.slice(offset, offset + count * Type.BYTES_PER_ELEMENT));
 }
 
-// RGB in [0, 1] of every vertex of a primitive: its material's base colour factor times COLOR_0.
+// Linear light in [0, 1] -> sRGB in [0, 1] (the screen's encoding, like the texture images' bytes).
+const toSrgb = (x) => (x <= 0.0031308 ? 12.92 * x : 1.055 * x ** (1 / 2.4) - 0.055);
+
+// sRGB in [0, 1] of every vertex of a primitive: its material's base colour factor times COLOR_0 (both linear light
+// in glTF, so shown encoded to sRGB: red stays red, white stays white, COLOR_0 is not washed out).
 function vertexColors(gltf, bin, primitive, count) {
   const material = gltf.materials?.[primitive.material]?.pbrMetallicRoughness;
   const factor = material?.baseColorFactor || [1, 1, 1, 1];
@@ -45,7 +49,7 @@ function vertexColors(gltf, bin, primitive, count) {
   const width = values ? COMPONENTS[gltf.accessors[index].type] : 0;
   const scale = values instanceof Float32Array ? 1 : values ? 2 ** (8 * values.BYTES_PER_ELEMENT) - 1 : 1;
   for (let v = 0; v < count; v++)
-    for (let c = 0; c < 3; c++) colors[3 * v + c] = factor[c] * (values ? values[width * v + c] / scale : 1);
+    for (let c = 0; c < 3; c++) colors[3 * v + c] = toSrgb(factor[c] * (values ? values[width * v + c] / scale : 1));
   return colors;
 }
 

@@ -39,6 +39,7 @@ from PIL import Image
 
 from ..animated_mesh import AnimatedMesh, Material
 from ..base.atomic import atomic_path
+from ..base.colour_space import srgb_to_linear
 from ..base.normals import vertex_normals
 from ..errors import InputError
 
@@ -176,7 +177,7 @@ def _primitive(blob, anim: AnimatedMesh, part, frames: np.ndarray, frame_normals
     if anim.uvs is not None:
         attributes.TEXCOORD_0 = blob.accessor(anim.uvs[ids], vectors)
     if anim.vertex_colors is not None:
-        attributes.COLOR_0 = blob.accessor(_rgba(anim.vertex_colors[ids]), vectors, normalized=True)
+        attributes.COLOR_0 = blob.accessor(_linear_rgba(anim.vertex_colors[ids]), vectors, normalized=True)
     for name, (values, normalized) in vertex_attributes.items():
         setattr(attributes, name, blob.accessor(values[ids], vectors, normalized=normalized))
     index_type = np.uint16 if len(ids) < 0xFFFF else np.uint32
@@ -246,11 +247,12 @@ class BinaryBuffer:
         return data.getvalue()
 
 
-def _rgba(colors: np.ndarray) -> np.ndarray:
-    """(V, 4) uint8 from (V, 3|4) uint8 colours (glTF vertex attributes need 4-byte elements)."""
-    if colors.shape[1] == 4:
-        return colors
-    return np.concatenate([colors, np.full_like(colors[:, :1], 255)], axis=1)
+def _linear_rgba(colors: np.ndarray) -> np.ndarray:
+    """(V, 4) uint16 (normalised) linear-light RGB and alpha from (V, 3|4) sRGB uint8 colours: glTF's COLOR_0 is
+    linear (16 bits keep every sRGB byte apart: the read-back gives the same bytes)."""
+    rgb = np.round(srgb_to_linear(colors[:, :3]) * 65535.0)
+    alpha = colors[:, 3:].astype(np.float32) * (65535.0 / 255.0) if colors.shape[1] == 4 else np.full_like(rgb[:, :1], 65535)
+    return np.concatenate([rgb, np.round(alpha)], axis=1).astype(np.uint16)
 
 
 def encoded_textures(anim: AnimatedMesh) -> dict[int, bytes]:

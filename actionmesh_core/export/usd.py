@@ -36,6 +36,7 @@ from PIL import Image
 from ..animated_mesh import GLTF_KEYS, AnimatedMesh, Material
 from ..errors import ActionMeshError, InputError
 from ..base.atomic import atomic_path
+from ..base.colour_space import srgb_to_linear
 from ..base.normals import vertex_normals
 from ..skinning import SkinRig
 from .usdskel import author_skeleton
@@ -144,7 +145,7 @@ def _write_stage(anim: AnimatedMesh, layer_path: Path, files: dict, *, normals: 
             Vt.Vec2fArray.FromNumpy(st)
         )
     if anim.vertex_colors is not None:
-        colors = anim.vertex_colors[:, :3].astype(np.float32) / 255.0
+        colors = srgb_to_linear(anim.vertex_colors[:, :3])  # a colour role: linear light, like diffuseColor
         mesh.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(Vt.Vec3fArray.FromNumpy(colors))
     _bind_material(stage, mesh, root.GetPath(), anim, files)
     if anim.cameras is not None:

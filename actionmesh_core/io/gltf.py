@@ -19,6 +19,7 @@ import pygltflib
 from PIL import Image
 from trimesh.transformations import quaternion_matrix
 
+from ..base.colour_space import linear_to_srgb
 from ..base.log import log
 from ..animated_mesh import Material
 from ..base.safe_paths import resource_path
@@ -88,9 +89,10 @@ class _GltfReader:
         uvs = None if attributes.TEXCOORD_0 is None else self.accessor(attributes.TEXCOORD_0).astype(np.float32)
         colors = None
         if attributes.COLOR_0 is not None:
-            rgba = self.accessor(attributes.COLOR_0)
-            rgba = np.concatenate([rgba, np.ones_like(rgba[:, :1])], axis=1) if rgba.shape[1] == 3 else rgba
-            colors = np.round(np.clip(rgba, 0.0, 1.0) * 255).astype(np.uint8)
+            rgba = self.accessor(attributes.COLOR_0)  # linear light (glTF 2.0 §3.7.2.1) -> sRGB bytes
+            alpha = rgba[:, 3:] if rgba.shape[1] == 4 else np.ones_like(rgba[:, :1])
+            colors = np.concatenate([linear_to_srgb(rgba[:, :3]), np.round(np.clip(alpha, 0.0, 1.0) * 255)],
+                                    axis=1).astype(np.uint8)
         material = self.default_material if primitive.material is None else self.materials[primitive.material]
         return MeshPart(vertices.astype(np.float32), faces, uvs, colors, material)
 

@@ -18,12 +18,12 @@ import scipy.sparse
 import torch
 
 from .observe import Observations
-from .refine import one_thread
+from .refine import optimising
 
 STEPS = 300
 HUBER = 0.03
 """Log-luminance difference between neighbours above which it counts as a border (linear, not quadratic)."""
-MIN_GAIN = 0.05
+MIN_GAIN = 0.01
 """The light is removed only when it lowers the neighbour penalty by at least this fraction."""
 MIN_FACTOR = 0.25
 """Colours are never brightened more than 1 / MIN_FACTOR times (deep shadow stays dark rather than noisy)."""
@@ -42,7 +42,7 @@ class Lighting:
         return np.clip(shading / (self.ambient + np.linalg.norm(self.light)), MIN_FACTOR, 1.0)
 
 
-@one_thread()
+@optimising()
 def fit_lighting(seen: Observations, graph: scipy.sparse.csr_matrix) -> Lighting | None:
     """The lighting of the colours seen at the vertices (observations of the vertices, graph (V, V) adjacency),
     or None when it does not explain them better than ambient light."""

@@ -34,7 +34,8 @@ class VideoFit:
 def default_colour(mesh=None) -> str:
     """The colour mode a run uses unless told: "vertex", or "none" for a user mesh with a look of its own (a
     base-colour texture with UVs, or vertex colours), which it keeps unless the user asks to re-colour it.
-    mesh: a `UserMesh`, an `AnimatedMesh` or None."""
+    mesh: a `UserMesh`, a `PreparedMesh` (its source is asked), an `AnimatedMesh` or None."""
+    mesh = getattr(mesh, "source", mesh)
     if mesh is None:
         return "vertex"
     textured = getattr(mesh, "uvs", None) is not None and any(

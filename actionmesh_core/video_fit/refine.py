@@ -80,13 +80,15 @@ class Poses:
 
 
 @contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread inside (restored after): these small tensors gain nothing from more, and on busy
-    cores threads that wait on each other make every small op crawl."""
+def optimising() -> Iterator[None]:
+    """Around a small torch optimisation: autograd on, whatever the caller runs under (ComfyUI runs every node
+    inside torch.inference_mode, where backward() fails), and one torch thread (restored after): these small
+    tensors gain nothing from more, and on busy cores threads that wait on each other make every small op crawl."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
     finally:
         torch.set_num_threads(threads)
 

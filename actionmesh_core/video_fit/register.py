@@ -24,7 +24,7 @@ from ..render.camera import DEFAULT_FOV_DEG
 from ..video_cameras import VideoCameras, rigid
 from .candidates import boxes_of, candidate_rotations, distinct_best, place
 from .masks import empty_frames, subject_masks, subject_window, window_coverage
-from .refine import Lens, one_thread, refine
+from .refine import Lens, optimising, refine
 from .scoring import iou, silhouettes
 from .silhouette import silhouette_targets
 from .smoothing import fill_from_neighbours
@@ -76,7 +76,7 @@ def iou_summary(iou: np.ndarray) -> str:
     return f"silhouette IoU of the registered mesh: mean {np.nanmean(iou):.3f}, worst {iou[worst]:.3f} (frame {worst})"
 
 
-@one_thread()
+@optimising()
 def fit_cameras(anim: AnimatedMesh, masks, *, fov_deg: float = DEFAULT_FOV_DEG, seed: int = 0,
                 poor_iou: float = POOR_IOU) -> tuple[AnimatedMesh, CameraFit]:
     """Register every frame of `anim` to the subject masks (T, H, W) of its video (uint8 above 127, bool, or float
