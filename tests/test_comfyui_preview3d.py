@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,9 @@ def shown(server, tmp_path_factory):  # noqa: F811 - the imported fixture
                           vertex_colors=linear_to_srgb(anim.vertex_colors / 255.0))
     export_animated_mesh(washed, "glb", output / "pv3d" / "washed.glb")
     export_skinned_mesh(anim, "skinned-glb", output / "pv3d" / "skinned.glb", bones=2)
+    for name in ("colour", "washed", "skinned"):  # the server serves them from its output folder
+        query = urllib.parse.urlencode({"filename": f"{name}.glb", "subfolder": "pv3d", "type": "output"})
+        assert server.request(f"/view?{query}")[:4] == b"glTF", f"{output} is not the server's output folder"
     times = [0.0, float(anim.frame_times[SWING])]
     spec = {"models": [{"name": name, "file": f"pv3d/{name}.glb", "times": times} for name in ("colour", "washed", "skinned")]}
     pictures = Path(os.environ.get("ACTIONMESH_SCREENSHOTS") or tmp_path_factory.mktemp("preview3d"))

@@ -50,23 +50,22 @@ try {
       errors.push(`${model.name}: ${response.status()} ${response.url()}`));
     await page.goto(url, { waitUntil: "domcontentloaded" });
     await page.waitForFunction(() => window.app?.graph && window.app?.canvas, null, { timeout: 90000 });
+    await page.evaluate((source) => { window.preview3dViewer = (0, eval)(`(${source})`); }, viewerOf.toString());
     await page.evaluate((wf) => window.app.loadGraphData(wf), workflow(model.file));
-    await page.evaluate((file) => {
-      window.app.graph.getNodeById(1).widgets.find((w) => w.name === "model_file").value = file;
-    }, model.file);
+    await page.evaluate(([id, file]) => {
+      window.app.graph.getNodeById(id).widgets.find((w) => w.name === "model_file").value = file;
+    }, [NODE_ID, model.file]);
     await page.evaluate(() => window.app.queuePrompt(0));
     // onExecuted stores the file it loads; then the viewer's GLTFLoader must have built the model and its clip
-    await page.waitForFunction((file) => window.app.graph.getNodeById(1).properties["Last Time Model File"] === file,
-      model.file, { timeout: 60000 });
+    await page.waitForFunction(([id, file]) =>
+      window.app.graph.getNodeById(id).properties["Last Time Model File"] === file, [NODE_ID, model.file],
+    { timeout: 60000 });
     await page.waitForFunction(async (id) => {
-      const node = window.app.graph.getNodeById(id);
-      const main = document.querySelector('script[type="module"][src*="/assets/index-"]').src;
-      const viewers = Object.values(await import(main)).find((v) => v instanceof Map && v.has(node));
-      const viewer = viewers?.get(node);
+      const viewer = await window.preview3dViewer(id);
       return Boolean(viewer?.modelManager?.currentModel && viewer.animationManager.animationClips.length > 0);
     }, NODE_ID, { timeout: 60000, polling: 500 });
-    const loaded = await page.evaluate(async ([id, source]) => {
-      const viewer = await (0, eval)(`(${source})`)(id);
+    const loaded = await page.evaluate(async (id) => {
+      const viewer = await window.preview3dViewer(id);
       const found = { meshes: 0, skinned: 0, vertexColors: 0, morphTargets: 0, bones: 0 };
       viewer.modelManager.currentModel.traverse((object) => {
         if (!object.isMesh) return;
@@ -80,24 +79,24 @@ try {
       const clips = viewer.animationManager.animationClips;
       return { ...found, clips: clips.map((c) => c.name), duration: clips[0].duration,
         outputColorSpace: viewer.renderer.outputColorSpace };
-    }, [NODE_ID, viewerOf.toString()]);
+    }, NODE_ID);
 
     // the user's path: Play (the frontend's animation bar), the mouse over the node, then Pause
-    const canvasBox = await page.evaluate(async ([id, source]) => {
-      const viewer = await (0, eval)(`(${source})`)(id);
+    const canvasBox = await page.evaluate(async (id) => {
+      const viewer = await window.preview3dViewer(id);
       const box = viewer.renderer.domElement.getBoundingClientRect();
       return { x: box.x, y: box.y, width: box.width, height: box.height };
-    }, [NODE_ID, viewerOf.toString()]);
+    }, NODE_ID);
     await page.click("i.pi-play");
     const hover = { x: canvasBox.x + canvasBox.width * 0.9, y: canvasBox.y + canvasBox.height * 0.9 };
     for (let k = 0; k < 8; k++) {
       await page.mouse.move(hover.x + (k % 2), hover.y);
       await sleep(150);
     }
-    const played = await page.evaluate(async ([id, source]) => {
-      const viewer = await (0, eval)(`(${source})`)(id);
+    const played = await page.evaluate(async (id) => {
+      const viewer = await window.preview3dViewer(id);
       return { playing: viewer.animationManager.isAnimationPlaying, time: viewer.animationManager.animationActions[0].time };
-    }, [NODE_ID, viewerOf.toString()]);
+    }, NODE_ID);
     await page.click("i.pi-pause");
     await page.screenshot({ path: join(outDir, `${model.name}_node.png`),
       clip: { x: 30, y: 30, width: canvasBox.x + canvasBox.width - 10, height: canvasBox.y + canvasBox.height - 10 } });
@@ -106,14 +105,14 @@ try {
     // the poses: the paused clip action set to each time, the mixer applied, one frame drawn, the canvas read
     const poses = [];
     for (const [k, time] of model.times.entries()) {
-      const png = await page.evaluate(async ([id, source, t]) => {
-        const viewer = await (0, eval)(`(${source})`)(id);
+      const png = await page.evaluate(async ([id, t]) => {
+        const viewer = await window.preview3dViewer(id);
         const animations = viewer.animationManager;
         animations.animationActions[0].time = t;
         animations.currentAnimation.update(0);
         viewer.forceRender();
         return viewer.renderer.domElement.toDataURL("image/png");
-      }, [NODE_ID, viewerOf.toString(), time]);
+      }, [NODE_ID, time]);
       const file = join(outDir, `${model.name}_t${k}.png`);
       writeFileSync(file, Buffer.from(png.split(",")[1], "base64"));
       poses.push({ time, file });
