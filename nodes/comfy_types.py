@@ -15,12 +15,18 @@ import numpy as np
 import torch
 
 from ..actionmesh_core.animated_mesh import AnimatedMesh
+from ..actionmesh_core.base.option_names import OptionNames
 from ..actionmesh_core.errors import InputError, MeshError
 from ..actionmesh_core.geometry.user_mesh import PreparedMesh
 from ..actionmesh_core.inputs import DEFAULT_FPS, Clip, load_clip
 from ..actionmesh_core.io.mesh_file import UserMesh
 from ..actionmesh_core.pipeline import ReferenceMesh
 from ..actionmesh_core.render import over_background
+
+
+IMAGE_BATCH_NAMES = OptionNames({"start": None, "end": None, "stride": None, "max_frames": None, "target_fps": None,
+                                 "fps": None, "max_side": None})
+"""An IMAGE batch comes whole: no widget selects its frames, so messages about it give no frame-selection advice."""
 
 
 @dataclass
@@ -50,7 +56,7 @@ def clip_from_comfy(images, masks=None, fps: float = DEFAULT_FPS) -> Clip:
             raise InputError(f"{len(masks)} masks for {frames} frames: give one mask per frame, or a single mask")
         if not bool((masks > 0).any()):
             masks = None
-    return load_clip(images, masks=masks, invert_masks=True, fps=fps)
+    return load_clip(images, masks=masks, invert_masks=True, fps=fps, names=IMAGE_BATCH_NAMES)
 
 
 def clip_to_comfy(clip: Clip) -> tuple[torch.Tensor, torch.Tensor]:

@@ -53,6 +53,15 @@ def test_mask_of_another_size_is_resized_and_rgba_frames_keep_alpha():
     assert np.array_equal(clip_from_comfy(rgba).alpha, clip_from_comfy(images, masks).alpha)
 
 
+def test_a_single_image_is_one_line_without_command_line_names():
+    """An IMAGE batch has no frame-selection widgets: the message must not advise start/end/stride/target_fps."""
+    with pytest.raises(InputError) as error:
+        clip_from_comfy(torch.rand(1, 32, 32, 3))
+    message = str(error.value)
+    assert "needs at least 2" in message and "\n" not in message
+    assert not any(name in message for name in ("start", "stride", "end", "target_fps", "--")), message
+
+
 def test_an_all_opaque_mask_means_no_mask():
     """core Load Image gives a zero MASK for images without alpha: that is no subject information."""
     images, _ = frames_with_square()

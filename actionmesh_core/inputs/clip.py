@@ -203,9 +203,9 @@ class FrameSelection:
         total = seen if exhausted else max(seen, num_frames or 0)
         if kept < MIN_FRAMES:
             advice = names.advice(("lower", "start"), ("lower", "stride"), ("raise", "end"), ("raise", "target_fps"))
+            chosen = names.values(start=self.start, end=self.end, stride=self.stride, target_fps=self.target_fps)
             raise InputError(
-                f"{source}: {kept} frame(s) selected out of {total} ("
-                f"{names.values(start=self.start, end=self.end, stride=self.stride, target_fps=self.target_fps)}); "
+                f"{source}: {kept} frame(s) selected out of {total}" + (f" ({chosen})" if chosen else "") + "; "
                 f"ActionMesh needs at least {MIN_FRAMES}. Give a longer video" + (f", or {advice}." if advice else ".")
             )
         dropped = sum(1 for _ in itertools.takewhile(lambda i: i < total, self.candidates(source_fps))) - kept
