@@ -342,7 +342,8 @@ def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
     node type known, the zoom above the one below which the frontend stops drawing text, no two nodes overlapping,
     every title as wide as the canvas's measureText says it needs, no node shorter than its content, nothing under
     the frontend's panels, every group title whole and every node in a group; steps and guidance disabled unless the
-    preset is custom (also when it is switched); the video-model graphs name their missing model files before Run."""
+    preset is custom, an Export's bones and max_error unless its format is skinned (also when either is switched);
+    the video-model graphs name their missing model files before Run."""
     node = browser_tools()
     upload_example_inputs(server)  # the loaders show their files (the video's preview sizes its node)
     shots = Path(os.environ.get("ACTIONMESH_SCREENSHOTS", tmp_path))
@@ -376,6 +377,15 @@ def test_every_workflow_reads_well_at_fit_to_screen(server, tmp_path):
             numbers = {"steps", "guidance"} & set(a["widgets"])
             assert numbers & set(a["disabled"]) == (numbers if a["preset"] not in (None, "custom") else set()), \
                 (title, a["title"], a["preset"], a["disabled"])
+        for a in nodes:  # bones and max_error are shown (and used) only for the skinned formats
+            rig = {"bones", "max_error"} & set(a["widgets"])
+            skinned = a["format"] in ("skinned-glb", "usdskel")
+            assert rig & set(a["disabled"]) == (set() if skinned or a["format"] is None else rig), \
+                (title, a["title"], a["format"], a["disabled"])
+        switch = view["formatSwitch"]
+        if switch is not None:
+            assert not {"bones", "max_error"} & set(switch["skinned"]), switch
+            assert {"bones", "max_error"} <= set(switch["back"]), switch
         switch = view["presetSwitch"]
         if switch is not None:
             assert switch["before"] == "model default" and not {"steps", "guidance"} & set(switch["custom"]), switch

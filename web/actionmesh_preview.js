@@ -6,8 +6,9 @@
 //   matrices of the current time computed once per drawn frame. Plain WebGL2, no library: core's 3D viewer only
 //   attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
-// - The stage nodes' steps and guidance are used only with preset "custom": with any other preset they are shown
-//   disabled (greyed, no number), so a graph does not seem to run numbers it does not run.
+// - Widgets that another widget's value makes unused are shown disabled (greyed, no number), so a graph does not seem
+//   to run numbers it does not run: the stage nodes' steps and guidance unless preset is "custom", the Export node's
+//   bones and max_error unless its format is a skinned one.
 // Each player runs at most one animation loop, whatever happens (re-runs, the node removed, the graph reloaded, another
 // workflow opened), and loading this script twice (two URLs for one pack) registers the extension once.
 import { app } from "../../scripts/app.js";
@@ -18,8 +19,11 @@ const REGISTERED = Symbol.for(EXTENSION);  // on `app`: shared by every copy of 
 const PREVIEW_NODE = "ActionMeshPreviewAnimatedMesh";
 const LOAD_MESH_NODE = "ActionMeshLoadMesh";
 const MESH_SUFFIXES = ".glb,.gltf,.obj,.ply";
-const CUSTOM_PRESET = "custom";
-const CUSTOM_ONLY = ["steps", "guidance"];  // the widgets that preset "custom" uses (nodes/inputs.py PRESET)
+// {control widget, the values that use them, the widgets used only then} (nodes/inputs.py PRESET, nodes/outputs.py)
+const USED_ONLY_WHEN = [
+  { control: "preset", values: ["custom"], widgets: ["steps", "guidance"] },
+  { control: "format", values: ["skinned-glb", "usdskel"], widgets: ["bones", "max_error"] },
+];
 
 // ---------------------------------------------------------------- GLB reading
 
@@ -520,33 +524,37 @@ async function uploadMesh(node) {
   picker.click();
 }
 
-// ---------------------------------------------------------------- presets
+// ---------------------------------------------------------------- widgets used only for some values
 
-function showPreset(node) {
-  const preset = node.widgets?.find((widget) => widget.name === "preset");
-  if (!preset) return;
-  for (const widget of node.widgets)
-    if (CUSTOM_ONLY.includes(widget.name)) widget.disabled = preset.value !== CUSTOM_PRESET;
+function showUsed(node, rules) {
+  for (const { control, values, widgets } of rules) {
+    const chooser = node.widgets?.find((widget) => widget.name === control);
+    if (!chooser) continue;
+    for (const widget of node.widgets)
+      if (widgets.includes(widget.name)) widget.disabled = !values.includes(chooser.value);
+  }
   node.setDirtyCanvas?.(true, false);
 }
 
-function followPreset(nodeType) {
+function followControls(nodeType, rules) {
   const onNodeCreated = nodeType.prototype.onNodeCreated;
   nodeType.prototype.onNodeCreated = function () {
     onNodeCreated?.apply(this, arguments);
-    const preset = this.widgets?.find((widget) => widget.name === "preset");
-    const callback = preset?.callback;
-    if (preset) preset.callback = (...args) => {
-      const result = callback?.apply(preset, args);
-      showPreset(this);
-      return result;
-    };
-    showPreset(this);
+    for (const { control } of rules) {
+      const chooser = this.widgets?.find((widget) => widget.name === control);
+      const callback = chooser?.callback;
+      if (chooser) chooser.callback = (...args) => {
+        const result = callback?.apply(chooser, args);
+        showUsed(this, rules);
+        return result;
+      };
+    }
+    showUsed(this, rules);
   };
   const onConfigure = nodeType.prototype.onConfigure;
   nodeType.prototype.onConfigure = function () {  // a loaded workflow's values
     const result = onConfigure?.apply(this, arguments);
-    showPreset(this);
+    showUsed(this, rules);
     return result;
   };
 }
@@ -559,7 +567,9 @@ function register() {
 
 async function beforeRegisterNodeDef(nodeType, nodeData) {
   const inputs = nodeData.input?.required ?? {};
-  if (nodeData.name.startsWith("ActionMesh") && inputs.preset?.[0]?.includes?.(CUSTOM_PRESET)) followPreset(nodeType);
+  const rules = USED_ONLY_WHEN.filter(({ control, values }) =>
+    values.some((value) => inputs[control]?.[0]?.includes?.(value)));
+  if (nodeData.name.startsWith("ActionMesh") && rules.length) followControls(nodeType, rules);
   if (nodeData.name === PREVIEW_NODE) {
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {

@@ -4,7 +4,8 @@
 // (no two overlap; none under the frontend's own panels: every point of a node's box on the screen shows the canvas or
 // a node's own widget, never the side bar, the run bar or the minimap), every title against the width the frontend
 // gives it before cutting it ("..."), every node at least its smallest size, every group's title; which widgets are
-// disabled (a stage's steps and guidance unless its preset is custom), also after switching a preset to custom and back.
+// disabled (a stage's steps and guidance unless its preset is custom, an Export's bones and max_error unless its format
+// is skinned), also after switching a preset to custom and back and an Export's format to skinned-glb and back.
 // usage: node workflow_view.mjs SERVER_URL OUT_DIR WORKFLOW.json...
 // Prints one JSON object {file: measurements}; OUT_DIR/<file name>.jpg is the screenshot at fit view.
 import { readFileSync } from "node:fs";
@@ -74,6 +75,7 @@ try {
           size: [...node.size], smallest: [...node.computeSize()], titleWidth,
           titleRoom: node.size[0] - 2 * LiteGraph.NODE_TITLE_HEIGHT, missing: node.has_errors ?? false,
           preset: node.widgets?.find((widget) => widget.name === "preset")?.value ?? null,
+          format: node.widgets?.find((widget) => widget.name === "format")?.value ?? null,
           widgets: (node.widgets ?? []).map((widget) => widget.name),
           disabled: (node.widgets ?? []).filter((widget) => widget.computedDisabled).map((widget) => widget.name) };
       });
@@ -107,7 +109,23 @@ try {
       pick(before);
       return { node: node.getTitle(), before, custom, back: disabled() };
     });
-    results[basename(file)] = { ...measured, presetSwitch, missingModels: [...new Set(missingModels)] };
+    // an Export node's format switched to skinned-glb and back
+    const formatSwitch = await page.evaluate(() => {
+      const node = window.app.graph.nodes.find((n) => n.widgets?.some((widget) => widget.name === "format"
+        && widget.options.values.includes("skinned-glb") && widget.value !== "skinned-glb"));
+      if (!node) return null;
+      const format = node.widgets.find((widget) => widget.name === "format");
+      const disabled = () => {
+        node.updateComputedDisabled?.();
+        return node.widgets.filter((widget) => widget.computedDisabled).map((widget) => widget.name);
+      };
+      const before = format.value;
+      format.setValue("skinned-glb", { node, canvas: window.app.canvas });
+      const skinned = disabled();
+      format.setValue(before, { node, canvas: window.app.canvas });
+      return { node: node.getTitle(), before, skinned, back: disabled() };
+    });
+    results[basename(file)] = { ...measured, presetSwitch, formatSwitch, missingModels: [...new Set(missingModels)] };
     await page.screenshot({ path: join(outDir, `${basename(file, ".json")}.jpg`), type: "jpeg", quality: 80 });
   }
 } finally {
