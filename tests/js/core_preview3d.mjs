@@ -10,11 +10,10 @@
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium) and `npm install --no-save playwright-core` here.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { openComfyUI, sleep } from "./comfy_browser.mjs";
 
 const [url, specFile, outDir] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specFile, "utf8"));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const NODE_ID = 1;
 
 const workflow = (file) => ({
@@ -34,12 +33,7 @@ const viewerOf = async (id) => {
   return viewers ? viewers.get(node) : null;
 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--ignore-gpu-blocklist"],
-});
-await fetch(`${url}/settings/Comfy.TutorialCompleted`, { method: "POST", body: "true" });  // no templates dialog
+const browser = await openComfyUI(url);
 const errors = [];
 const results = {};
 try {

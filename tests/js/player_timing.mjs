@@ -6,20 +6,14 @@
 // usage: node player_timing.mjs SERVER_URL UI_WORKFLOW.json API_PROMPT.json PREVIEW_ID DECODER_ID MESH_UI_WORKFLOW.json
 // Prints one JSON object (read by test_comfyui_integration.py).
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { openComfyUI, sleep } from "./comfy_browser.mjs";
 
 const [url, uiFile, apiFile, previewId, decoderId, meshUiFile] = process.argv.slice(2);
 const ui = JSON.parse(readFileSync(uiFile, "utf8"));
 const prompt = JSON.parse(readFileSync(apiFile, "utf8"));
 const meshUi = JSON.parse(readFileSync(meshUiFile, "utf8"));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--ignore-gpu-blocklist"],
-});
-await fetch(`${url}/settings/Comfy.TutorialCompleted`, { method: "POST", body: "true" });
+const browser = await openComfyUI(url);
 const errors = [];
 const out = { runs: [] };
 try {

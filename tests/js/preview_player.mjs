@@ -7,20 +7,13 @@
 // Prints one JSON object: what the player showed after each step (read by test_comfyui_integration.py).
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium) and `npm install --no-save playwright-core` here.
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { openComfyUI, sleep } from "./comfy_browser.mjs";
 
 const [url, uiFile, apiFile, nodeId, screenshot, materialsView] = process.argv.slice(2);
 const ui = JSON.parse(readFileSync(uiFile, "utf8"));
 const prompt = JSON.parse(readFileSync(apiFile, "utf8"));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--ignore-gpu-blocklist"],
-});
-// no first-run templates dialog over the canvas (the server's user folder is a fresh one)
-await fetch(`${url}/settings/Comfy.TutorialCompleted`, { method: "POST", body: "true" });
+const browser = await openComfyUI(url);
 const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });

@@ -8,14 +8,11 @@
 // usage: node skinned_players.mjs PAGE_URL SPEC.json  (SPEC: {skinned, morph, times[], frames[], vertices[]})
 // Prints one JSON object. Needs Chromium (CHROMIUM, default /usr/bin/chromium) and playwright-core here.
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./comfy_browser.mjs";
 
 const [url, specFile] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specFile, "utf8"));
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
-});
+const browser = await launchChromium();
 const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 400, height: 400 } });

@@ -10,17 +10,11 @@
 // Prints one JSON object {file: measurements}; OUT_DIR/<file name>.jpg is the screenshot at fit view.
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { chromium } from "playwright-core";
+import { openComfyUI, sleep } from "./comfy_browser.mjs";
 
 const [url, outDir, ...files] = process.argv.slice(2);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--ignore-gpu-blocklist"],
-});
-await fetch(`${url}/settings/Comfy.TutorialCompleted`, { method: "POST", body: "true" });
+const browser = await openComfyUI(url);
 const results = {};
 const errors = [];
 try {
