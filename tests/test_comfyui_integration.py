@@ -252,22 +252,24 @@ def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
     # both boxes (8 vertices, 12 faces each), every frame's targets joined; the red box by its colour factor,
     # the other by its green texture under a white factor, and both are drawn
     materials = shown["materials"]
-    assert {key: materials[key] for key in ("vertices", "faces", "frames", "targetLengths", "red", "white",
+    assert {key: materials[key] for key in ("vertices", "faces", "frames", "targetLengths", "red", "white", "grey",
                                             "maxIndex", "textured")} == {
-        "vertices": 16, "faces": 24, "frames": 2, "targetLengths": [48], "red": 8, "white": 8, "maxIndex": 15,
-        "textured": [False, True]}, shown
+        "vertices": 16, "faces": 24, "frames": 2, "targetLengths": [48], "red": 8, "white": 0, "grey": 8,
+        "maxIndex": 15, "textured": [False, True]}, shown
     assert materials["redPixels"] > 100 and materials["greenPixels"] > 100, shown
     assert shown["errors"] == [], shown
 
 
 def two_material_animation(path):
-    """A red box and a box with a green texture, 2 frames, as an animated GLB with one primitive per material."""
+    """A red box (white vertex colours) and a box with a green texture and sRGB grey 128 vertex colours, 2 frames, as
+    an animated GLB with one primitive per material (COLOR_0 in linear light, as the writer stores it)."""
     boxes = [trimesh.creation.box().apply_translation((1.2 * i - 0.6, 0, 0)) for i in range(2)]
     vertices = np.concatenate([box.vertices for box in boxes]).astype(np.float32)
     faces = np.concatenate([boxes[0].faces, boxes[1].faces + 8])
     green = np.zeros((4, 4, 3), np.uint8)
     green[..., 1] = 255
-    anim = AnimatedMesh(np.stack([vertices, vertices + 0.1]), faces, uvs=np.full((16, 2), 0.5),
+    colours = np.concatenate([np.full((8, 3), 255), np.full((8, 3), 128)]).astype(np.uint8)
+    anim = AnimatedMesh(np.stack([vertices, vertices + 0.1]), faces, uvs=np.full((16, 2), 0.5), vertex_colors=colours,
                         face_materials=[0] * 12 + [1] * 12,
                         materials=[Material(name="red", base_color=[1, 0, 0, 1], metallic=0.0),
                                    Material(name="green", base_color_texture=green, metallic=0.0)])

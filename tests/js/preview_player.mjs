@@ -68,7 +68,7 @@ try {
   const last = await page.evaluate(player, nodeId);
   await page.screenshot({ path: screenshot });
 
-  // every primitive (one per material) is joined in, each with its material's colour factor and texture
+  // every primitive (one per material) is joined in, each with its material's colour factor, texture and vertex colours
   const materials = materialsView && await page.evaluate(async ([id, glb]) => {
     const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
     await viewer.load(glb);
@@ -77,17 +77,19 @@ try {
     const { base, colors, indices, targets, groups } = viewer.animation;
     const { gl } = viewer, pixels = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
     gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
-    let red = 0, white = 0, redPixels = 0, greenPixels = 0;
+    let red = 0, white = 0, grey = 0, redPixels = 0, greenPixels = 0;
     for (let v = 0; v < colors.length; v += 3) {
       red += colors[v] > 0.9 && colors[v + 1] < 0.1 && colors[v + 2] < 0.1 ? 1 : 0;
       white += Math.min(colors[v], colors[v + 1], colors[v + 2]) > 0.9 ? 1 : 0;
+      // sRGB grey 128 stored as linear COLOR_0 (0.216) must come back as 128 / 255, not be shown washed out or dark
+      grey += [0, 1, 2].every((c) => Math.abs(colors[v + c] - 128 / 255) < 0.01) ? 1 : 0;
     }
     for (let i = 0; i < pixels.length; i += 4) {
       redPixels += pixels[i] > 60 && pixels[i] > 3 * pixels[i + 1] ? 1 : 0;
       greenPixels += pixels[i + 1] > 60 && pixels[i + 1] > 3 * pixels[i] ? 1 : 0;
     }
     return { vertices: base.length / 3, faces: indices.length / 3, frames: targets.length,
-      targetLengths: [...new Set(targets.map((target) => target.length))], red, white,
+      targetLengths: [...new Set(targets.map((target) => target.length))], red, white, grey,
       maxIndex: indices.reduce((a, b) => Math.max(a, b), 0), textured: groups.map((group) => group.image !== null),
       redPixels, greenPixels };
   }, [nodeId, `${url}${materialsView}`]);
