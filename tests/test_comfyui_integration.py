@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -251,6 +252,9 @@ def test_preview_player_plays_the_glb_in_the_browser(server, tmp_path):
     assert not shown["last"]["playing"] and shown["last"]["label"] == "frame 3 / 3", shown
     # both boxes (8 vertices, 12 faces each), every frame's targets joined; the red box by its colour factor,
     # the other by its green texture under a white factor, and both are drawn
+    reports = {entry["format"]: entry for entry in shown["reports"]}  # the skinned Export's line, on the node
+    assert reports["glb"]["report"] is None, reports
+    assert re.search(r"\d+ bones?, error mean [\d.]+ % / max [\d.]+ %", reports["skinned-glb"]["report"] or ""), reports
     materials = shown["materials"]
     assert {key: materials[key] for key in ("vertices", "faces", "frames", "targetLengths", "red", "white", "grey",
                                             "maxIndex", "textured")} == {

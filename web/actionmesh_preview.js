@@ -6,6 +6,7 @@
 //   matrices of the current time computed once per drawn frame. Plain WebGL2, no library: core's 3D viewer only
 //   attaches to core's own Preview3D/SaveGLB nodes and the frontend does not share its three.js.
 // - "ActionMesh Load Mesh" gets an upload button that puts a mesh into ComfyUI's input/3d folder.
+// - "ActionMesh Export" shows a skinned export's report (file size, bones, error) under its widgets after a run.
 // - Widgets that another widget's value makes unused are shown disabled (greyed, no number), so a graph does not seem
 //   to run numbers it does not run: the stage nodes' steps and guidance unless preset is "custom", the Export node's
 //   bones and max_error unless its format is a skinned one.
@@ -18,6 +19,7 @@ const EXTENSION = "ActionMesh.AnimatedMeshPreview";
 const REGISTERED = Symbol.for(EXTENSION);  // on `app`: shared by every copy of this script
 const PREVIEW_NODE = "ActionMeshPreviewAnimatedMesh";
 const LOAD_MESH_NODE = "ActionMeshLoadMesh";
+const EXPORT_NODE = "ActionMeshExport";
 const MESH_SUFFIXES = ".glb,.gltf,.obj,.ply";
 // {control widget, the values that use them, the widgets used only then} (nodes/inputs.py PRESET, nodes/outputs.py)
 const USED_ONLY_WHEN = [
@@ -524,6 +526,30 @@ async function uploadMesh(node) {
   picker.click();
 }
 
+// ---------------------------------------------------------------- the Export node's report
+
+// A skinned export's line (file size, bones, error), shown under the node's widgets once it ran; not a value.
+function showReport(nodeType) {
+  const onExecuted = nodeType.prototype.onExecuted;
+  nodeType.prototype.onExecuted = function (message) {
+    onExecuted?.apply(this, arguments);
+    const text = message?.text?.join("\n") ?? "";
+    if (!text && !this.actionmeshReport) return;
+    if (!this.actionmeshReport) {
+      this.actionmeshReport = document.createElement("div");
+      this.actionmeshReport.className = "actionmesh-report";
+      this.actionmeshReport.style.cssText = "font-size:11px;line-height:1.35;padding:2px 6px;white-space:pre-wrap;"
+        + "overflow-wrap:anywhere;color:var(--input-text, #ddd);opacity:0.85";
+      const widget = this.addDOMWidget("report", "actionmesh_report", this.actionmeshReport, { serialize: false,
+        getMinHeight: () => 36 });
+      widget.serialize = false;
+      this.setSize([this.size[0], Math.max(this.size[1], this.computeSize()[1])]);
+    }
+    this.actionmeshReport.textContent = text;
+    this.setDirtyCanvas?.(true, false);
+  };
+}
+
 // ---------------------------------------------------------------- widgets used only for some values
 
 function showUsed(node, rules) {
@@ -595,6 +621,7 @@ async function beforeRegisterNodeDef(nodeType, nodeData) {
       });
     };
   }
+  if (nodeData.name === EXPORT_NODE) showReport(nodeType);
   if (nodeData.name === LOAD_MESH_NODE) {
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {

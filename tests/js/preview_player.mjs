@@ -40,6 +40,14 @@ try {
   await page.waitForFunction((id) => window.app.graph.getNodeById(Number(id)).actionmeshViewer.frames > 0, nodeId,
     { timeout: 240000 });
   const loaded = await page.evaluate(player, nodeId);
+  // the skinned Export shows its report under its widgets; a plain GLB Export shows none
+  const exportNodes = () => window.app.graph.nodes.filter((node) => node.type === "ActionMeshExport");
+  await page.waitForFunction(`(${exportNodes})().some((node) => node.actionmeshReport?.textContent)`, null,
+    { timeout: 240000 }).catch(() => {});
+  const reports = await page.evaluate(`(${exportNodes})().map((node) => ({
+    format: node.widgets.find((widget) => widget.name === "format").value,
+    report: node.actionmeshReport?.textContent ?? null,
+    shown: node.actionmeshReport ? node.actionmeshReport.getBoundingClientRect().height > 0 : false }))`);
   // the mesh is drawn: pixels that differ from the background, read right after a draw (same task)
   const drawnPixels = await page.evaluate((id) => {
     const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
@@ -93,7 +101,7 @@ try {
       maxIndex: indices.reduce((a, b) => Math.max(a, b), 0), textured: groups.map((group) => group.image !== null),
       redPixels, greenPixels };
   }, [nodeId, `${url}${materialsView}`]);
-  console.log(JSON.stringify({ queued, loaded, drawnPixels, playing, paused, stillPaused, resumed, first, last,
+  console.log(JSON.stringify({ queued, loaded, reports, drawnPixels, playing, paused, stillPaused, resumed, first, last,
     materials, errors }));
 } finally {
   await browser.close();
