@@ -5,7 +5,8 @@ one rigid transform per bone per frame (linear blend skinning), for skinned glTF
     print(fit.summary()); fit.rig   # a SkinRig: rest pose, joints/weights, per-frame bone transforms
 """
 
-from .decomposition import AUTO, DEFAULT_MAX_ERROR, SkinFit, SkinningConfig, decompose
+from .decomposition import AUTO, DEFAULT_MAX_ERROR, DEFAULT_WORST_ERROR, SkinFit, SkinningConfig, decompose
 from .rig import ROOT_JOINT, WEIGHT_LEVELS, SkinRig
 
-__all__ = ["AUTO", "DEFAULT_MAX_ERROR", "ROOT_JOINT", "WEIGHT_LEVELS", "SkinFit", "SkinRig", "SkinningConfig", "decompose"]
+__all__ = ["AUTO", "DEFAULT_MAX_ERROR", "DEFAULT_WORST_ERROR", "ROOT_JOINT", "WEIGHT_LEVELS", "SkinFit", "SkinRig",
+           "SkinningConfig", "decompose"]
