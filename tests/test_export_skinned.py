@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -191,10 +192,25 @@ def test_command_line_prints_bones_error_and_size(tmp_path, capsys):
     assert "rig.usdz" in capsys.readouterr().out and (tmp_path / "rig.usdz").is_file()
 
 
+def test_command_line_worst_error_bounds_auto(tmp_path, capsys):
+    """--worst-error none lets the mean alone decide; a tight bound makes auto add bones (or say it missed)."""
+    result = tmp_path / "result.npz"
+    make_clip(1_000_001, frames=8).watertight_animation(resolution=32).save(result)
+    printed = {}
+    for name, bound in (("mean", "none"), ("tight", "0.5")):
+        assert main(["export", str(result), "--format", "skinned-glb", "--out", str(tmp_path / f"{name}.glb"),
+                     "--max-error", "0.3", "--worst-error", bound]) == 0
+        printed[name] = capsys.readouterr().out
+    bones = {name: int(re.search(r"(\d+) bones?,", line).group(1)) for name, line in printed.items()}
+    worst = float(re.search(r"/ max ([\d.]+) %", printed["tight"]).group(1))
+    assert bones["tight"] > bones["mean"] and (worst <= 0.5 or "MISSED" in printed["tight"]), printed
+
+
 @pytest.mark.parametrize("options, message", [
     (["--bones", "0"], "bones must be between 1 and the mesh's"),
     (["--bones", "100000"], "bones must be between 1 and the mesh's"),
     (["--max-error", "-1"], "max_error must be a positive"),
+    (["--worst-error", "0"], "worst_error must be a positive"),
 ])
 def test_command_line_bad_skin_options_exit_2(tmp_path, capsys, options, message):
     result = tmp_path / "result.npz"

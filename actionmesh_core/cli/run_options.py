@@ -15,7 +15,7 @@ from ..pipeline.model_set import BUNDLED_NAME, ModelSet, load_models, weights_ro
 from ..pipeline.progress import RunReport
 from ..pipeline.settings import PRESETS, Settings
 from ..render.camera import DEFAULT_FOV_DEG
-from ..skinning import AUTO, DEFAULT_MAX_ERROR
+from ..skinning import AUTO, DEFAULT_MAX_ERROR, DEFAULT_WORST_ERROR
 from ..video_fit import COLOUR_CHOICES, VideoFit, default_colour
 
 CLI_NAMES = OptionNames({
@@ -66,6 +66,9 @@ def add_skin_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> N
     group.add_argument("--max-error", type=float, default=DEFAULT_MAX_ERROR,
                        help=f"auto: the mean vertex error to reach, in %% of the bounding-box diagonal "
                             f"(default {DEFAULT_MAX_ERROR})")
+    group.add_argument("--worst-error", type=_worst_error, default=DEFAULT_WORST_ERROR,
+                       help=f"auto: the worst vertex error allowed, in %% of the bounding-box diagonal, or 'none' "
+                            f"(the mean alone decides; default {DEFAULT_WORST_ERROR})")
     group.add_argument("--max-bones", type=int, default=64, help="auto: the most bones to try (default 64)")
     if seed:
         group.add_argument("--seed", type=int, default=0, help="seed of the bone placement (default 0)")
@@ -73,7 +76,12 @@ def add_skin_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> N
 
 def skin_options_from(args: argparse.Namespace, **extra) -> dict:
     """The keyword options of `export_skinned_mesh` given on the command line."""
-    return dict(bones=args.bones, max_error=args.max_error, max_bones=args.max_bones, **extra)
+    return dict(bones=args.bones, max_error=args.max_error, worst_error=args.worst_error, max_bones=args.max_bones,
+                **extra)
+
+
+def _worst_error(text: str) -> float | None:
+    return None if text.strip().lower() == "none" else float(text)
 
 
 def _bone_count(text: str) -> int | str:

@@ -30,7 +30,7 @@ from typing import NamedTuple
 from ..animated_mesh import AnimatedMesh
 from ..base.log import log
 from ..errors import InputError, OutputError
-from ..skinning import AUTO, DEFAULT_MAX_ERROR, SkinFit, SkinningConfig, decompose
+from ..skinning import AUTO, DEFAULT_MAX_ERROR, DEFAULT_WORST_ERROR, SkinFit, SkinningConfig, decompose
 from .frame_meshes import write_frame_meshes
 from .gltf import write_animated_glb
 from .gltf_skinned import write_skinned_glb
@@ -38,7 +38,7 @@ from .mp4 import write_preview_mp4
 from .usd import write_usd, write_usdskel
 
 MP4_OPTIONS = frozenset({"input_frames", "azimuths", "fps", "size", "mode", "elevation_deg", "distance", "fit"})
-SKIN_OPTIONS = frozenset({"bones", "max_error", "max_bones", "seed", "device", "progress"})
+SKIN_OPTIONS = frozenset({"bones", "max_error", "worst_error", "max_bones", "seed", "device", "progress"})
 """The skin fit's options (see `export_skinned_mesh`)."""
 
 
@@ -90,23 +90,26 @@ def export_animated_mesh(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLi
 
 
 def export_skinned_mesh(anim: AnimatedMesh, fmt: str, out_path: str | os.PathLike, *, bones: int | str = AUTO,
-                        max_error: float = DEFAULT_MAX_ERROR, max_bones: int = 64, seed: int = 0,
-                        device: str | None = None, progress=None, **writer_options) -> SkinnedExport:
+                        max_error: float = DEFAULT_MAX_ERROR, worst_error: float | None = DEFAULT_WORST_ERROR,
+                        max_bones: int = 64, seed: int = 0, device: str | None = None, progress=None,
+                        **writer_options) -> SkinnedExport:
     """Fit a skin to `anim` (`actionmesh_core.skinning.decompose`) and write it as "skinned-glb" or "usdskel".
 
     bones: a bone count, or "auto": the fewest bones (up to `max_bones`) whose mean error is at most
-    `max_error` % of the rest frame's bounding-box diagonal; when none reaches it, the best skin found is
-    written and the report says so. seed: the same seed gives the same skin. device: torch device of the fit
-    (default cpu). progress: optional progress(stage, done, total). writer_options: `normals` (default on).
+    `max_error` % of the rest frame's bounding-box diagonal and whose worst vertex is at most `worst_error` % off
+    (None: no bound on it); when none reaches it, the best skin found is written and the report says so.
+    seed: the same seed gives the same skin. device: torch device of the fit (default cpu).
+    progress: optional progress(stage, done, total). writer_options: `normals` (default on).
     Returns the report: path, fit (bones, mean and max error in %, time) and file size.
     """
     if str(fmt).lower() in FORMATS and not FORMATS[str(fmt).lower()].skinned:
         raise InputError(f"format {fmt!r} is not skinned; skinned formats: "
                          f"{', '.join(name for name, spec in FORMATS.items() if spec.skinned)}")
-    options = dict(writer_options, bones=bones, max_error=max_error, max_bones=max_bones, seed=seed, device=device,
-                   progress=progress)
+    options = dict(writer_options, bones=bones, max_error=max_error, worst_error=worst_error, max_bones=max_bones,
+                   seed=seed, device=device, progress=progress)
     spec, out_path = _checked(anim, fmt, out_path, options)
-    config = SkinningConfig(bones=bones, max_error=max_error, max_bones=max_bones, seed=seed, device=device)
+    config = SkinningConfig(bones=bones, max_error=max_error, worst_error=worst_error, max_bones=max_bones, seed=seed,
+                            device=device)
     fit = decompose(anim.vertices, config, progress=progress)
     spec.write(anim, fit.rig, out_path, **writer_options)
     return SkinnedExport(out_path, fit, out_path.stat().st_size)
