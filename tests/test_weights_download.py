@@ -134,7 +134,7 @@ def test_download_fills_the_layout_with_hard_links_and_prints_the_licences(fake_
     assert result.returncode == 0, result.stderr
     assert_layout(root, tmp_path / "cache")
     out = result.stdout
-    assert "FAIR Noncommercial Research License" in out and "BRIA RMBG-1.4 licence (non-commercial" in out
+    assert "licence: research use only" in out and "licence: non-commercial use only" in out
     assert "all required models are complete" in out  # the `weights check` table
     assert "skipped briaai/RMBG-1.4: briaai/RMBG-1.4 is gated: open https://huggingface.co/briaai/RMBG-1.4" in out
     assert "hf auth login" in out and "--only rmbg" in out

@@ -40,10 +40,12 @@ from .registry import check_checkpoint, get_spec
 DEFAULT_FOLDER = "official"  # the weights root's name under ComfyUI's models/actionmesh/
 SAFE_SUFFIXES = (".safetensors", ".json")  # everything fetched ends with one of these
 
-FAIR_NC = "FAIR Noncommercial Research License v1 (research only: no commercial use of the weights or their outputs)"
-TRIPOSG = ("MIT per its model card; parts of its DiT derive from HunyuanDiT (Tencent Hunyuan Community License): "
-           "check both before commercial use")
-BRIA_NC = "BRIA RMBG-1.4 licence (non-commercial; commercial use needs an agreement with BRIA)"
+# What each repository's model card says its weights may be used for, in our words (README "Weights" names the
+# licences); printed with every download so nobody fetches weights without knowing their terms.
+RESEARCH_ONLY = "research use only: no commercial use of the weights or their outputs (see the model card)"
+TRIPOSG = ("MIT per its model card; parts of its DiT come from HunyuanDiT, whose own terms apply: check both before "
+           "commercial use")
+NON_COMMERCIAL = "non-commercial use only: commercial use needs an agreement with the authors (see the model card)"
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,15 @@ class Component:
 
 COMPONENTS = {c.name: c for c in (
     Component("denoiser", "facebook/ActionMesh", "fb69228ba8a4df684907b5d259cff3c22fb722f1", "ActionMesh",
-              (("actionmesh-denoiser", "denoiser"),), FAIR_NC),
+              (("actionmesh-denoiser", "denoiser"),), RESEARCH_ONLY),
     Component("autoencoder", "facebook/ActionMesh", "fb69228ba8a4df684907b5d259cff3c22fb722f1", "ActionMesh",
-              (("actionmesh-autoencoder", "autoencoder"),), FAIR_NC),
+              (("actionmesh-autoencoder", "autoencoder"),), RESEARCH_ONLY),
     Component("triposg", "VAST-AI/TripoSG", "2c1c516d22d58db486a058d98d31bb6177344e06", "TripoSG",
               (("triposg-dit", "transformer"), ("triposg-vae", "vae"), ("dinov2", "image_encoder_dinov2")), TRIPOSG),
     Component("dinov2", "facebook/dinov2-large", "47b73eefe95e8d44ec3623f8890bd894b6ea2d6c", "dinov2",
               (("dinov2", ""),), "Apache-2.0"),
     Component("rmbg", "briaai/RMBG-1.4", "2ceba5a5efaec153162aedea169f76caf9b46cf8", "RMBG",
-              (("rmbg", ""),), BRIA_NC, required=False),
+              (("rmbg", ""),), NON_COMMERCIAL, required=False),
 )}
 COMPONENT_NAMES = tuple(COMPONENTS)
 
