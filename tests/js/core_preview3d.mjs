@@ -10,7 +10,7 @@
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium) and `npm install --no-save playwright-core` here.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openComfyUI, sleep } from "./comfy_browser.mjs";
+import { openApp, openComfyUI, sleep } from "./comfy_browser.mjs";
 
 const [url, specFile, outDir] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specFile, "utf8"));
@@ -38,12 +38,8 @@ const errors = [];
 const results = {};
 try {
   for (const model of spec.models) {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
-    page.on("pageerror", (error) => errors.push(`${model.name}: ${error.message}`));
-    page.on("response", (response) => response.status() >= 400 && /\/view\?/.test(response.url()) &&
-      errors.push(`${model.name}: ${response.status()} ${response.url()}`));
-    await page.goto(url, { waitUntil: "domcontentloaded" });
-    await page.waitForFunction(() => window.app?.graph && window.app?.canvas, null, { timeout: 90000 });
+    const page = await openApp(browser, url, { viewport: { width: 1000, height: 900 }, errors, tag: model.name,
+      watch: /\/view\?/ });
     await page.evaluate((source) => { window.preview3dViewer = (0, eval)(`(${source})`); }, viewerOf.toString());
     await page.evaluate((wf) => window.app.loadGraphData(wf), workflow(model.file));
     await page.evaluate(([id, file]) => {

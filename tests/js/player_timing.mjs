@@ -6,7 +6,7 @@
 // usage: node player_timing.mjs SERVER_URL UI_WORKFLOW.json API_PROMPT.json PREVIEW_ID DECODER_ID MESH_UI_WORKFLOW.json
 // Prints one JSON object (read by test_comfyui_integration.py).
 import { readFileSync } from "node:fs";
-import { openComfyUI, sleep } from "./comfy_browser.mjs";
+import { openApp, openComfyUI, postPrompt, sleep } from "./comfy_browser.mjs";
 
 const [url, uiFile, apiFile, previewId, decoderId, meshUiFile] = process.argv.slice(2);
 const ui = JSON.parse(readFileSync(uiFile, "utf8"));
@@ -17,10 +17,7 @@ const browser = await openComfyUI(url);
 const errors = [];
 const out = { runs: [] };
 try {
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  page.on("pageerror", (error) => errors.push(error.message));
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app?.graph && window.app?.canvas, null, { timeout: 120000 });
+  const page = await openApp(browser, url, { viewport: { width: 1600, height: 1000 }, errors, timeout: 120000 });
   await sleep(1000);
   out.extensions = await page.evaluate(() => window.app.extensions
     .filter((extension) => extension.name === "ActionMesh.AnimatedMeshPreview").length);
@@ -33,12 +30,7 @@ try {
       return player.playedFrames;
     }, previewId);
     prompt[decoderId].inputs.decode_batch = run;  // the decoder and the player run again, nothing before them
-    const status = await page.evaluate(async (apiPrompt) => {
-      const { api } = await import("/scripts/api.js");
-      const response = await api.fetchApi("/prompt", {
-        method: "POST", body: JSON.stringify({ prompt: apiPrompt, client_id: api.clientId }) });
-      return response.status;
-    }, prompt);
+    const status = await postPrompt(page, prompt);
     await page.waitForFunction((id) => {
       const player = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
       return player.animation && player.animation !== window.__previous && player.playing;

@@ -7,7 +7,7 @@
 // Prints one JSON object: what the player showed after each step (read by test_comfyui_integration.py).
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium) and `npm install --no-save playwright-core` here.
 import { readFileSync } from "node:fs";
-import { openComfyUI, sleep } from "./comfy_browser.mjs";
+import { openApp, openComfyUI, postPrompt, sleep } from "./comfy_browser.mjs";
 
 const [url, uiFile, apiFile, nodeId, screenshot, materialsView] = process.argv.slice(2);
 const ui = JSON.parse(readFileSync(uiFile, "utf8"));
@@ -16,21 +16,12 @@ const prompt = JSON.parse(readFileSync(apiFile, "utf8"));
 const browser = await openComfyUI(url);
 const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("response", (response) => response.status() >= 400 && /actionmesh|\/view\?/.test(response.url()) &&
-    errors.push(`${response.status()} ${response.url()}`));  // the extension's script and the GLB
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app?.graph && window.app?.canvas, null, { timeout: 90000 });
+  const page = await openApp(browser, url, { viewport: { width: 1400, height: 1000 }, errors,
+    watch: /actionmesh|\/view\?/ });  // the extension's script and the GLB
   await page.evaluate((workflow) => window.app.loadGraphData(workflow), ui);
   await page.evaluate((id) => window.app.canvas.centerOnNode(window.app.graph.getNodeById(Number(id))), nodeId);
 
-  const queued = await page.evaluate(async (apiPrompt) => {
-    const { api } = await import("/scripts/api.js");
-    const response = await api.fetchApi("/prompt", {
-      method: "POST", body: JSON.stringify({ prompt: apiPrompt, client_id: api.clientId }) });
-    return response.status;
-  }, prompt);
+  const queued = await postPrompt(page, prompt);
 
   const player = (id) => {
     const viewer = window.app.graph.getNodeById(Number(id)).actionmeshViewer;
